@@ -1,0 +1,2 @@
+//! kubesim: an in-memory Kubernetes API server over real HTTP.
+#![forbid(unsafe_code)]

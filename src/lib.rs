@@ -1,0 +1,2 @@
+//! batch-terminator: an AWS Batch compatible HTTP API in front of Kubernetes Jobs.
+#![forbid(unsafe_code)]
