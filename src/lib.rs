@@ -1,2 +1,3 @@
 //! batch-terminator: an AWS Batch compatible HTTP API in front of Kubernetes Jobs.
 #![forbid(unsafe_code)]
+pub mod record;
