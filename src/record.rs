@@ -80,8 +80,17 @@ pub enum Phase {
     printcolumn(name = "Operation", type_ = "string", json_path = ".spec.operation"),
     printcolumn(name = "Action", type_ = "string", json_path = ".status.action"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "Reason", type_ = "string", json_path = ".spec.reason", priority = 1),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".spec.reason",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct JobTerminationSpec {
@@ -137,11 +146,20 @@ mod tests {
     #[test]
     fn crd_names_are_the_public_contract() {
         let crd = JobTermination::crd();
-        assert_eq!(crd.metadata.name.as_deref(), Some("jobterminations.batch-terminator.dev"));
+        assert_eq!(
+            crd.metadata.name.as_deref(),
+            Some("jobterminations.batch-terminator.dev")
+        );
         assert_eq!(crd.spec.group, GROUP);
         assert_eq!(crd.spec.scope, "Namespaced");
         let version = &crd.spec.versions[0];
-        assert!(version.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some());
+        assert!(
+            version
+                .subresources
+                .as_ref()
+                .and_then(|s| s.status.as_ref())
+                .is_some()
+        );
         let schema = serde_json::to_value(&version.schema).unwrap();
         let reason = &schema["openAPIV3Schema"]["properties"]["spec"]["properties"]["reason"];
         assert_eq!(reason["maxLength"], 1024);
