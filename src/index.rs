@@ -16,6 +16,8 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::record::{JOB_ID_LABEL, JobTermination};
 
+pub mod views;
+
 /// Label the Job controller puts on every pod it creates; only those pods are watched.
 const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
 
@@ -250,9 +252,16 @@ impl Index {
         self.read().jobs.objects.values().cloned().collect()
     }
 
-    /// All cached records.
-    pub fn records(&self) -> Vec<Arc<JobTermination>> {
-        self.read().records.objects.values().cloned().collect()
+    /// Records whose Job is no longer cached: jobs deleted by a cancel (or by anyone).
+    pub fn orphan_records(&self) -> Vec<Arc<JobTermination>> {
+        let caches = self.read();
+        caches
+            .records
+            .objects
+            .values()
+            .filter(|r| caches.jobs.lookup(&r.spec.job_id).is_empty())
+            .cloned()
+            .collect()
     }
 
     /// Pods of the Job with this uid.

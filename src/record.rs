@@ -9,6 +9,8 @@ use kube::core::CustomResourceExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::batch::{Action, BatchState, TerminateKind};
+
 /// The API group of every name this product owns on Kubernetes.
 pub const GROUP: &str = "batch-terminator.dev";
 /// Label that sets a Job's Batch job ID (else its uid is the ID).
@@ -24,35 +26,6 @@ pub const ACTION_ANNOTATION: &str = "batch-terminator.dev/action";
 /// Label on records carrying the target Job's uid, so records can be selected per Job.
 pub const JOB_UID_LABEL: &str = "batch-terminator.dev/job-uid";
 
-/// What the caller asked for.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum Operation {
-    TerminateJob,
-    CancelJob,
-}
-
-/// What the controller did (or is doing) to the Job.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// Suspend, then delete with background propagation.
-    Cancel,
-    /// Fence with `activeDeadlineSeconds: 0`, then delete the remaining pods.
-    Terminate,
-    /// The job had already finished (or a CancelJob found it started): nothing to do.
-    None,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Cancel => "cancel",
-            Action::Terminate => "terminate",
-            Action::None => "none",
-        }
-    }
-}
-
 /// Where the controller is with a record.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum Phase {
@@ -60,8 +33,10 @@ pub enum Phase {
     Pending,
     /// The action was decided and the Job annotated; pods or the Job are being removed.
     InProgress,
-    /// The action is complete (or there was nothing to do).
+    /// The action is complete: pods gone (terminate) or the Job deleted (cancel).
     Completed,
+    /// There was nothing to do: the job had finished, or CancelJob met a started job.
+    NoChange,
 }
 
 /// A request to cancel or terminate one Batch job. Named after the target Job's uid, so a
@@ -102,7 +77,8 @@ pub struct JobTerminationSpec {
     pub job_uid: String,
     /// When the target Job was created, kept for DescribeJobs after the Job is gone.
     pub job_created_at: DateTime<Utc>,
-    pub operation: Operation,
+    /// TerminateJob (`terminate`) or CancelJob (`cancel`).
+    pub operation: TerminateKind,
     /// The caller's reason, at most 1024 characters.
     #[schemars(length(min = 1, max = 1024))]
     pub reason: String,
@@ -121,7 +97,7 @@ pub struct JobTerminationStatus {
     pub action: Option<Action>,
     /// The Batch state of the job when the action was decided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_before: Option<String>,
+    pub state_before: Option<BatchState>,
     /// When the job started running, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
