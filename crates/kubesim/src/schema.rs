@@ -99,6 +99,17 @@ impl Schema {
         &self.root
     }
 
+    /// `ObjectMeta` (a built-in schema), which custom resources' `metadata` is checked against.
+    pub fn object_meta() -> &'static Schema {
+        &builtin::OBJECT_META
+    }
+
+    /// The definition name, e.g. `io.k8s.api.batch.v1.Job`, when the schema carries one
+    /// (built-in schemas do, as their `title`).
+    pub fn definition_name(&self) -> Option<&str> {
+        self.root.get("title").and_then(Value::as_str)
+    }
+
     pub fn flavor(&self) -> Flavor {
         self.flavor
     }
