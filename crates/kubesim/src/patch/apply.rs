@@ -599,16 +599,19 @@ fn encode_managers(obj: &mut Value, managers: &Managers) {
             e
         })
         .collect();
-    let Some(meta) = obj.as_object_mut().map(|o| {
-        o.entry("metadata")
-            .or_insert_with(|| Value::Object(Map::new()))
-    }) else {
+    let Some(obj) = obj.as_object_mut() else {
         return;
     };
-    let Value::Object(meta) = meta else { return };
     if encoded.is_empty() {
-        meta.remove("managedFields");
-    } else {
+        if let Some(Value::Object(meta)) = obj.get_mut("metadata") {
+            meta.remove("managedFields");
+        }
+        return;
+    }
+    let meta = obj
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(meta) = meta {
         meta.insert("managedFields".into(), Value::Array(encoded));
     }
 }
@@ -1163,6 +1166,9 @@ mod tests {
         let mut same = labelled.clone();
         track_update(Some(&labelled), &mut same, "other", None, T2);
         assert_eq!(same, labelled);
+        let mut bare = json!({"apiVersion": "v1", "kind": "ConfigMap"});
+        track_update(None, &mut bare, "m", None, T2);
+        assert_eq!(bare, json!({"apiVersion": "v1", "kind": "ConfigMap"}));
 
         // A status subresource update gets its own entry.
         let mut status = labelled.clone();
