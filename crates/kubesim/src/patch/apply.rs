@@ -1191,4 +1191,47 @@ mod tests {
             json!({"f:status": {"f:readyReplicas": {}}})
         );
     }
+
+    #[test]
+    fn service_ports_key_on_port_and_defaulted_protocol() {
+        let svc = |ports: Value| {
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+                   "spec": {"selector": {"app": "web"}, "ports": ports}})
+        };
+        let o = ApplyOptions {
+            field_manager: "helm",
+            force: false,
+            now: T1,
+            group: "",
+            kind: "Service",
+        };
+        let live = server_side_apply(
+            None,
+            &svc(json!([{"port": 80, "name": "http"}, {"port": 53, "protocol": "UDP"}])),
+            &o,
+        )
+        .unwrap();
+        assert_eq!(
+            live["metadata"]["managedFields"][0]["fieldsV1"],
+            json!({"f:spec": {
+                "f:ports": {
+                    "k:{\"port\":53,\"protocol\":\"UDP\"}": {".": {}, "f:port": {}, "f:protocol": {}},
+                    "k:{\"port\":80,\"protocol\":\"TCP\"}": {".": {}, "f:name": {}, "f:port": {}}
+                },
+                "f:selector": {}
+            }})
+        );
+        // The applier drops the UDP port and the name it used to apply: both go. The TCP port
+        // is the same item whether or not its protocol is spelled out.
+        let got = server_side_apply(
+            Some(&live),
+            &svc(json!([{"port": 80, "protocol": "TCP"}])),
+            &o,
+        )
+        .unwrap();
+        assert_eq!(
+            got["spec"]["ports"],
+            json!([{"port": 80, "protocol": "TCP"}])
+        );
+    }
 }
