@@ -1,1 +1,12 @@
-//! Placeholder: filled in by the control-plane work.
+//! The simulated control plane: Job controller, scheduler, kubelet, TTL-after-finished
+//! controller, Event expiry and simulated Nodes.
+//!
+//! Each controller is a pure decision function from typed objects and the time ([`SimTime`])
+//! to actions, unit-tested without a server; the runner that feeds them from the store lives
+//! beside them.
+
+pub mod clock;
+pub mod events;
+pub mod job;
+
+pub use clock::{SimTime, TimeScale};
