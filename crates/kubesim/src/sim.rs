@@ -8,5 +8,9 @@
 pub mod clock;
 pub mod events;
 pub mod job;
+pub mod kubelet;
+pub mod nodes;
+pub mod scheduler;
+pub mod ttl;
 
 pub use clock::{SimTime, TimeScale};
