@@ -140,13 +140,13 @@ impl RequestAttributes {
             verb = "watch".to_string();
         }
         let mut namespace = String::new();
-        if rest.first() == Some(&"namespaces") {
-            if let Some(ns) = rest.get(1) {
-                // For /namespaces/{name} the namespace is the object's name, as in Kubernetes.
-                namespace = ns.to_string();
-                if rest.len() > 2 && !matches!(rest[2], "status" | "finalize") {
-                    rest.drain(0..2);
-                }
+        if rest.first() == Some(&"namespaces")
+            && let Some(ns) = rest.get(1)
+        {
+            // For /namespaces/{name} the namespace is the object's name, as in Kubernetes.
+            namespace = ns.to_string();
+            if rest.len() > 2 && !matches!(rest[2], "status" | "finalize") {
+                rest.drain(0..2);
             }
         }
         let part = |i: usize| rest.get(i).map(|s| s.to_string()).unwrap_or_default();
@@ -430,7 +430,7 @@ pub fn rule_allows(attrs: &RequestAttributes, rule: &PolicyRule) -> bool {
 fn applies_to_user(user: &UserInfo, subject: &Subject, namespace: &str) -> bool {
     match subject.kind.as_str() {
         "User" => user.name == subject.name,
-        "Group" => user.groups.iter().any(|g| *g == subject.name),
+        "Group" => user.groups.contains(&subject.name),
         "ServiceAccount" => {
             let ns = subject
                 .namespace
