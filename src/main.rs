@@ -1,1 +1,25 @@
-fn main() {}
+//! The `batch-terminator` binary: parses the command line and calls into the library.
+
+use std::io::Write;
+
+use anyhow::Context;
+use batch_terminator::config::{Cli, Command};
+use batch_terminator::{record, serve, telemetry};
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Crd => {
+            let yaml = record::crd_yaml().context("rendering the CRD")?;
+            std::io::stdout()
+                .write_all(yaml.as_bytes())
+                .context("writing the CRD to stdout")?;
+        }
+        Command::Serve(args) => {
+            telemetry::init(args.log_format, &args.log_filter)?;
+            serve::run(args).await?;
+        }
+    }
+    Ok(())
+}

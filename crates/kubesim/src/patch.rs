@@ -1,5 +1,12 @@
 //! The four PATCH flavours of the Kubernetes API, plus managedFields bookkeeping.
-//! STUB: signatures only; the real implementation replaces this file.
+//!
+//! Pure functions over `serde_json::Value`, faithful to Kubernetes 1.33: evanphx/json-patch for
+//! RFC 6902, apimachinery's `strategicpatch` for strategic merge, and structured-merge-diff for
+//! server-side apply and `metadata.managedFields`.
+
+mod json;
+mod strategic;
+mod types;
 
 use serde_json::Value;
 
@@ -50,38 +57,40 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// RFC 6902 JSON patch, including `test`.
-pub fn json_patch(_doc: &Value, _ops: &Value) -> Result<Value> {
-    Err(Error::Unsupported("json patch not implemented yet".into()))
+pub fn json_patch(doc: &Value, ops: &Value) -> Result<Value> {
+    json::apply(doc, ops)
 }
 
-/// RFC 7386 JSON merge patch.
+/// RFC 7386 JSON merge patch: `null` deletes a key, arrays and scalars replace.
 pub fn merge_patch(doc: &Value, patch: &Value) -> Value {
-    match (doc, patch) {
-        (Value::Object(d), Value::Object(p)) => {
-            let mut out = d.clone();
-            for (k, v) in p {
-                if v.is_null() {
-                    out.remove(k);
-                } else {
-                    let merged = merge_patch(out.get(k).unwrap_or(&Value::Null), v);
-                    out.insert(k.clone(), merged);
-                }
-            }
-            Value::Object(out)
+    let Value::Object(p) = patch else {
+        return patch.clone();
+    };
+    // A non-object target is replaced by an empty object before merging (RFC 7386 §2).
+    let mut out = match doc {
+        Value::Object(d) => d.clone(),
+        _ => serde_json::Map::new(),
+    };
+    for (k, v) in p {
+        if v.is_null() {
+            out.remove(k);
+        } else {
+            let merged = merge_patch(out.get(k).unwrap_or(&Value::Null), v);
+            out.insert(k.clone(), merged);
         }
-        (_, p) => p.clone(),
     }
+    Value::Object(out)
 }
 
 /// Strategic merge patch for a built-in kind. `group`/`kind` select the merge keys.
 /// Custom resources get `Error::Unsupported`, as in Kubernetes.
-pub fn strategic_merge_patch(
-    doc: &Value,
-    patch: &Value,
-    _group: &str,
-    _kind: &str,
-) -> Result<Value> {
-    Ok(merge_patch(doc, patch))
+pub fn strategic_merge_patch(doc: &Value, patch: &Value, group: &str, kind: &str) -> Result<Value> {
+    if !types::is_builtin_group(group) {
+        return Err(Error::Unsupported(
+            "strategic merge patch is not supported for custom resources".into(),
+        ));
+    }
+    strategic::apply(doc, patch, types::ObjType::new(group, kind))
 }
 
 /// Options of a server-side apply.
@@ -118,4 +127,92 @@ pub fn track_update(
     _subresource: Option<&str>,
     _now: &str,
 ) {
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn content_types() {
+        assert_eq!(
+            PatchKind::from_content_type("application/json-patch+json; charset=utf-8"),
+            Some(PatchKind::Json)
+        );
+        assert_eq!(
+            PatchKind::from_content_type("application/apply-patch+yaml"),
+            Some(PatchKind::Apply)
+        );
+        assert_eq!(PatchKind::from_content_type("application/json"), None);
+    }
+
+    // RFC 7386 appendix A.
+    #[test]
+    fn rfc7386_examples() {
+        let cases = [
+            (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
+            (
+                json!({"a": "b"}),
+                json!({"b": "c"}),
+                json!({"a": "b", "b": "c"}),
+            ),
+            (json!({"a": "b"}), json!({"a": null}), json!({})),
+            (
+                json!({"a": "b", "b": "c"}),
+                json!({"a": null}),
+                json!({"b": "c"}),
+            ),
+            (json!({"a": ["b"]}), json!({"a": "c"}), json!({"a": "c"})),
+            (json!({"a": "c"}), json!({"a": ["b"]}), json!({"a": ["b"]})),
+            (
+                json!({"a": {"b": "c"}}),
+                json!({"a": {"b": "d", "c": null}}),
+                json!({"a": {"b": "d"}}),
+            ),
+            (
+                json!({"a": [{"b": "c"}]}),
+                json!({"a": [1]}),
+                json!({"a": [1]}),
+            ),
+            (json!(["a", "b"]), json!(["c", "d"]), json!(["c", "d"])),
+            (json!({"a": "b"}), json!(["c"]), json!(["c"])),
+            (json!({"a": "foo"}), json!(null), json!(null)),
+            (json!({"a": "foo"}), json!("bar"), json!("bar")),
+            (
+                json!({"e": null}),
+                json!({"a": 1}),
+                json!({"e": null, "a": 1}),
+            ),
+            (
+                json!([1, 2]),
+                json!({"a": "b", "c": null}),
+                json!({"a": "b"}),
+            ),
+            (
+                json!({}),
+                json!({"a": {"bb": {"ccc": null}}}),
+                json!({"a": {"bb": {}}}),
+            ),
+        ];
+        for (doc, patch, want) in cases {
+            assert_eq!(merge_patch(&doc, &patch), want, "{doc} + {patch}");
+        }
+    }
+
+    #[test]
+    fn strategic_merge_refuses_custom_resources() {
+        let err = strategic_merge_patch(
+            &json!({}),
+            &json!({}),
+            "batch-terminator.dev",
+            "JobTermination",
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::Unsupported(_)));
+        assert_eq!(
+            err.to_string(),
+            "strategic merge patch is not supported for custom resources"
+        );
+    }
 }

@@ -1,0 +1,65 @@
+//! Shared helpers of the kubesim integration tests.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::Client;
+use kube::api::{Api, PostParams};
+
+pub struct Sim {
+    pub handle: kubesim::Handle,
+    pub client: Client,
+}
+
+/// A fresh kubesim and a client whose default namespace is `default`.
+pub async fn sim() -> Sim {
+    let handle = kubesim::start(kubesim::Config::default())
+        .await
+        .expect("start kubesim");
+    let mut cfg = kube::Config::new(handle.url().parse().expect("url"));
+    cfg.default_namespace = "default".into();
+    let client = Client::try_from(cfg).expect("client");
+    Sim { handle, client }
+}
+
+/// A new namespace with a random suffix.
+pub async fn namespace(client: &Client, prefix: &str) -> String {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(serde_json::json!({
+        "metadata": {"generateName": format!("{prefix}-"), "labels": {"kubesim-test": "true"}}
+    }))
+    .expect("namespace");
+    let created = api
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("create ns");
+    created.metadata.name.expect("name")
+}
+
+/// Polls `f` until it returns Some, or panics after `secs` seconds.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The HTTP code of a kube API error.
+pub fn code(e: &kube::Error) -> u16 {
+    match e {
+        kube::Error::Api(s) => s.code,
+        other => panic!("not an API error: {other:?}"),
+    }
+}

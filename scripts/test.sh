@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs the tools it drives, then checks
+# formatting, lints, generated files, and runs every test of the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/setup-tools.sh
+export PATH="$PWD/.tools/bin:$PWD/.venv/bin:$PATH"
+
+echo "== cargo fmt"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+  # nextest does not run doctests.
+  cargo test --workspace --doc
+else
+  cargo test --workspace --no-fail-fast
+fi

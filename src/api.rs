@@ -1,0 +1,318 @@
+//! The AWS Batch HTTP front end (restJson1). It knows nothing of Kubernetes: handlers parse
+//! and validate requests into domain commands and call a [`JobService`].
+//!
+//! Layout of every response:
+//! - success: 200, `Content-Type: application/json`, `{}` for TerminateJob and CancelJob;
+//! - error: the status of its [`AwsErrorCode`], `X-Amzn-ErrorType`, and
+//!   `{"__type": ..., "message": ...}` (see [`ApiError`]);
+//! - always: `x-amzn-RequestId`, a fresh UUID v4, also recorded on the request's span.
+//!
+//! Wrong method on an operation's path: 400 ClientException (AWS answers client mistakes with
+//! 400). Unknown path: 404 UnknownOperationException. Both JSON.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde::Serialize;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::batch::{
+    DescribeCommand, JobDetail, ListFilter, ListPage, ListParams, ListQuery, TerminateCommand,
+    TerminateKind,
+};
+
+mod error;
+mod extract;
+mod wire;
+
+pub use error::{ApiError, AwsErrorCode, JSON_PARSE_MESSAGE, MAX_BODY_BYTES, ServiceError};
+pub use extract::AwsJson;
+pub use wire::{
+    CancelJobRequest, DescribeJobsRequest, DescribeJobsResponse, EmptyResponse, KeyValuesPair,
+    ListJobsRequest, ListJobsResponse, TerminateJobRequest,
+};
+
+/// `x-amzn-RequestId` (header names are case-insensitive; clients look it up that way).
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-amzn-requestid");
+/// `X-Amzn-ErrorType`.
+pub const ERROR_TYPE_HEADER: HeaderName = HeaderName::from_static("x-amzn-errortype");
+
+/// What the handlers call. The kube layer implements it.
+///
+/// Every method gets validated input. Errors render as AWS errors through [`ApiError`]:
+/// answer [`ServiceError::Server`] when Kubernetes fails, and never report success for a
+/// TerminateJob whose record was not written.
+pub trait JobService: Send + Sync + 'static {
+    /// TerminateJob or CancelJob (see [`TerminateCommand::kind`]). `Ok(())` answers 200 `{}`:
+    /// the record is durable, or there is nothing to do (unknown ID, finished job, CancelJob
+    /// on a started job).
+    fn terminate(
+        &self,
+        ctx: RequestContext,
+        command: TerminateCommand,
+    ) -> impl Future<Output = Result<(), ServiceError>> + Send;
+
+    /// DescribeJobs: the details of the known IDs, in request order; unknown IDs left out.
+    fn describe(
+        &self,
+        ctx: RequestContext,
+        command: DescribeCommand,
+    ) -> impl Future<Output = Result<Vec<JobDetail>, ServiceError>> + Send;
+
+    /// ListJobs: one page. [`crate::batch::paginate`] does the filtering and paging given
+    /// the summaries of every job in the query's scope.
+    fn list(
+        &self,
+        ctx: RequestContext,
+        query: ListQuery,
+    ) -> impl Future<Output = Result<ListPage, ServiceError>> + Send;
+}
+
+/// The AWS operation a request is for. The request-context middleware puts it in the
+/// request's and the response's extensions (and the span), for metrics layers outside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Operation {
+    TerminateJob,
+    CancelJob,
+    DescribeJobs,
+    ListJobs,
+    /// A path that is no operation.
+    Unknown,
+}
+
+impl Operation {
+    pub fn from_path(path: &str) -> Operation {
+        match path {
+            "/v1/terminatejob" => Operation::TerminateJob,
+            "/v1/canceljob" => Operation::CancelJob,
+            "/v1/describejobs" => Operation::DescribeJobs,
+            "/v1/listjobs" => Operation::ListJobs,
+            _ => Operation::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::TerminateJob => "TerminateJob",
+            Operation::CancelJob => "CancelJob",
+            Operation::DescribeJobs => "DescribeJobs",
+            Operation::ListJobs => "ListJobs",
+            Operation::Unknown => "Unknown",
+        }
+    }
+}
+
+/// The `x-amzn-RequestId` of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RequestId(pub Uuid);
+
+/// Per-request facts handed to the [`JobService`] (room for the caller's identity once
+/// SigV4 lands).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestContext {
+    pub request_id: RequestId,
+    pub operation: Operation,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        // The middleware always sets both; the fallbacks keep the extractor infallible.
+        Ok(RequestContext {
+            request_id: parts
+                .extensions
+                .get::<RequestId>()
+                .copied()
+                .unwrap_or_else(|| RequestId(Uuid::new_v4())),
+            operation: parts
+                .extensions
+                .get::<Operation>()
+                .copied()
+                .unwrap_or_else(|| Operation::from_path(parts.uri.path())),
+        })
+    }
+}
+
+/// The Batch API router. Layers added outside (metrics) see [`Operation`], [`RequestId`]
+/// and, on errors, [`AwsErrorCode`] in the response's extensions. Health and metrics routes
+/// belong in another router merged beside this one, so they stay out of request tracing.
+pub fn router<S: JobService>(service: Arc<S>) -> Router {
+    Router::new()
+        .route(
+            "/v1/terminatejob",
+            post(terminate_job::<S>).fallback(wrong_method),
+        )
+        .route(
+            "/v1/canceljob",
+            post(cancel_job::<S>).fallback(wrong_method),
+        )
+        .route(
+            "/v1/describejobs",
+            post(describe_jobs::<S>).fallback(wrong_method),
+        )
+        .route("/v1/listjobs", post(list_jobs::<S>).fallback(wrong_method))
+        .fallback(unknown_operation)
+        .layer(middleware::from_fn(request_context))
+        .with_state(service)
+}
+
+/// Gives each request its ID and span, and puts the ID on the response.
+async fn request_context(mut req: Request, next: Next) -> Response {
+    let request_id = RequestId(Uuid::new_v4());
+    let operation = Operation::from_path(req.uri().path());
+    req.extensions_mut().insert(request_id);
+    req.extensions_mut().insert(operation);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id.0,
+        operation = operation.as_str(),
+    );
+    let method = req.method().clone();
+    let start = Instant::now();
+    async move {
+        let mut response = next.run(req).await;
+        let code = response.extensions().get::<AwsErrorCode>().copied();
+        tracing::info!(
+            %method,
+            status = response.status().as_u16(),
+            error_code = code.map(AwsErrorCode::as_str),
+            latency_ms = start.elapsed().as_secs_f64() * 1000.0,
+            "request completed"
+        );
+        // A UUID is always a valid header value.
+        if let Ok(value) = HeaderValue::from_str(&request_id.0.to_string()) {
+            response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        }
+        response.extensions_mut().insert(request_id);
+        response.extensions_mut().insert(operation);
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+/// A JSON response with an exact `Content-Length` (`{}` is 2 bytes, as AWS sends it).
+fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
+    let len = body.len();
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    response
+}
+
+fn ok_json<T: Serialize>(value: &T) -> Result<Response, ApiError> {
+    let body = serde_json::to_vec(value).map_err(|source| ApiError::Serialize { source })?;
+    Ok(json_bytes(StatusCode::OK, body))
+}
+
+async fn terminate_job<S: JobService>(
+    State(service): State<Arc<S>>,
+    ctx: RequestContext,
+    AwsJson(req): AwsJson<TerminateJobRequest>,
+) -> Result<Response, ApiError> {
+    let command = TerminateCommand::new(
+        TerminateKind::Terminate,
+        req.job_id.unwrap_or_default(),
+        req.reason.unwrap_or_default(),
+    )?;
+    run_terminate(&*service, ctx, command).await
+}
+
+async fn cancel_job<S: JobService>(
+    State(service): State<Arc<S>>,
+    ctx: RequestContext,
+    AwsJson(req): AwsJson<CancelJobRequest>,
+) -> Result<Response, ApiError> {
+    let command = TerminateCommand::new(
+        TerminateKind::Cancel,
+        req.job_id.unwrap_or_default(),
+        req.reason.unwrap_or_default(),
+    )?;
+    run_terminate(&*service, ctx, command).await
+}
+
+async fn run_terminate<S: JobService>(
+    service: &S,
+    ctx: RequestContext,
+    command: TerminateCommand,
+) -> Result<Response, ApiError> {
+    tracing::info!(
+        job_id = command.job_id(),
+        kind = command.kind().operation(),
+        "terminate requested"
+    );
+    service.terminate(ctx, command).await?;
+    ok_json(&EmptyResponse {})
+}
+
+async fn describe_jobs<S: JobService>(
+    State(service): State<Arc<S>>,
+    ctx: RequestContext,
+    AwsJson(req): AwsJson<DescribeJobsRequest>,
+) -> Result<Response, ApiError> {
+    let command = DescribeCommand::new(
+        req.jobs
+            .ok_or(crate::batch::Error::Required { field: "jobs" })?,
+    )?;
+    let jobs = service.describe(ctx, command).await?;
+    ok_json(&DescribeJobsResponse { jobs })
+}
+
+async fn list_jobs<S: JobService>(
+    State(service): State<Arc<S>>,
+    ctx: RequestContext,
+    AwsJson(req): AwsJson<ListJobsRequest>,
+) -> Result<Response, ApiError> {
+    let query = ListQuery::new(ListParams {
+        job_queue: req.job_queue,
+        array_job_id: req.array_job_id,
+        multi_node_job_id: req.multi_node_job_id,
+        job_status: req.job_status,
+        max_results: req.max_results,
+        next_token: req.next_token,
+        filters: req
+            .filters
+            .into_iter()
+            .map(|f| ListFilter {
+                name: f.name,
+                values: f.values,
+            })
+            .collect(),
+    })?;
+    let page = service.list(ctx, query).await?;
+    ok_json(&ListJobsResponse {
+        job_summary_list: page.jobs,
+        next_token: page.next_token,
+    })
+}
+
+async fn wrong_method(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+    }
+}
+
+async fn unknown_operation(method: Method, uri: Uri) -> ApiError {
+    ApiError::UnknownOperation {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

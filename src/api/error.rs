@@ -1,0 +1,170 @@
+//! Every AWS error the API answers, rendered in one place.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::batch;
+
+/// The AWS error codes this API answers with. `X-Amzn-ErrorType` and `__type` carry
+/// [`AwsErrorCode::as_str`]. The code is also put in the response's extensions, so a metrics
+/// layer outside the router can label requests by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AwsErrorCode {
+    /// 400: the caller's mistake (the model's only client error).
+    ClientException,
+    /// 500: ours; clients retry it.
+    ServerException,
+    /// 403: outside the model, but real deployments answer it.
+    AccessDeniedException,
+    /// 429: outside the model, but real deployments answer it.
+    TooManyRequestsException,
+    /// 404: no operation at this path.
+    UnknownOperationException,
+}
+
+impl AwsErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AwsErrorCode::ClientException => "ClientException",
+            AwsErrorCode::ServerException => "ServerException",
+            AwsErrorCode::AccessDeniedException => "AccessDeniedException",
+            AwsErrorCode::TooManyRequestsException => "TooManyRequestsException",
+            AwsErrorCode::UnknownOperationException => "UnknownOperationException",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            AwsErrorCode::ClientException => StatusCode::BAD_REQUEST,
+            AwsErrorCode::ServerException => StatusCode::INTERNAL_SERVER_ERROR,
+            AwsErrorCode::AccessDeniedException => StatusCode::FORBIDDEN,
+            AwsErrorCode::TooManyRequestsException => StatusCode::TOO_MANY_REQUESTS,
+            AwsErrorCode::UnknownOperationException => StatusCode::NOT_FOUND,
+        }
+    }
+}
+
+/// What a [`super::JobService`] may fail with. The message goes to the client as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A request that breaks a domain rule found after lookup (e.g. a child of an array job).
+    #[error(transparent)]
+    Invalid(#[from] batch::Error),
+    /// 400 ClientException.
+    #[error("{0}")]
+    Client(String),
+    /// 500 ServerException, e.g. the Kubernetes API failed. Clients retry it, so the
+    /// operation must be safe to repeat.
+    #[error("{0}")]
+    Server(String),
+    /// 403 AccessDeniedException.
+    #[error("{0}")]
+    AccessDenied(String),
+    /// 429 TooManyRequestsException.
+    #[error("{0}")]
+    TooManyRequests(String),
+}
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The message AWS itself sends for a body that is not JSON.
+pub const JSON_PARSE_MESSAGE: &str = "An error occurred during JSON parsing";
+
+/// Every error the HTTP layer answers. `Display` is the message the client sees.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not JSON at all.
+    #[error("{JSON_PARSE_MESSAGE}")]
+    MalformedJson {
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Valid JSON of the wrong shape: `field` is a path such as `jobId` or `jobs[3]`.
+    #[error("{JSON_PARSE_MESSAGE}: {field}: {message}")]
+    WrongType { field: String, message: String },
+    /// A field breaks the API's rules (missing, empty, too long, ...).
+    #[error(transparent)]
+    Invalid(#[from] batch::Error),
+    #[error("the request body is larger than {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    #[error("the request body could not be read")]
+    Body {
+        #[source]
+        source: axum::Error,
+    },
+    /// A known path with a method other than POST. AWS answers 400 here too.
+    #[error("{method} is not allowed on {path}; AWS Batch operations are POST requests")]
+    MethodNotAllowed { method: String, path: String },
+    #[error("no operation at {method} {path}")]
+    UnknownOperation { method: String, path: String },
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// A response could not be serialised (a bug).
+    #[error("the response could not be serialised")]
+    Serialize {
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl ApiError {
+    pub fn code(&self) -> AwsErrorCode {
+        match self {
+            ApiError::MalformedJson { .. }
+            | ApiError::WrongType { .. }
+            | ApiError::Invalid(_)
+            | ApiError::BodyTooLarge { .. }
+            | ApiError::Body { .. }
+            | ApiError::MethodNotAllowed { .. } => AwsErrorCode::ClientException,
+            ApiError::UnknownOperation { .. } => AwsErrorCode::UnknownOperationException,
+            ApiError::Serialize { .. } => AwsErrorCode::ServerException,
+            ApiError::Service(e) => match e {
+                ServiceError::Invalid(_) | ServiceError::Client(_) => AwsErrorCode::ClientException,
+                ServiceError::Server(_) => AwsErrorCode::ServerException,
+                ServiceError::AccessDenied(_) => AwsErrorCode::AccessDeniedException,
+                ServiceError::TooManyRequests(_) => AwsErrorCode::TooManyRequestsException,
+            },
+        }
+    }
+}
+
+/// The AWS error body. botocore reads `__type` and `message`; aws-sdk-rust and Go read
+/// `__type` (after the header).
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    #[serde(rename = "__type")]
+    type_: &'static str,
+    message: &'a str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = self.code();
+        let message = self.to_string();
+        if code.status().is_server_error() {
+            tracing::error!(error = %self, error_code = code.as_str(), cause = ?std::error::Error::source(&self), "request failed");
+        } else {
+            tracing::info!(error = %self, error_code = code.as_str(), "request rejected");
+        }
+        let body = serde_json::to_vec(&ErrorBody {
+            type_: code.as_str(),
+            message: &message,
+        })
+        // Serialising two strings cannot fail; keep a JSON body even if it somehow did.
+        .unwrap_or_else(|_| br#"{"__type":"ServerException","message":"internal error"}"#.to_vec());
+        let mut response = super::json_bytes(code.status(), body);
+        response.headers_mut().insert(
+            super::ERROR_TYPE_HEADER,
+            HeaderValue::from_static(code.as_str()),
+        );
+        if let ApiError::MethodNotAllowed { .. } = self {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        response.extensions_mut().insert(code);
+        response
+    }
+}

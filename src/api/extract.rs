@@ -1,0 +1,70 @@
+//! The JSON body extractor: a 64 KiB limit and AWS-shaped errors that name the field.
+
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::de::DeserializeOwned;
+
+use super::error::{ApiError, MAX_BODY_BYTES};
+
+/// A JSON body of at most [`MAX_BODY_BYTES`]. An empty body reads as `{}`, as restJson1
+/// servers do, so that a body-less request gets "jobId is required" rather than a parse
+/// error.
+pub struct AwsJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for AwsJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
+        let too_large = ApiError::BodyTooLarge {
+            limit: MAX_BODY_BYTES,
+        };
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return Err(too_large);
+        }
+        let bytes = match Limited::new(req.into_body(), MAX_BODY_BYTES)
+            .collect()
+            .await
+        {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.is::<LengthLimitError>() => return Err(too_large),
+            Err(e) => {
+                return Err(ApiError::Body {
+                    source: axum::Error::new(e),
+                });
+            }
+        };
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        parse(bytes).map(AwsJson)
+    }
+}
+
+/// Parses a body, telling malformed JSON (AWS's own message) from JSON of the wrong shape
+/// (the message names the field's path, e.g. `jobId` or `jobs[3]`).
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|source| ApiError::MalformedJson { source })?;
+    if !value.is_object() {
+        return Err(ApiError::WrongType {
+            field: "request body".to_owned(),
+            message: "must be a JSON object".to_owned(),
+        });
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| ApiError::WrongType {
+        field: e.path().to_string(),
+        message: e.into_inner().to_string(),
+    })
+}

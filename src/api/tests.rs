@@ -1,0 +1,539 @@
+//! Router tests with a fake JobService, through `tower::ServiceExt::oneshot`.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::*;
+use crate::batch::{BatchState, JobSummary, TerminateKind};
+
+#[derive(Default)]
+struct Fake {
+    terminated: Mutex<Vec<(TerminateKind, String, String)>>,
+    described: Mutex<Vec<Vec<String>>>,
+    fail: Mutex<Option<fn() -> ServiceError>>,
+    next_token: Mutex<Option<String>>,
+}
+
+impl Fake {
+    fn failing(f: fn() -> ServiceError) -> Arc<Fake> {
+        let fake = Fake::default();
+        *fake.fail.lock().expect("lock") = Some(f);
+        Arc::new(fake)
+    }
+
+    fn check(&self) -> Result<(), ServiceError> {
+        match *self.fail.lock().expect("lock") {
+            Some(f) => Err(f()),
+            None => Ok(()),
+        }
+    }
+}
+
+fn summary(id: &str) -> JobSummary {
+    JobSummary {
+        job_arn: format!("arn:aws:batch:r:a:job/{id}"),
+        job_id: id.into(),
+        job_name: "n".into(),
+        created_at: 1,
+        status: BatchState::Running,
+        status_reason: None,
+        started_at: Some(2),
+        stopped_at: None,
+        container: None,
+        array_properties: None,
+    }
+}
+
+impl JobService for Fake {
+    async fn terminate(
+        &self,
+        _ctx: RequestContext,
+        command: TerminateCommand,
+    ) -> Result<(), ServiceError> {
+        tracing::info!("inside the service");
+        self.check()?;
+        self.terminated.lock().expect("lock").push((
+            command.kind(),
+            command.job_id().to_owned(),
+            command.reason().to_owned(),
+        ));
+        Ok(())
+    }
+
+    async fn describe(
+        &self,
+        _ctx: RequestContext,
+        command: DescribeCommand,
+    ) -> Result<Vec<JobDetail>, ServiceError> {
+        self.check()?;
+        self.described
+            .lock()
+            .expect("lock")
+            .push(command.job_ids().to_vec());
+        Ok(Vec::new())
+    }
+
+    async fn list(&self, _ctx: RequestContext, query: ListQuery) -> Result<ListPage, ServiceError> {
+        self.check()?;
+        assert_eq!(query.max_results, 2);
+        Ok(ListPage {
+            jobs: vec![summary("a"), summary("b")],
+            next_token: self.next_token.lock().expect("lock").clone(),
+        })
+    }
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("every answer is JSON")
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Checks the AWS error shape and returns the message.
+    fn error(&self, status: StatusCode, code: &str) -> String {
+        assert_eq!(
+            self.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(self.header("x-amzn-errortype"), Some(code));
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        let body = self.json();
+        assert_eq!(body["__type"], code);
+        body["message"].as_str().expect("a message").to_owned()
+    }
+}
+
+async fn send(service: Arc<Fake>, method: &str, path: &str, body: impl Into<Body>) -> Answer {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .body(body.into())
+        .expect("request");
+    let response = router(service).oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn post_json(service: Arc<Fake>, path: &str, body: Value) -> Answer {
+    send(service, "POST", path, body.to_string()).await
+}
+
+fn request_id(answer: &Answer) -> Uuid {
+    let id = answer.header("x-amzn-requestid").expect("x-amzn-RequestId");
+    let id = Uuid::parse_str(id).expect("a UUID");
+    assert_eq!(id.get_version_num(), 4);
+    id
+}
+
+#[tokio::test]
+async fn terminate_answers_empty_json_with_aws_headers() {
+    let fake = Arc::new(Fake::default());
+    let a = post_json(
+        fake.clone(),
+        "/v1/terminatejob",
+        json!({"jobId": "j1", "reason": "stop"}),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.body, b"{}");
+    assert_eq!(a.header("content-type"), Some("application/json"));
+    assert_eq!(a.header("content-length"), Some("2"));
+    assert_eq!(a.header("x-amzn-errortype"), None);
+    request_id(&a);
+    assert_eq!(
+        *fake.terminated.lock().expect("lock"),
+        [(TerminateKind::Terminate, "j1".into(), "stop".into())]
+    );
+}
+
+#[tokio::test]
+async fn cancel_passes_the_cancel_kind() {
+    let fake = Arc::new(Fake::default());
+    let a = post_json(
+        fake.clone(),
+        "/v1/canceljob",
+        json!({"jobId": "j2", "reason": "not needed", "extra": 1}),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.body, b"{}");
+    assert_eq!(
+        *fake.terminated.lock().expect("lock"),
+        [(TerminateKind::Cancel, "j2".into(), "not needed".into())]
+    );
+}
+
+#[tokio::test]
+async fn describe_answers_a_jobs_list() {
+    let fake = Arc::new(Fake::default());
+    let a = post_json(
+        fake.clone(),
+        "/v1/describejobs",
+        json!({"jobs": ["a", "b"]}),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json(), json!({"jobs": []}));
+    assert_eq!(a.header("content-type"), Some("application/json"));
+    assert_eq!(*fake.described.lock().expect("lock"), [vec!["a", "b"]]);
+}
+
+#[tokio::test]
+async fn list_omits_the_token_on_the_last_page() {
+    let fake = Arc::new(Fake::default());
+    let a = post_json(
+        fake.clone(),
+        "/v1/listjobs",
+        json!({"jobQueue": "q", "maxResults": 2}),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    let body = a.json();
+    assert_eq!(body["jobSummaryList"][1]["jobId"], "b");
+    assert_eq!(body["jobSummaryList"][0]["status"], "RUNNING");
+    assert!(body.get("nextToken").is_none(), "{body}");
+    *fake.next_token.lock().expect("lock") = Some("abc".into());
+    let a = post_json(
+        fake,
+        "/v1/listjobs",
+        json!({"jobQueue": "q", "maxResults": 2}),
+    )
+    .await;
+    assert_eq!(a.json()["nextToken"], "abc");
+}
+
+#[tokio::test]
+async fn missing_or_empty_fields_are_named() {
+    let cases = [
+        (json!({"reason": "r"}), "jobId is required"),
+        (json!({"jobId": "", "reason": "r"}), "jobId is required"),
+        (json!({"jobId": null, "reason": "r"}), "jobId is required"),
+        (json!({"jobId": "j"}), "reason is required"),
+        (json!({"jobId": "j", "reason": ""}), "reason is required"),
+        (
+            json!({"jobId": "j", "reason": "a".repeat(1025)}),
+            "reason must be 1 to 1024 characters long, but it is 1025",
+        ),
+    ];
+    for path in ["/v1/terminatejob", "/v1/canceljob"] {
+        for (body, message) in &cases {
+            let fake = Arc::new(Fake::default());
+            let a = post_json(fake.clone(), path, body.clone()).await;
+            assert_eq!(
+                a.error(StatusCode::BAD_REQUEST, "ClientException"),
+                *message
+            );
+            request_id(&a);
+            assert!(fake.terminated.lock().expect("lock").is_empty(), "{body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_empty_body_is_an_empty_object() {
+    let a = send(Arc::new(Fake::default()), "POST", "/v1/terminatejob", "").await;
+    assert_eq!(
+        a.error(StatusCode::BAD_REQUEST, "ClientException"),
+        "jobId is required"
+    );
+}
+
+#[tokio::test]
+async fn malformed_json_gets_the_aws_message() {
+    for body in ["{", "not json", "{\"jobId\": \"j\",}", "{} x"] {
+        let a = send(Arc::new(Fake::default()), "POST", "/v1/terminatejob", body).await;
+        assert_eq!(
+            a.error(StatusCode::BAD_REQUEST, "ClientException"),
+            "An error occurred during JSON parsing",
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn wrong_types_name_the_field() {
+    let a = post_json(
+        Arc::new(Fake::default()),
+        "/v1/terminatejob",
+        json!({"jobId": 5, "reason": "r"}),
+    )
+    .await;
+    let message = a.error(StatusCode::BAD_REQUEST, "ClientException");
+    assert!(
+        message.starts_with("An error occurred during JSON parsing: jobId: invalid type"),
+        "{message}"
+    );
+    let a = post_json(
+        Arc::new(Fake::default()),
+        "/v1/describejobs",
+        json!({"jobs": ["a", 7]}),
+    )
+    .await;
+    let message = a.error(StatusCode::BAD_REQUEST, "ClientException");
+    assert!(message.contains("jobs[1]"), "{message}");
+    let a = post_json(Arc::new(Fake::default()), "/v1/terminatejob", json!([1])).await;
+    let message = a.error(StatusCode::BAD_REQUEST, "ClientException");
+    assert_eq!(
+        message,
+        "An error occurred during JSON parsing: request body: must be a JSON object"
+    );
+    let a = post_json(Arc::new(Fake::default()), "/v1/describejobs", json!({})).await;
+    assert_eq!(
+        a.error(StatusCode::BAD_REQUEST, "ClientException"),
+        "jobs is required"
+    );
+}
+
+#[tokio::test]
+async fn describe_and_list_validation() {
+    let jobs: Vec<String> = (0..101).map(|i| i.to_string()).collect();
+    let a = post_json(
+        Arc::new(Fake::default()),
+        "/v1/describejobs",
+        json!({ "jobs": jobs }),
+    )
+    .await;
+    assert_eq!(
+        a.error(StatusCode::BAD_REQUEST, "ClientException"),
+        "jobs may list at most 100 items, but it lists 101"
+    );
+    let a = post_json(
+        Arc::new(Fake::default()),
+        "/v1/listjobs",
+        json!({"jobQueue": "q", "maxResults": 1000}),
+    )
+    .await;
+    let message = a.error(StatusCode::BAD_REQUEST, "ClientException");
+    assert!(message.starts_with("maxResults:"), "{message}");
+    let a = post_json(Arc::new(Fake::default()), "/v1/listjobs", json!({})).await;
+    let message = a.error(StatusCode::BAD_REQUEST, "ClientException");
+    assert!(message.starts_with("jobQueue:"), "{message}");
+}
+
+#[tokio::test]
+async fn bodies_over_64_kib_are_refused() {
+    let reason = "a".repeat(MAX_BODY_BYTES);
+    let body = json!({"jobId": "j", "reason": reason}).to_string();
+    let a = send(Arc::new(Fake::default()), "POST", "/v1/terminatejob", body).await;
+    assert_eq!(
+        a.error(StatusCode::BAD_REQUEST, "ClientException"),
+        "the request body is larger than 65536 bytes"
+    );
+    // The same without a Content-Length, read as a stream.
+    let chunks = futures::stream::iter((0..70).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024])));
+    let a = send(
+        Arc::new(Fake::default()),
+        "POST",
+        "/v1/terminatejob",
+        Body::from_stream(chunks),
+    )
+    .await;
+    assert_eq!(
+        a.error(StatusCode::BAD_REQUEST, "ClientException"),
+        "the request body is larger than 65536 bytes"
+    );
+}
+
+#[tokio::test]
+async fn a_body_of_exactly_64_kib_is_read() {
+    let mut body = json!({"jobId": "j", "reason": "r"}).to_string();
+    body.push_str(&" ".repeat(MAX_BODY_BYTES - body.len()));
+    let a = send(Arc::new(Fake::default()), "POST", "/v1/terminatejob", body).await;
+    assert_eq!(a.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn wrong_method_is_a_client_exception() {
+    let a = send(Arc::new(Fake::default()), "GET", "/v1/terminatejob", "").await;
+    assert_eq!(
+        a.error(StatusCode::BAD_REQUEST, "ClientException"),
+        "GET is not allowed on /v1/terminatejob; AWS Batch operations are POST requests"
+    );
+    assert_eq!(a.header("allow"), Some("POST"));
+    request_id(&a);
+}
+
+#[tokio::test]
+async fn unknown_path_is_a_json_404() {
+    let a = post_json(Arc::new(Fake::default()), "/v1/submitjob", json!({})).await;
+    assert_eq!(
+        a.error(StatusCode::NOT_FOUND, "UnknownOperationException"),
+        "no operation at POST /v1/submitjob"
+    );
+    request_id(&a);
+}
+
+#[tokio::test]
+async fn service_errors_render_as_aws_errors() {
+    type Case = (fn() -> ServiceError, StatusCode, &'static str);
+    let cases: [Case; 5] = [
+        (
+            || ServiceError::Server("the API server is down".into()),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServerException",
+        ),
+        (
+            || ServiceError::Client("no".into()),
+            StatusCode::BAD_REQUEST,
+            "ClientException",
+        ),
+        (
+            || ServiceError::AccessDenied("namespace ml".into()),
+            StatusCode::FORBIDDEN,
+            "AccessDeniedException",
+        ),
+        (
+            || ServiceError::TooManyRequests("slow down".into()),
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequestsException",
+        ),
+        (
+            || {
+                ServiceError::Invalid(crate::batch::Error::ArrayChild {
+                    job_id: "p:1".into(),
+                    parent: "p".into(),
+                })
+            },
+            StatusCode::BAD_REQUEST,
+            "ClientException",
+        ),
+    ];
+    for (make, status, code) in cases {
+        let a = post_json(
+            Fake::failing(make),
+            "/v1/terminatejob",
+            json!({"jobId": "j", "reason": "r"}),
+        )
+        .await;
+        assert_eq!(a.error(status, code), make().to_string());
+        request_id(&a);
+    }
+}
+
+#[tokio::test]
+async fn request_ids_are_unique() {
+    let fake = Arc::new(Fake::default());
+    let body = json!({"jobId": "j", "reason": "r"});
+    let a = post_json(fake.clone(), "/v1/terminatejob", body.clone()).await;
+    let b = post_json(fake, "/v1/terminatejob", body).await;
+    assert_ne!(request_id(&a), request_id(&b));
+}
+
+thread_local! {
+    /// Where the log lines of this thread go, while a test captures them.
+    static CAPTURE: std::cell::RefCell<Option<Arc<Mutex<Vec<u8>>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// A writer for a process-wide subscriber that routes lines to the current thread's capture.
+/// A global subscriber (not `set_default`) keeps callsite interest stable while other tests
+/// run on other threads.
+struct ThreadWriter;
+
+impl std::io::Write for ThreadWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURE.with(|c| {
+            if let Some(out) = c.borrow().as_ref() {
+                out.lock().expect("lock").extend_from_slice(buf);
+            }
+        });
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn log_lines_of_a_request_carry_its_id() {
+    fn subscriber() -> impl tracing::Subscriber + Send + Sync {
+        tracing_subscriber::fmt()
+            .with_writer(|| ThreadWriter)
+            .with_ansi(false)
+            .finish()
+    }
+    static GLOBAL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let global =
+        *GLOBAL.get_or_init(|| tracing::subscriber::set_global_default(subscriber()).is_ok());
+    // If another test installed a global subscriber first, fall back to a scoped one.
+    let _scoped = (!global).then(|| {
+        let guard = tracing::subscriber::set_default(subscriber());
+        tracing::callsite::rebuild_interest_cache();
+        guard
+    });
+    let out = Arc::new(Mutex::new(Vec::new()));
+    CAPTURE.with(|c| *c.borrow_mut() = Some(out.clone()));
+    // The current-thread runtime of #[tokio::test] polls the whole request on this thread.
+    let a = post_json(
+        Arc::new(Fake::default()),
+        "/v1/terminatejob",
+        json!({"jobId": "j", "reason": "r"}),
+    )
+    .await;
+    CAPTURE.with(|c| *c.borrow_mut() = None);
+    let id = request_id(&a).to_string();
+    let logs = String::from_utf8(out.lock().expect("lock").clone()).expect("utf-8");
+    let lines: Vec<&str> = logs.lines().collect();
+    assert!(
+        lines.iter().any(|l| l.contains("inside the service")),
+        "{logs}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("request completed")),
+        "{logs}"
+    );
+    for line in lines {
+        assert!(line.contains(&id), "{line}");
+        assert!(line.contains("operation=\"TerminateJob\""), "{line}");
+    }
+}
+
+#[test]
+fn operations_map_from_paths() {
+    assert_eq!(
+        Operation::from_path("/v1/terminatejob"),
+        Operation::TerminateJob
+    );
+    assert_eq!(Operation::from_path("/v1/listjobs").as_str(), "ListJobs");
+    assert_eq!(Operation::from_path("/"), Operation::Unknown);
+}
+
+#[test]
+fn request_schemas_mark_required_fields() {
+    let schema = schemars::schema_for!(TerminateJobRequest);
+    let v = serde_json::to_value(&schema).expect("json");
+    assert_eq!(v["required"], json!(["jobId", "reason"]));
+    assert_eq!(v["properties"]["reason"]["maxLength"], 1024);
+    let schema = serde_json::to_value(schemars::schema_for!(DescribeJobsResponse)).expect("json");
+    assert!(schema.to_string().contains("eksAttempts"));
+}

@@ -1,0 +1,110 @@
+//! Request and response bodies of AWS Batch 2016-08-10 (restJson1), as sent on the wire.
+//! JobDetail and JobSummary live in [`crate::batch`], as they are the domain's output.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::batch::{JobDetail, JobSummary};
+
+/// `null` reads as the default. Required fields are `Option`s instead (missing, `null` and
+/// `""` all get the same "is required" answer), with a schema that still says required.
+fn nullable<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// `POST /v1/terminatejob`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TerminateJobRequest {
+    /// The Batch job ID: the Job's `batch-terminator.dev/job-id` label, else its uid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(required, with = "String", length(min = 1))]
+    pub job_id: Option<String>,
+    /// Shown as `statusReason` by DescribeJobs and written to the Job and its Event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(required, with = "String", length(min = 1, max = 1024))]
+    pub reason: Option<String>,
+}
+
+/// `POST /v1/canceljob`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelJobRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(required, with = "String", length(min = 1))]
+    pub job_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(required, with = "String", length(min = 1, max = 1024))]
+    pub reason: Option<String>,
+}
+
+/// The empty answer of TerminateJob and CancelJob: `{}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EmptyResponse {}
+
+/// `POST /v1/describejobs`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeJobsRequest {
+    /// Up to 100 job IDs. Unknown IDs are left out of the answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(required, with = "Vec<String>", length(max = 100))]
+    pub jobs: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeJobsResponse {
+    pub jobs: Vec<JobDetail>,
+}
+
+/// `POST /v1/listjobs`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListJobsRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_queue: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub array_job_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_node_job_id: Option<String>,
+    /// RUNNING when absent, as in AWS. Ignored when a filter is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_results: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+    /// At most one of `JOB_NAME`, `BEFORE_CREATED_AT`, `AFTER_CREATED_AT`.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub filters: Vec<KeyValuesPair>,
+}
+
+/// A ListJobs filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyValuesPair {
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(default, deserialize_with = "nullable")]
+    pub values: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListJobsResponse {
+    pub job_summary_list: Vec<JobSummary>,
+    /// Absent on the last page (botocore stops on a missing token, and fails on a repeated
+    /// empty one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}

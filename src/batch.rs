@@ -1,0 +1,284 @@
+//! The AWS Batch domain: states, the mapping from a Kubernetes Job and its pods to a Batch
+//! state, the TerminateJob/CancelJob decision table, JobDetail/JobSummary, request
+//! validation and ListJobs paging.
+//!
+//! Everything here is pure: no `kube::`, no `k8s_openapi::`, no HTTP. The kube layer fills
+//! the small view structs in [`view`] from API objects and calls these functions.
+
+use std::fmt;
+use std::str::FromStr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+mod detail;
+mod list;
+mod validate;
+mod view;
+
+pub use detail::{
+    ArrayPropertiesDetail, ArrayPropertiesSummary, AttemptContainerDetail, AttemptDetail,
+    ContainerSummary, DetailContext, EksAttemptContainerDetail, EksAttemptDetail,
+    EksPodPropertiesDetail, EksPropertiesDetail, JobDetail, JobSummary, array_child_detail,
+    array_children, job_arn, job_detail,
+};
+pub use list::{ListFilter, ListPage, ListParams, ListQuery, ListScope, ListSelection, paginate};
+pub use validate::{
+    DescribeCommand, Error, MAX_DESCRIBE_JOBS, MAX_REASON_CHARS, Result, TerminateCommand,
+    split_array_child, truncate_utf8,
+};
+pub use view::{
+    ConditionView, ContainerView, IndexSet, JobView, PodPhase, PodView, TerminationPhase,
+    TerminationView,
+};
+
+/// An AWS Batch job status, in lifecycle order.
+///
+/// Mapping choices (see [`batch_state`]): `SUBMITTED` and `PENDING` are never produced from
+/// Kubernetes objects. `SUBMITTED` is the instant before Batch's scheduler looks at a job, and
+/// `PENDING` means "waiting for `dependsOn` jobs"; a Kubernetes Job has neither (its controller
+/// creates pods at once, and Jobs have no dependencies). A Job that waits for anything at all
+/// (suspended by a queue manager, unschedulable, no pod yet) is `RUNNABLE`, which is what
+/// Batch shows for a job waiting for capacity. Both values still parse, so a ListJobs filter
+/// on them is valid and simply matches nothing.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BatchState {
+    Submitted,
+    Pending,
+    Runnable,
+    Starting,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl BatchState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [BatchState; 7] = [
+        BatchState::Submitted,
+        BatchState::Pending,
+        BatchState::Runnable,
+        BatchState::Starting,
+        BatchState::Running,
+        BatchState::Succeeded,
+        BatchState::Failed,
+    ];
+
+    /// The AWS wire form, e.g. `RUNNABLE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchState::Submitted => "SUBMITTED",
+            BatchState::Pending => "PENDING",
+            BatchState::Runnable => "RUNNABLE",
+            BatchState::Starting => "STARTING",
+            BatchState::Running => "RUNNING",
+            BatchState::Succeeded => "SUCCEEDED",
+            BatchState::Failed => "FAILED",
+        }
+    }
+
+    /// SUCCEEDED or FAILED: nothing will change any more.
+    pub fn is_final(self) -> bool {
+        match self {
+            BatchState::Succeeded | BatchState::Failed => true,
+            BatchState::Submitted
+            | BatchState::Pending
+            | BatchState::Runnable
+            | BatchState::Starting
+            | BatchState::Running => false,
+        }
+    }
+
+    /// STARTING or RUNNING: a pod is on a node now, so ending the job means terminating work
+    /// (not cancelling a queued job). Final states are not "started" in this sense.
+    pub fn is_started(self) -> bool {
+        match self {
+            BatchState::Starting | BatchState::Running => true,
+            BatchState::Submitted
+            | BatchState::Pending
+            | BatchState::Runnable
+            | BatchState::Succeeded
+            | BatchState::Failed => false,
+        }
+    }
+
+    /// SUBMITTED, PENDING or RUNNABLE: queued, nothing on a node yet.
+    pub fn is_queued(self) -> bool {
+        match self {
+            BatchState::Submitted | BatchState::Pending | BatchState::Runnable => true,
+            BatchState::Starting
+            | BatchState::Running
+            | BatchState::Succeeded
+            | BatchState::Failed => false,
+        }
+    }
+}
+
+impl fmt::Display for BatchState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for BatchState {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        BatchState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| Error::Invalid {
+                field: "jobStatus",
+                message: format!(
+                    "{s:?} is not a job status; expected one of SUBMITTED, PENDING, RUNNABLE, \
+                     STARTING, RUNNING, SUCCEEDED, FAILED"
+                ),
+            })
+    }
+}
+
+/// What the caller asked for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TerminateKind {
+    /// TerminateJob: cancel if queued, terminate if started.
+    #[default]
+    Terminate,
+    /// CancelJob: cancel if queued, otherwise no change.
+    Cancel,
+}
+
+impl TerminateKind {
+    /// The AWS operation name, for logs.
+    pub fn operation(self) -> &'static str {
+        match self {
+            TerminateKind::Terminate => "TerminateJob",
+            TerminateKind::Cancel => "CancelJob",
+        }
+    }
+}
+
+/// What is done to the Kubernetes Job. The lowercase form is the value of the
+/// `batch-terminator.dev/action` annotation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Suspend, then delete the Job with `propagationPolicy: Background`.
+    Cancel,
+    /// Fence with `activeDeadlineSeconds: 0`, then delete the remaining pods.
+    Terminate,
+}
+
+impl Action {
+    /// `cancel` or `terminate`, as written in the annotation.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Cancel => "cancel",
+            Action::Terminate => "terminate",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The outcome of the state table in design.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Decision {
+    Cancel,
+    Terminate,
+    /// Finished already, or CancelJob on a started job: answer 200 and change nothing.
+    NoChange,
+}
+
+impl Decision {
+    /// The action to carry out, if any.
+    pub fn action(self) -> Option<Action> {
+        match self {
+            Decision::Cancel => Some(Action::Cancel),
+            Decision::Terminate => Some(Action::Terminate),
+            Decision::NoChange => None,
+        }
+    }
+}
+
+const COND_COMPLETE: &str = "Complete";
+const COND_SUCCESS_CRITERIA_MET: &str = "SuccessCriteriaMet";
+const COND_FAILED: &str = "Failed";
+const COND_FAILURE_TARGET: &str = "FailureTarget";
+
+/// The Batch state of a Job, from its conditions and its pods.
+///
+/// | Kubernetes | Batch |
+/// |---|---|
+/// | condition `Complete` (or `SuccessCriteriaMet`, its 1.31+ forerunner) is True | SUCCEEDED |
+/// | condition `Failed` (or `FailureTarget`, its 1.31+ forerunner) is True | FAILED |
+/// | `spec.suspend: true` | RUNNABLE |
+/// | a pod in phase Running | RUNNING |
+/// | a pod bound to a node (`nodeName` set), not yet running | STARTING |
+/// | otherwise (no pod, unschedulable pods, only finished pods awaiting a retry) | RUNNABLE |
+///
+/// Terminating pods (deletion requested) still count: their containers run until they stop,
+/// as a terminated AWS job stays RUNNING until its container has stopped.
+pub fn batch_state(job: &JobView, pods: &[PodView]) -> BatchState {
+    if job.condition_true(COND_COMPLETE) || job.condition_true(COND_SUCCESS_CRITERIA_MET) {
+        return BatchState::Succeeded;
+    }
+    if job.condition_true(COND_FAILED) || job.condition_true(COND_FAILURE_TARGET) {
+        return BatchState::Failed;
+    }
+    if job.suspended {
+        return BatchState::Runnable;
+    }
+    pods_state(pods.iter())
+}
+
+/// RUNNING / STARTING / RUNNABLE from a set of pods of a non-final, non-suspended Job.
+fn pods_state<'a>(pods: impl Iterator<Item = &'a PodView>) -> BatchState {
+    let mut state = BatchState::Runnable;
+    for pod in pods {
+        match pod.phase {
+            PodPhase::Running => return BatchState::Running,
+            PodPhase::Pending | PodPhase::Unknown => {
+                if pod.node_name.is_some() {
+                    state = BatchState::Starting;
+                }
+            }
+            // A finished pod of an unfinished Job waits for a retry: that is RUNNABLE.
+            PodPhase::Succeeded | PodPhase::Failed => {}
+        }
+    }
+    state
+}
+
+/// The state table of design.md, on a known state.
+pub fn decide_state(state: BatchState, kind: TerminateKind) -> Decision {
+    match (state, kind) {
+        (
+            BatchState::Submitted | BatchState::Pending | BatchState::Runnable,
+            TerminateKind::Terminate | TerminateKind::Cancel,
+        ) => Decision::Cancel,
+        (BatchState::Starting | BatchState::Running, TerminateKind::Terminate) => {
+            Decision::Terminate
+        }
+        (BatchState::Starting | BatchState::Running, TerminateKind::Cancel) => Decision::NoChange,
+        (
+            BatchState::Succeeded | BatchState::Failed,
+            TerminateKind::Terminate | TerminateKind::Cancel,
+        ) => Decision::NoChange,
+    }
+}
+
+/// The state table of design.md, on a Job and its pods as they are now.
+pub fn decide(job: &JobView, pods: &[PodView], kind: TerminateKind) -> Decision {
+    decide_state(batch_state(job, pods), kind)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,703 @@
+//! JobDetail (DescribeJobs) and JobSummary (ListJobs), built from views. These are the wire
+//! shapes of AWS Batch 2016-08-10: camelCase, epoch milliseconds, absent fields omitted.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::view::{IndexSet, JobView, PodPhase, PodView, TerminationView};
+use super::{
+    Action, BatchState, COND_COMPLETE, COND_FAILED, COND_FAILURE_TARGET, COND_SUCCESS_CRITERIA_MET,
+    batch_state, pods_state,
+};
+
+/// Settings and lookups the kube layer supplies for one job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DetailContext {
+    pub region: String,
+    pub account: String,
+    /// The Batch job ID (label `batch-terminator.dev/job-id`, else the uid). For array
+    /// children, the parent's ID: the child's is derived.
+    pub job_id: String,
+    /// The queue name (Kueue label, `batch-terminator.dev/job-queue` label, else namespace).
+    pub job_queue: String,
+}
+
+/// `arn:aws:batch:<region>:<account>:job/<id>`.
+pub fn job_arn(region: &str, account: &str, job_id: &str) -> String {
+    format!("arn:aws:batch:{region}:{account}:job/{job_id}")
+}
+
+/// A job as DescribeJobs returns it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobDetail {
+    pub job_arn: String,
+    pub job_name: String,
+    pub job_id: String,
+    pub job_queue: String,
+    pub status: BatchState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    pub is_cancelled: bool,
+    pub is_terminated: bool,
+    /// Epoch milliseconds.
+    pub created_at: i64,
+    /// Epoch milliseconds; absent when the job never started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<i64>,
+    /// Epoch milliseconds; absent until the job is final.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<i64>,
+    /// One per pod that ran.
+    #[serde(default)]
+    pub attempts: Vec<AttemptDetail>,
+    /// One per pod that ran, with its Kubernetes placement.
+    #[serde(default)]
+    pub eks_attempts: Vec<EksAttemptDetail>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eks_properties: Option<EksPropertiesDetail>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub array_properties: Option<ArrayPropertiesDetail>,
+    /// The Job's labels.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptDetail {
+    pub container: AttemptContainerDetail,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptContainerDetail {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EksAttemptDetail {
+    #[serde(default)]
+    pub containers: Vec<EksAttemptContainerDetail>,
+    pub pod_name: String,
+    pub pod_namespace: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EksAttemptContainerDetail {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EksPropertiesDetail {
+    pub pod_properties: EksPodPropertiesDetail,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EksPodPropertiesDetail {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_name: Option<String>,
+}
+
+/// On an array parent: `size` and `statusSummary`. On a child: `index`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ArrayPropertiesDetail {
+    /// Children per state; every state is present, as AWS sends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_summary: Option<BTreeMap<BatchState, i32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<i32>,
+}
+
+/// A job as ListJobs returns it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobSummary {
+    pub job_arn: String,
+    pub job_id: String,
+    pub job_name: String,
+    pub created_at: i64,
+    pub status: BatchState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub array_properties: Option<ArrayPropertiesSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerSummary {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ArrayPropertiesSummary {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<i32>,
+}
+
+impl JobDetail {
+    /// The ListJobs form. The container is the last attempt's.
+    pub fn summary(&self) -> JobSummary {
+        JobSummary {
+            job_arn: self.job_arn.clone(),
+            job_id: self.job_id.clone(),
+            job_name: self.job_name.clone(),
+            created_at: self.created_at,
+            status: self.status,
+            status_reason: self.status_reason.clone(),
+            started_at: self.started_at,
+            stopped_at: self.stopped_at,
+            container: self.attempts.last().and_then(|a| {
+                (a.container.exit_code.is_some() || a.container.reason.is_some()).then(|| {
+                    ContainerSummary {
+                        exit_code: a.container.exit_code,
+                        reason: a.container.reason.clone(),
+                    }
+                })
+            }),
+            array_properties: self
+                .array_properties
+                .as_ref()
+                .map(|a| ArrayPropertiesSummary {
+                    size: a.size,
+                    index: a.index,
+                }),
+        }
+    }
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// `reason: message`, or whichever exists.
+fn condition_text(job: &JobView, types: &[&str]) -> Option<String> {
+    let cond = types
+        .iter()
+        .filter_map(|t| job.condition(t))
+        .find(|c| c.is_true())?;
+    let nonempty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+    match (nonempty(&cond.reason), nonempty(&cond.message)) {
+        (Some(r), Some(m)) => Some(format!("{r}: {m}")),
+        (Some(x), None) | (None, Some(x)) => Some(x),
+        (None, None) => None,
+    }
+}
+
+fn condition_time(job: &JobView, types: &[&str]) -> Option<DateTime<Utc>> {
+    types
+        .iter()
+        .filter_map(|t| job.condition(t))
+        .filter(|c| c.is_true())
+        .find_map(|c| c.last_transition)
+}
+
+const SUCCESS: &[&str] = &[COND_COMPLETE, COND_SUCCESS_CRITERIA_MET];
+const FAILURE: &[&str] = &[COND_FAILED, COND_FAILURE_TARGET];
+
+/// What the job and its record say, before it is shaped into a JobDetail.
+struct Status {
+    state: BatchState,
+    reason: Option<String>,
+    is_cancelled: bool,
+    is_terminated: bool,
+    stopped_at: Option<DateTime<Utc>>,
+}
+
+/// Merges the observed state with the termination record.
+///
+/// - No record, or a record that changed nothing: the observed state. `statusReason` is the
+///   Job's `Failed` condition (`BackoffLimitExceeded: Job has reached the specified backoff
+///   limit`) when FAILED, its `Complete` condition text if any when SUCCEEDED, else absent.
+///   AWS's ECS text "Essential container in task exited" is not used: nothing in Kubernetes
+///   says it.
+/// - SUCCEEDED always wins: if the work finished before the action took effect, that is the
+///   truth. The flags still say a termination was requested.
+/// - Cancel: FAILED at once with the caller's reason; the Job is being deleted and never runs.
+/// - Terminate: the caller's reason at once; the observed state (STARTING/RUNNING) until the
+///   pods have stopped (Job FAILED, or the record Completed), then FAILED — as AWS keeps a
+///   terminated job RUNNING until its container has stopped.
+fn status(
+    observed: BatchState,
+    observed_reason: Option<String>,
+    observed_stop: Option<DateTime<Utc>>,
+    termination: Option<&TerminationView>,
+    job_present: bool,
+) -> Status {
+    let plain = |reason| Status {
+        state: observed,
+        reason,
+        is_cancelled: false,
+        is_terminated: false,
+        stopped_at: observed_stop,
+    };
+    let Some(t) = termination else {
+        return plain(observed_reason);
+    };
+    let now = job_present.then_some(observed);
+    let Some(action) = t.effective_action(now) else {
+        return plain(observed_reason);
+    };
+    let is_cancelled = action == Action::Cancel;
+    let is_terminated = action == Action::Terminate;
+    let record_stop = t.completed_at.unwrap_or(t.requested_at);
+    if observed == BatchState::Succeeded && job_present {
+        return Status {
+            state: observed,
+            reason: observed_reason,
+            is_cancelled,
+            is_terminated,
+            stopped_at: observed_stop,
+        };
+    }
+    let finished =
+        !job_present || observed.is_final() || t.phase == super::view::TerminationPhase::Completed;
+    match action {
+        Action::Cancel => Status {
+            state: BatchState::Failed,
+            reason: Some(t.reason.clone()),
+            is_cancelled,
+            is_terminated,
+            stopped_at: Some(t.completed_at.or(observed_stop).unwrap_or(t.requested_at)),
+        },
+        Action::Terminate if finished => Status {
+            state: BatchState::Failed,
+            reason: Some(t.reason.clone()),
+            is_cancelled,
+            is_terminated,
+            stopped_at: Some(observed_stop.unwrap_or(record_stop)),
+        },
+        Action::Terminate => Status {
+            state: observed,
+            reason: Some(t.reason.clone()),
+            is_cancelled,
+            is_terminated,
+            stopped_at: None,
+        },
+    }
+}
+
+/// When a final Job stopped: `completionTime`, else its final condition's transition, else
+/// the last container to finish.
+fn job_stop(job: &JobView, state: BatchState, pods: &[&PodView]) -> Option<DateTime<Utc>> {
+    let last_container = || pods.iter().filter_map(|p| p.stopped_at()).max();
+    match state {
+        BatchState::Succeeded => job
+            .completion_time
+            .or_else(|| condition_time(job, SUCCESS))
+            .or_else(last_container),
+        BatchState::Failed => job
+            .completion_time
+            .or_else(|| condition_time(job, FAILURE))
+            .or_else(last_container),
+        BatchState::Submitted
+        | BatchState::Pending
+        | BatchState::Runnable
+        | BatchState::Starting
+        | BatchState::Running => None,
+    }
+}
+
+fn job_reason(job: &JobView, state: BatchState) -> Option<String> {
+    match state {
+        BatchState::Failed => condition_text(job, FAILURE),
+        BatchState::Succeeded => condition_text(job, SUCCESS),
+        BatchState::Submitted
+        | BatchState::Pending
+        | BatchState::Runnable
+        | BatchState::Starting
+        | BatchState::Running => None,
+    }
+}
+
+/// Attempts and eksAttempts, one per pod that ran, oldest first.
+fn attempts(pods: &[&PodView]) -> (Vec<AttemptDetail>, Vec<EksAttemptDetail>) {
+    let mut ran: Vec<&PodView> = pods.iter().copied().filter(|p| p.ran()).collect();
+    ran.sort_by(|a, b| {
+        (a.started_at(), a.created_at, &a.name).cmp(&(b.started_at(), b.created_at, &b.name))
+    });
+    ran.iter()
+        .map(|pod| {
+            let started_at = pod.started_at().map(ms);
+            let stopped_at = pod.stopped_at().map(ms);
+            let status_reason = pod_reason(pod);
+            // The container that decided the outcome: the first with a non-zero exit code,
+            // else the first that exited, else the first.
+            let main = pod
+                .containers
+                .iter()
+                .find(|c| c.exit_code.is_some_and(|e| e != 0))
+                .or_else(|| pod.containers.iter().find(|c| c.exit_code.is_some()))
+                .or_else(|| pod.containers.first());
+            let attempt = AttemptDetail {
+                container: AttemptContainerDetail {
+                    exit_code: main.and_then(|c| c.exit_code),
+                    reason: main.and_then(|c| c.reason.clone()),
+                },
+                started_at,
+                stopped_at,
+                status_reason: status_reason.clone(),
+            };
+            let eks = EksAttemptDetail {
+                containers: pod
+                    .containers
+                    .iter()
+                    .map(|c| EksAttemptContainerDetail {
+                        name: c.name.clone(),
+                        exit_code: c.exit_code,
+                        reason: c.reason.clone(),
+                    })
+                    .collect(),
+                pod_name: pod.name.clone(),
+                pod_namespace: pod.namespace.clone(),
+                node_name: pod.node_name.clone(),
+                started_at,
+                stopped_at,
+                status_reason,
+            };
+            (attempt, eks)
+        })
+        .unzip()
+}
+
+/// The pod's own reason (`Evicted`, `DeadlineExceeded`), else, once it has stopped, the
+/// first failed container's reason and exit code.
+fn pod_reason(pod: &PodView) -> Option<String> {
+    if let Some(reason) = pod.reason.clone().filter(|r| !r.is_empty()) {
+        return Some(match pod.message.as_deref().filter(|m| !m.is_empty()) {
+            Some(m) => format!("{reason}: {m}"),
+            None => reason,
+        });
+    }
+    pod.stopped_at()?;
+    let failed = pod
+        .containers
+        .iter()
+        .find(|c| c.exit_code.is_some_and(|e| e != 0));
+    match failed {
+        Some(c) => Some(format!(
+            "container {} exited with code {}{}",
+            c.name,
+            c.exit_code.unwrap_or_default(),
+            c.reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        )),
+        None => Some("all containers exited with code 0".to_owned()),
+    }
+}
+
+/// The pod to show in `eksProperties.podProperties`: the newest, preferring one not being
+/// deleted.
+fn current_pod<'a>(pods: &[&'a PodView]) -> Option<&'a PodView> {
+    pods.iter().copied().max_by(|a, b| {
+        (a.deletion_timestamp.is_none(), a.created_at, &a.name).cmp(&(
+            b.deletion_timestamp.is_none(),
+            b.created_at,
+            &b.name,
+        ))
+    })
+}
+
+fn eks_properties(pod: Option<&PodView>) -> Option<EksPropertiesDetail> {
+    pod.map(|p| EksPropertiesDetail {
+        pod_properties: EksPodPropertiesDetail {
+            pod_name: Some(p.name.clone()),
+            node_name: p.node_name.clone(),
+        },
+    })
+}
+
+/// The JobDetail of a job, from its Job (if it still exists), its pods and its
+/// JobTermination record (if any). `None` when there is nothing to describe: no Job, and no
+/// record that says what became of it.
+///
+/// An Indexed Job is an array parent: it gets `arrayProperties.{size, statusSummary}` and no
+/// attempts or pod properties (those are on the children, see [`array_child_detail`]).
+pub fn job_detail(
+    job: Option<&JobView>,
+    pods: &[PodView],
+    termination: Option<&TerminationView>,
+    ctx: &DetailContext,
+) -> Option<JobDetail> {
+    let Some(job) = job else {
+        return record_only_detail(termination?, ctx);
+    };
+    let pod_refs: Vec<&PodView> = pods.iter().collect();
+    let observed = batch_state(job, pods);
+    let st = status(
+        observed,
+        job_reason(job, observed),
+        job_stop(job, observed, &pod_refs),
+        termination,
+        true,
+    );
+    let started_at = pod_refs.iter().filter_map(|p| p.started_at()).min();
+    let mut detail = JobDetail {
+        job_arn: job_arn(&ctx.region, &ctx.account, &ctx.job_id),
+        job_name: job.name.clone(),
+        job_id: ctx.job_id.clone(),
+        job_queue: ctx.job_queue.clone(),
+        status: st.state,
+        status_reason: st.reason,
+        is_cancelled: st.is_cancelled,
+        is_terminated: st.is_terminated,
+        created_at: ms(job.created_at),
+        started_at: started_at.map(ms),
+        stopped_at: st.stopped_at.map(ms),
+        attempts: Vec::new(),
+        eks_attempts: Vec::new(),
+        eks_properties: None,
+        array_properties: None,
+        tags: job.labels.clone(),
+    };
+    if job.indexed {
+        let children = children_states(job, pods, termination, ctx);
+        let mut summary: BTreeMap<BatchState, i32> =
+            BatchState::ALL.into_iter().map(|s| (s, 0)).collect();
+        for child in &children {
+            *summary.entry(child.status).or_default() += 1;
+        }
+        detail.array_properties = Some(ArrayPropertiesDetail {
+            status_summary: Some(summary),
+            size: Some(array_size(job)),
+            index: None,
+        });
+    } else {
+        let (attempts, eks_attempts) = attempts(&pod_refs);
+        detail.attempts = attempts;
+        detail.eks_attempts = eks_attempts;
+        detail.eks_properties = eks_properties(current_pod(&pod_refs));
+    }
+    Some(detail)
+}
+
+/// A job known only from its record: the Job has been deleted (cancelled, or removed by
+/// `ttlSecondsAfterFinished`).
+fn record_only_detail(t: &TerminationView, ctx: &DetailContext) -> Option<JobDetail> {
+    let st = status(BatchState::Failed, None, None, Some(t), false);
+    // A record that changed nothing tells the final state it saw, if it saw one.
+    let (state, reason, stopped_at) = match t.effective_action(None) {
+        Some(_) => (st.state, st.reason, st.stopped_at),
+        None => (t.state_before.filter(|s| s.is_final())?, None, None),
+    };
+    Some(JobDetail {
+        job_arn: job_arn(&ctx.region, &ctx.account, &ctx.job_id),
+        job_name: t.job_name.clone(),
+        job_id: ctx.job_id.clone(),
+        job_queue: ctx.job_queue.clone(),
+        status: state,
+        status_reason: reason,
+        is_cancelled: st.is_cancelled,
+        is_terminated: st.is_terminated,
+        created_at: ms(t.job_created_at.unwrap_or(t.requested_at)),
+        started_at: t.job_started_at.map(ms),
+        stopped_at: stopped_at.map(ms),
+        attempts: Vec::new(),
+        eks_attempts: Vec::new(),
+        eks_properties: None,
+        array_properties: None,
+        tags: BTreeMap::new(),
+    })
+}
+
+fn array_size(job: &JobView) -> i32 {
+    job.completions.unwrap_or(0).max(0)
+}
+
+/// The detail of child `index` of an Indexed Job (`<parent-id>:<index>`), or `None` when the
+/// Job is not indexed or the index is out of range. `ctx.job_id` is the parent's ID.
+pub fn array_child_detail(
+    job: &JobView,
+    pods: &[PodView],
+    index: u32,
+    termination: Option<&TerminationView>,
+    ctx: &DetailContext,
+) -> Option<JobDetail> {
+    if !job.indexed || i64::from(index) >= i64::from(array_size(job)) {
+        return None;
+    }
+    let of_index: Vec<&PodView> = pods
+        .iter()
+        .filter(|p| p.completion_index == Some(index))
+        .collect();
+    let sets = (
+        IndexSet::parse(job.completed_indexes.as_deref()),
+        IndexSet::parse(job.failed_indexes.as_deref()),
+    );
+    Some(child_detail(job, &of_index, index, &sets, termination, ctx))
+}
+
+/// Every child of an Indexed Job, in index order (empty when the Job is not indexed).
+/// `ctx.job_id` is the parent's ID.
+pub fn array_children(
+    job: &JobView,
+    pods: &[PodView],
+    termination: Option<&TerminationView>,
+    ctx: &DetailContext,
+) -> Vec<JobDetail> {
+    if !job.indexed {
+        return Vec::new();
+    }
+    children_states(job, pods, termination, ctx)
+}
+
+fn children_states(
+    job: &JobView,
+    pods: &[PodView],
+    termination: Option<&TerminationView>,
+    ctx: &DetailContext,
+) -> Vec<JobDetail> {
+    let mut by_index: HashMap<u32, Vec<&PodView>> = HashMap::new();
+    for pod in pods {
+        if let Some(i) = pod.completion_index {
+            by_index.entry(i).or_default().push(pod);
+        }
+    }
+    let sets = (
+        IndexSet::parse(job.completed_indexes.as_deref()),
+        IndexSet::parse(job.failed_indexes.as_deref()),
+    );
+    let size = u32::try_from(array_size(job)).unwrap_or(0);
+    (0..size)
+        .map(|i| {
+            let of_index = by_index.get(&i).map(Vec::as_slice).unwrap_or_default();
+            child_detail(job, of_index, i, &sets, termination, ctx)
+        })
+        .collect()
+}
+
+/// A child's own state: its index's completion status first, then the parent's final
+/// state, then its pods.
+fn child_state(
+    job: &JobView,
+    pods: &[&PodView],
+    index: u32,
+    (completed, failed): &(IndexSet, IndexSet),
+) -> BatchState {
+    if completed.contains(index) || pods.iter().any(|p| p.phase == PodPhase::Succeeded) {
+        return BatchState::Succeeded;
+    }
+    if failed.contains(index) {
+        return BatchState::Failed;
+    }
+    match batch_state(job, &[]) {
+        BatchState::Succeeded => BatchState::Succeeded,
+        BatchState::Failed => BatchState::Failed,
+        BatchState::Submitted
+        | BatchState::Pending
+        | BatchState::Runnable
+        | BatchState::Starting
+        | BatchState::Running => {
+            if job.suspended {
+                BatchState::Runnable
+            } else {
+                pods_state(pods.iter().copied())
+            }
+        }
+    }
+}
+
+fn child_detail(
+    job: &JobView,
+    pods: &[&PodView],
+    index: u32,
+    sets: &(IndexSet, IndexSet),
+    termination: Option<&TerminationView>,
+    ctx: &DetailContext,
+) -> JobDetail {
+    let observed = child_state(job, pods, index, sets);
+    // The record is the parent's: it applies to every child that has not succeeded.
+    let st = status(
+        observed,
+        job_reason(job, observed),
+        child_stop(job, observed, pods),
+        termination,
+        true,
+    );
+    let child_id = format!("{}:{index}", ctx.job_id);
+    let (attempts, eks_attempts) = attempts(pods);
+    JobDetail {
+        job_arn: job_arn(&ctx.region, &ctx.account, &child_id),
+        job_name: job.name.clone(),
+        job_id: child_id,
+        job_queue: ctx.job_queue.clone(),
+        status: st.state,
+        status_reason: st.reason,
+        is_cancelled: st.is_cancelled,
+        is_terminated: st.is_terminated,
+        created_at: ms(job.created_at),
+        started_at: pods.iter().filter_map(|p| p.started_at()).min().map(ms),
+        stopped_at: st.stopped_at.map(ms),
+        attempts,
+        eks_attempts,
+        eks_properties: eks_properties(current_pod(pods)),
+        array_properties: Some(ArrayPropertiesDetail {
+            status_summary: None,
+            size: None,
+            index: i32::try_from(index).ok(),
+        }),
+        tags: job.labels.clone(),
+    }
+}
+
+fn child_stop(job: &JobView, state: BatchState, pods: &[&PodView]) -> Option<DateTime<Utc>> {
+    let from_pods = pods.iter().filter_map(|p| p.stopped_at()).max();
+    match state {
+        BatchState::Succeeded | BatchState::Failed => {
+            from_pods.or_else(|| job_stop(job, batch_state(job, &[]), pods))
+        }
+        BatchState::Submitted
+        | BatchState::Pending
+        | BatchState::Runnable
+        | BatchState::Starting
+        | BatchState::Running => None,
+    }
+}

@@ -1,0 +1,231 @@
+//! Command line and environment configuration.
+//!
+//! Every `serve` flag also reads an environment variable named `BATCH_TERMINATOR_<FLAG>`, so the
+//! chart can pass values either way. There are no exceptions to the prefix: `KUBECONFIG` is still
+//! honoured, but through kube's own inference when `--kubeconfig` is unset, because it may hold
+//! a colon-separated list that a single path flag cannot represent.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// An AWS Batch compatible HTTP API in front of Kubernetes Jobs.
+#[derive(Parser, Clone, Debug)]
+#[command(name = "batch-terminator", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+// Parsed once at startup, so boxing ServeArgs would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand, Clone, Debug)]
+pub enum Command {
+    /// Run the AWS Batch API, the controller and the admin server.
+    Serve(ServeArgs),
+    /// Print the JobTermination CustomResourceDefinition as YAML.
+    Crd,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// Address of the AWS Batch API.
+    #[arg(long, env = "BATCH_TERMINATOR_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+
+    /// Address of the admin server: /livez, /readyz and /metrics.
+    #[arg(
+        long,
+        env = "BATCH_TERMINATOR_ADMIN_LISTEN",
+        default_value = "0.0.0.0:8081"
+    )]
+    pub admin_listen: SocketAddr,
+
+    /// Path of a kubeconfig file. When unset, kube infers the configuration: $KUBECONFIG,
+    /// then ~/.kube/config, then the in-cluster service account.
+    #[arg(long, env = "BATCH_TERMINATOR_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Kubeconfig context to use instead of the current one.
+    #[arg(long, env = "BATCH_TERMINATOR_CONTEXT")]
+    pub context: Option<String>,
+
+    /// Namespaces to watch, comma-separated. Empty watches all namespaces.
+    #[arg(long, env = "BATCH_TERMINATOR_NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+
+    /// How long a JobTermination record is kept once its Job is gone or finished
+    /// (e.g. 24h, 90m, 7d).
+    #[arg(long, env = "BATCH_TERMINATOR_RECORD_RETENTION", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub record_retention: Duration,
+
+    /// AWS region this endpoint presents itself as (e.g. in job ARNs).
+    #[arg(long, env = "BATCH_TERMINATOR_REGION", default_value = "us-east-1")]
+    pub region: String,
+
+    /// AWS account ID (12 digits) this endpoint presents itself as (e.g. in job ARNs).
+    #[arg(long, env = "BATCH_TERMINATOR_ACCOUNT_ID", default_value = "000000000000", value_parser = parse_account_id)]
+    pub account_id: String,
+
+    /// Log output format.
+    #[arg(long, env = "BATCH_TERMINATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter in RUST_LOG syntax, e.g. `info,batch_terminator=debug`.
+    #[arg(long, env = "BATCH_TERMINATOR_LOG", default_value = "info")]
+    pub log_filter: String,
+
+    /// How long to wait for in-flight requests and reconciles on SIGTERM (e.g. 10s).
+    #[arg(long, env = "BATCH_TERMINATOR_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+
+    /// Answer ClientException for unknown job IDs, instead of 200 as AWS Batch does.
+    #[arg(long, env = "BATCH_TERMINATOR_STRICT_UNKNOWN_JOBS")]
+    pub strict_unknown_jobs: bool,
+
+    /// Run against an embedded in-memory Kubernetes API server (kubesim), for a demo without a
+    /// cluster.
+    #[arg(long, env = "BATCH_TERMINATOR_SIM")]
+    pub sim: bool,
+
+    /// With --sim: write the embedded cluster's kubeconfig to this path, for kubectl.
+    #[arg(long, env = "BATCH_TERMINATOR_SIM_KUBECONFIG", requires = "sim")]
+    pub sim_kubeconfig: Option<PathBuf>,
+}
+
+/// How log lines are written.
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// One JSON object per line, with the fields of the enclosing spans flattened into it.
+    Json,
+}
+
+fn parse_account_id(value: &str) -> Result<String, String> {
+    if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(value.to_owned())
+    } else {
+        Err("an AWS account ID is exactly 12 digits".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn serve(args: &[&str]) -> Result<ServeArgs, clap::Error> {
+        let argv = ["batch-terminator", "serve"].iter().chain(args).copied();
+        match Cli::try_parse_from(argv)?.command {
+            Command::Serve(args) => Ok(args),
+            Command::Crd => panic!("parsed serve as crd"),
+        }
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    // These assume the test process has no BATCH_TERMINATOR_* variables set.
+    #[test]
+    fn defaults() {
+        let args = serve(&[]).unwrap();
+        assert_eq!(args.listen, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(args.admin_listen, "0.0.0.0:8081".parse().unwrap());
+        assert_eq!(args.kubeconfig, None);
+        assert_eq!(args.context, None);
+        assert!(args.namespaces.is_empty());
+        assert_eq!(args.record_retention, Duration::from_secs(24 * 3600));
+        assert_eq!(args.region, "us-east-1");
+        assert_eq!(args.account_id, "000000000000");
+        assert_eq!(args.log_format, LogFormat::Text);
+        assert_eq!(args.log_filter, "info");
+        assert_eq!(args.shutdown_timeout, Duration::from_secs(10));
+        assert!(!args.strict_unknown_jobs);
+        assert!(!args.sim);
+        assert_eq!(args.sim_kubeconfig, None);
+    }
+
+    #[test]
+    fn flags_override_defaults() {
+        let args = serve(&[
+            "--listen=127.0.0.1:9000",
+            "--namespaces=a,b",
+            "--namespaces",
+            "c",
+            "--record-retention=90m",
+            "--shutdown-timeout=1m 30s",
+            "--log-format=json",
+            "--account-id=123456789012",
+            "--strict-unknown-jobs",
+            "--sim",
+            "--sim-kubeconfig=/tmp/kc",
+        ])
+        .unwrap();
+        assert_eq!(args.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(args.namespaces, ["a", "b", "c"]);
+        assert_eq!(args.record_retention, Duration::from_secs(90 * 60));
+        assert_eq!(args.shutdown_timeout, Duration::from_secs(90));
+        assert_eq!(args.log_format, LogFormat::Json);
+        assert_eq!(args.account_id, "123456789012");
+        assert!(args.strict_unknown_jobs);
+        assert!(args.sim);
+        assert_eq!(args.sim_kubeconfig, Some(PathBuf::from("/tmp/kc")));
+    }
+
+    #[test]
+    fn invalid_values_are_rejected() {
+        for bad in [
+            &["--record-retention=forever"][..],
+            &["--account-id=12345"],
+            &["--listen=localhost"],
+            &["--log-format=yaml"],
+            &["--sim-kubeconfig=/tmp/kc"], // requires --sim
+        ] {
+            assert!(serve(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn crd_subcommand_parses() {
+        let cli = Cli::try_parse_from(["batch-terminator", "crd"]).unwrap();
+        assert!(matches!(cli.command, Command::Crd));
+    }
+
+    #[test]
+    fn every_serve_flag_is_documented_and_reads_a_prefixed_env_var() {
+        let cli = Cli::command();
+        let serve = cli.find_subcommand("serve").unwrap();
+        let mut seen = 0;
+        for arg in serve.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            seen += 1;
+            let env = arg
+                .get_env()
+                .unwrap_or_else(|| panic!("--{id} has no env var"))
+                .to_str()
+                .unwrap();
+            let expected = format!("BATCH_TERMINATOR_{}", id.to_uppercase());
+            // log_filter reads BATCH_TERMINATOR_LOG, the conventional short name.
+            if id == "log_filter" {
+                assert_eq!(env, "BATCH_TERMINATOR_LOG");
+            } else {
+                assert_eq!(env, expected, "--{id}");
+            }
+            assert!(arg.get_help().is_some(), "--{id} has no doc comment");
+            assert!(arg.get_long().is_some(), "--{id} is not a long flag");
+        }
+        assert_eq!(
+            seen, 14,
+            "a ServeArgs field was added or removed: update this test"
+        );
+    }
+}

@@ -1,0 +1,719 @@
+//! Carries out JobTermination records: read, decide (pure), annotate, record the Event, act,
+//! then write status. Every step is idempotent, so a crash between any two of them is finished
+//! by the next reconcile, and the Event has a deterministic name so it is written once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ObjectReference, Pod};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::runtime::controller::{Action as Requeue, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, Client, ResourceExt};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::batch::{self, Action, BatchState, Decision, TerminateKind};
+use crate::index::views;
+use crate::metrics::Metrics;
+use crate::record::{
+    ACTION_ANNOTATION, JobTermination, JobTerminationStatus, Phase, REASON_ANNOTATION,
+    REQUESTED_AT_ANNOTATION,
+};
+
+/// Who writes the Events, as `reportingController`.
+pub const REPORTING_CONTROLLER: &str = "batch-terminator.dev/controller";
+/// Field manager of every write.
+pub const FIELD_MANAGER: &str = "batch-terminator";
+/// How often an unfinished termination is looked at again when no watch event arrives.
+const POLL: Duration = Duration::from_secs(2);
+/// The limit on an Event's note, in bytes.
+const NOTE_LIMIT: usize = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("reading Job {job}: {source}")]
+    Read {
+        job: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("annotating Job {job}: {source}")]
+    Annotate {
+        job: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("recording the Event for Job {job}: {source}")]
+    Event {
+        job: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("deleting {target}: {source}")]
+    Act {
+        target: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("writing the status of JobTermination {record}: {source}")]
+    Status {
+        record: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("deleting expired JobTermination {record}: {source}")]
+    Cleanup {
+        record: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl Error {
+    /// The pipeline stage that failed, as the metrics label it.
+    pub fn stage(&self) -> &'static str {
+        match self {
+            Error::Read { .. } => "read",
+            Error::Annotate { .. } => "annotate",
+            Error::Event { .. } => "event",
+            Error::Act { .. } => "act",
+            Error::Status { .. } => "status",
+            Error::Cleanup { .. } => "cleanup",
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What the controller needs, shared by every reconcile.
+pub struct Context {
+    pub client: Client,
+    pub metrics: Metrics,
+    /// Completed records are deleted this long after completion, once their Job is gone or finished.
+    pub retention: Duration,
+    /// `reportingInstance` of the Events.
+    pub instance: String,
+}
+
+/// The Job and its pods as the API server has them now.
+struct Observed {
+    job: Option<Job>,
+    pods: Vec<Pod>,
+}
+
+/// The next thing to do for a record, decided from the record and the observed Job alone.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Persist the decision before touching the Job, so a restart carries out the same action
+    /// even once the Job's state has moved (a fenced Job reads as FAILED).
+    Decide {
+        action: Option<Action>,
+        state_before: BatchState,
+        message: String,
+    },
+    /// Annotate (and fence or suspend), record the Event, delete, then look again.
+    Carry { action: Action },
+    /// Nothing is left to do: write the final status.
+    Complete { message: String },
+    /// Finished earlier; delete the record once retention has passed.
+    Retain,
+}
+
+/// What the controller observed of the Job.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Seen {
+    pub state: BatchState,
+    /// Some pod is neither finished nor gone (terminating pods count).
+    pub pods_left: bool,
+}
+
+/// Decides the next step. `seen` is None when the Job is gone (or replaced by another uid).
+pub fn decide(record: &JobTermination, seen: Option<Seen>) -> Step {
+    let status = record.status.clone().unwrap_or_default();
+    match status.phase {
+        Some(Phase::Completed | Phase::NoChange) => return Step::Retain,
+        Some(Phase::Pending | Phase::InProgress) | None => {}
+    }
+    let Some(action) = status.action else {
+        let Some(Seen { state, .. }) = seen else {
+            return Step::Complete {
+                message: "the Job no longer exists; nothing to do".into(),
+            };
+        };
+        let decision = batch::decide_state(state, record.spec.operation);
+        let message = match (decision, record.spec.operation) {
+            (Decision::Cancel, _) => format!("cancelling the job ({state})"),
+            (Decision::Terminate, _) => format!("terminating the job ({state})"),
+            (Decision::NoChange, TerminateKind::Cancel) if state.is_started() => format!(
+                "the job had started ({state}); CancelJob changes nothing, TerminateJob would"
+            ),
+            (Decision::NoChange, TerminateKind::Cancel | TerminateKind::Terminate) => {
+                format!("the job had already finished ({state}); nothing to do")
+            }
+        };
+        return Step::Decide {
+            action: decision.action(),
+            state_before: state,
+            message,
+        };
+    };
+    match (action, seen) {
+        (Action::Cancel, None) => Step::Complete {
+            message: "cancelled: the Job was suspended and deleted".into(),
+        },
+        (Action::Terminate, None) => Step::Complete {
+            message: "terminated: the Job is gone".into(),
+        },
+        (
+            Action::Terminate,
+            Some(Seen {
+                state: BatchState::Failed,
+                pods_left: false,
+            }),
+        ) => Step::Complete {
+            message: "terminated: the Job has failed and its pods are gone".into(),
+        },
+        (Action::Cancel | Action::Terminate, Some(_)) => Step::Carry { action },
+    }
+}
+
+/// The annotations this product writes on a terminated or cancelled Job.
+fn annotations(record: &JobTermination, action: Action) -> [(&'static str, String); 3] {
+    [
+        (REASON_ANNOTATION, record.spec.reason.clone()),
+        (
+            REQUESTED_AT_ANNOTATION,
+            record.spec.requested_at.to_rfc3339(),
+        ),
+        (ACTION_ANNOTATION, action.as_str().to_string()),
+    ]
+}
+
+/// A JSON patch, guarded by a `test` of the Job's uid, that writes the annotations and either
+/// suspends the Job (cancel) or fences its controller with `activeDeadlineSeconds: 0` (terminate).
+pub fn job_patch(job: &Job, record: &JobTermination, action: Action) -> serde_json::Value {
+    let mut ops =
+        vec![json!({"op": "test", "path": "/metadata/uid", "value": record.spec.job_uid})];
+    let wanted = annotations(record, action);
+    if job.metadata.annotations.is_some() {
+        for (key, value) in wanted {
+            let path = format!(
+                "/metadata/annotations/{}",
+                key.replace('~', "~0").replace('/', "~1")
+            );
+            ops.push(json!({"op": "add", "path": path, "value": value}));
+        }
+    } else {
+        let map: serde_json::Map<String, serde_json::Value> = wanted
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.into()))
+            .collect();
+        ops.push(json!({"op": "add", "path": "/metadata/annotations", "value": map}));
+    }
+    match action {
+        Action::Cancel => ops.push(json!({"op": "add", "path": "/spec/suspend", "value": true})),
+        Action::Terminate => {
+            ops.push(json!({"op": "add", "path": "/spec/activeDeadlineSeconds", "value": 0}))
+        }
+    }
+    serde_json::Value::Array(ops)
+}
+
+/// True when the Job already carries this record's annotations and fence.
+fn job_is_marked(job: &Job, record: &JobTermination, action: Action) -> bool {
+    let have = job.annotations();
+    let annotated = annotations(record, action)
+        .iter()
+        .all(|(k, v)| have.get(*k) == Some(v));
+    let spec = job.spec.as_ref();
+    let fenced = match action {
+        Action::Cancel => spec.and_then(|s| s.suspend) == Some(true),
+        Action::Terminate => spec.and_then(|s| s.active_deadline_seconds) == Some(0),
+    };
+    annotated && fenced
+}
+
+/// Cuts a note to the Event limit on a character boundary.
+fn truncate_note(reason: &str) -> String {
+    if reason.len() <= NOTE_LIMIT {
+        return reason.to_string();
+    }
+    let mut end = NOTE_LIMIT;
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_string()
+}
+
+/// The one Event of a record, named after the record's uid so a retry finds it already written.
+pub fn event_for(job: &Job, record: &JobTermination, action: Action, instance: &str) -> Event {
+    let job_name = job.name_any();
+    let (reason, verb) = match action {
+        Action::Cancel => ("JobCancelled", "Cancel"),
+        Action::Terminate => ("JobTerminated", "Terminate"),
+    };
+    Event {
+        metadata: ObjectMeta {
+            name: Some(format!("{job_name}.{}", record.uid().unwrap_or_default())),
+            namespace: job.namespace(),
+            ..Default::default()
+        },
+        event_time: Some(MicroTime(k8s_openapi::jiff::Timestamp::now())),
+        action: Some(verb.into()),
+        reason: Some(reason.into()),
+        note: Some(truncate_note(&record.spec.reason)),
+        type_: Some("Normal".into()),
+        reporting_controller: Some(REPORTING_CONTROLLER.into()),
+        reporting_instance: Some(instance.into()),
+        regarding: Some(ObjectReference {
+            api_version: Some("batch/v1".into()),
+            kind: Some("Job".into()),
+            name: Some(job_name),
+            namespace: job.namespace(),
+            uid: job.uid(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn is_status(error: &kube::Error, codes: &[u16]) -> bool {
+    matches!(error, kube::Error::Api(status) if codes.contains(&status.code))
+}
+
+async fn observe(ctx: &Context, record: &JobTermination) -> Result<Observed> {
+    let ns = record.namespace().unwrap_or_default();
+    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
+    let read_err = |source| Error::Read {
+        job: format!("{ns}/{}", record.spec.job_name),
+        source,
+    };
+    let job = jobs
+        .get_opt(&record.spec.job_name)
+        .await
+        .map_err(read_err)?
+        .filter(|j| j.uid().as_deref() == Some(record.spec.job_uid.as_str()));
+    let pods = match &job {
+        Some(_) => {
+            let selector = format!("batch.kubernetes.io/controller-uid={}", record.spec.job_uid);
+            let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+            pods.list(&ListParams::default().labels(&selector))
+                .await
+                .map_err(read_err)?
+                .items
+        }
+        None => Vec::new(),
+    };
+    Ok(Observed { job, pods })
+}
+
+async fn write_status(
+    ctx: &Context,
+    record: &JobTermination,
+    status: JobTerminationStatus,
+) -> Result<()> {
+    let ns = record.namespace().unwrap_or_default();
+    let api: Api<JobTermination> = Api::namespaced(ctx.client.clone(), &ns);
+    let patch = json!({"status": status});
+    api.patch_status(
+        &record.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map_err(|source| Error::Status {
+        record: format!("{ns}/{}", record.name_any()),
+        source,
+    })?;
+    Ok(())
+}
+
+/// Annotates and fences the Job, records the Event, then deletes the Job (cancel) or its
+/// remaining pods (terminate).
+async fn carry(
+    ctx: &Context,
+    record: &JobTermination,
+    action: Action,
+    observed: &Observed,
+) -> Result<()> {
+    let Some(job) = &observed.job else {
+        return Ok(());
+    };
+    let ns = job.namespace().unwrap_or_default();
+    let name = job.name_any();
+    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
+    if !job_is_marked(job, record, action) {
+        let annotate_err = |source| Error::Annotate {
+            job: format!("{ns}/{name}"),
+            source,
+        };
+        let patch: json_patch::Patch = serde_json::from_value(job_patch(job, record, action))
+            .map_err(|e| annotate_err(kube::Error::SerdeError(e)))?;
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..Default::default()
+        };
+        match jobs.patch(&name, &params, &Patch::<()>::Json(patch)).await {
+            Ok(_) => {}
+            // The uid test failed: the Job was replaced; the next read sees it gone.
+            Err(e) if is_status(&e, &[404, 409, 422]) => return Ok(()),
+            Err(source) => return Err(annotate_err(source)),
+        }
+    }
+
+    let events: Api<Event> = Api::namespaced(ctx.client.clone(), &ns);
+    match events
+        .create(
+            &PostParams::default(),
+            &event_for(job, record, action, &ctx.instance),
+        )
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if is_status(&e, &[409]) => {}
+        Err(source) => {
+            return Err(Error::Event {
+                job: format!("{ns}/{name}"),
+                source,
+            });
+        }
+    }
+
+    let uid_precondition = |uid: Option<String>| Preconditions {
+        uid,
+        resource_version: None,
+    };
+    match action {
+        Action::Cancel => {
+            let params = DeleteParams::background().preconditions(uid_precondition(job.uid()));
+            match jobs.delete(&name, &params).await {
+                Ok(_) => {}
+                Err(e) if is_status(&e, &[404, 409]) => {}
+                Err(source) => {
+                    return Err(Error::Act {
+                        target: format!("Job {ns}/{name}"),
+                        source,
+                    });
+                }
+            }
+        }
+        Action::Terminate => {
+            let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+            for pod in observed
+                .pods
+                .iter()
+                .filter(|p| p.metadata.deletion_timestamp.is_none())
+            {
+                let params = DeleteParams::default().preconditions(uid_precondition(pod.uid()));
+                match pods.delete(&pod.name_any(), &params).await {
+                    Ok(_) => {}
+                    Err(e) if is_status(&e, &[404, 409]) => {}
+                    Err(source) => {
+                        return Err(Error::Act {
+                            target: format!("Pod {ns}/{}", pod.name_any()),
+                            source,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes a completed record once retention has passed and its Job is gone or finished.
+async fn retain(
+    ctx: &Context,
+    record: &JobTermination,
+    observed: &Observed,
+    now: DateTime<Utc>,
+) -> Result<Requeue> {
+    let completed = record
+        .status
+        .as_ref()
+        .and_then(|s| s.completed_at)
+        .unwrap_or(now);
+    let retention = chrono::Duration::from_std(ctx.retention).unwrap_or(chrono::Duration::MAX);
+    let expires = completed + retention;
+    let job_settled = match &observed.job {
+        None => true,
+        Some(job) => views::is_finished(job),
+    };
+    if now < expires || !job_settled {
+        let wait = (expires - now).to_std().unwrap_or(POLL).max(POLL);
+        return Ok(Requeue::requeue(wait));
+    }
+    let ns = record.namespace().unwrap_or_default();
+    let api: Api<JobTermination> = Api::namespaced(ctx.client.clone(), &ns);
+    let params = DeleteParams::default().preconditions(Preconditions {
+        uid: record.uid(),
+        resource_version: None,
+    });
+    match api.delete(&record.name_any(), &params).await {
+        Ok(_) => Ok(Requeue::await_change()),
+        Err(e) if is_status(&e, &[404, 409]) => Ok(Requeue::await_change()),
+        Err(source) => Err(Error::Cleanup {
+            record: format!("{ns}/{}", record.name_any()),
+            source,
+        }),
+    }
+}
+
+#[tracing::instrument(skip_all, fields(record = %record.name_any(), namespace = record.namespace().unwrap_or_default(), job = %record.spec.job_name))]
+async fn reconcile(record: Arc<JobTermination>, ctx: Arc<Context>) -> Result<Requeue> {
+    let started = std::time::Instant::now();
+    let now = Utc::now();
+    let observed = observe(&ctx, &record).await?;
+    let seen = observed.job.as_ref().map(|job| Seen {
+        state: views::batch_state(job, &observed.pods),
+        pods_left: observed
+            .pods
+            .iter()
+            .any(|p| !views::pod_view(p).phase.is_final()),
+    });
+    let step = decide(&record, seen);
+    tracing::debug!(?step, ?seen, "reconciling");
+    let requeue = match step {
+        Step::Retain => return retain(&ctx, &record, &observed, now).await,
+        Step::Decide {
+            action,
+            state_before,
+            message,
+        } => {
+            let phase = match action {
+                Some(_) => Phase::InProgress,
+                None => Phase::NoChange,
+            };
+            let started_at = views::started_at(&observed.pods);
+            write_status(
+                &ctx,
+                &record,
+                JobTerminationStatus {
+                    phase: Some(phase),
+                    action,
+                    state_before: Some(state_before),
+                    started_at,
+                    stopped_at: Some(now),
+                    completed_at: action.is_none().then_some(now),
+                    message: Some(message),
+                },
+            )
+            .await?;
+            let action = action.map_or("none", Action::as_str);
+            tracing::info!(action, state = %state_before, "decided");
+            ctx.metrics.controller.reconciled(action, started.elapsed());
+            // The status change triggers the next reconcile, which carries the action out.
+            Requeue::await_change()
+        }
+        Step::Carry { action } => {
+            carry(&ctx, &record, action, &observed).await?;
+            ctx.metrics
+                .controller
+                .reconciled(action.as_str(), started.elapsed());
+            Requeue::requeue(POLL)
+        }
+        Step::Complete { message } => {
+            let mut status = record.status.clone().unwrap_or_default();
+            status.phase = Some(Phase::Completed);
+            status.completed_at = Some(now);
+            status.stopped_at.get_or_insert(now);
+            status.message = Some(message);
+            write_status(&ctx, &record, status).await?;
+            tracing::info!("termination complete");
+            Requeue::await_change()
+        }
+    };
+    Ok(requeue)
+}
+
+fn error_policy(record: Arc<JobTermination>, error: &Error, ctx: Arc<Context>) -> Requeue {
+    tracing::warn!(record = %record.name_any(), stage = error.stage(), %error, "reconcile failed");
+    ctx.metrics.controller.failed(error.stage());
+    Requeue::requeue(POLL)
+}
+
+/// Runs the controller until `shutdown` resolves. `triggers` carries records whose Job or pods
+/// changed (from the index), so a record is looked at again as soon as its Job moves.
+pub async fn run(
+    ctx: Arc<Context>,
+    namespaces: &[String],
+    triggers: mpsc::UnboundedReceiver<ObjectRef<JobTermination>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let api: Api<JobTermination> = match namespaces {
+        [ns] => Api::namespaced(ctx.client.clone(), ns),
+        _ => Api::all(ctx.client.clone()),
+    };
+    let watched: Vec<String> = namespaces.to_vec();
+    let triggers =
+        tokio_stream::wrappers::UnboundedReceiverStream::new(triggers).filter(move |r| {
+            let keep =
+                watched.is_empty() || r.namespace.as_ref().is_some_and(|ns| watched.contains(ns));
+            std::future::ready(keep)
+        });
+    Controller::new(api, watcher::Config::default())
+        .reconcile_on(triggers)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, "controller event");
+            }
+        })
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::JobTerminationSpec;
+
+    fn record(operation: TerminateKind, status: Option<JobTerminationStatus>) -> JobTermination {
+        let mut r = JobTermination::new(
+            "uid-1",
+            JobTerminationSpec {
+                job_id: "uid-1".into(),
+                job_name: "j".into(),
+                job_uid: "uid-1".into(),
+                job_created_at: Utc::now(),
+                operation,
+                reason: "stop it".into(),
+                requested_at: Utc::now(),
+                request_id: None,
+            },
+        );
+        r.status = status;
+        r
+    }
+
+    fn decided(action: Action) -> Option<JobTerminationStatus> {
+        Some(JobTerminationStatus {
+            phase: Some(Phase::InProgress),
+            action: Some(action),
+            ..Default::default()
+        })
+    }
+
+    fn seen(state: BatchState, pods_left: bool) -> Option<Seen> {
+        Some(Seen { state, pods_left })
+    }
+
+    #[test]
+    fn the_state_table_decides_the_action() {
+        use BatchState::*;
+        let (t, c) = (TerminateKind::Terminate, TerminateKind::Cancel);
+        let (cancel, terminate) = (Some(Action::Cancel), Some(Action::Terminate));
+        let cases = [
+            (t, Runnable, cancel),
+            (t, Submitted, cancel),
+            (t, Pending, cancel),
+            (t, Starting, terminate),
+            (t, Running, terminate),
+            (t, Succeeded, None),
+            (t, Failed, None),
+            (c, Runnable, cancel),
+            (c, Starting, None),
+            (c, Running, None),
+            (c, Succeeded, None),
+        ];
+        for (op, state, want) in cases {
+            match decide(&record(op, None), seen(state, true)) {
+                Step::Decide {
+                    action,
+                    state_before,
+                    ..
+                } => {
+                    assert_eq!((action, state_before), (want, state), "{op:?} on {state}")
+                }
+                other => panic!("{op:?} on {state}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_decided_action_sticks_even_when_the_state_moves() {
+        // After the fence the Job reads as FAILED: the record must finish, not re-decide.
+        let r = record(TerminateKind::Terminate, decided(Action::Terminate));
+        let carry = Step::Carry {
+            action: Action::Terminate,
+        };
+        assert_eq!(decide(&r, seen(BatchState::Running, true)), carry);
+        // FailureTarget with pods still terminating: not done yet.
+        assert_eq!(decide(&r, seen(BatchState::Failed, true)), carry);
+        assert!(matches!(
+            decide(&r, seen(BatchState::Failed, false)),
+            Step::Complete { .. }
+        ));
+        let r = record(TerminateKind::Terminate, decided(Action::Cancel));
+        let carry = Step::Carry {
+            action: Action::Cancel,
+        };
+        assert_eq!(decide(&r, seen(BatchState::Failed, false)), carry);
+        assert!(matches!(decide(&r, None), Step::Complete { .. }));
+    }
+
+    #[test]
+    fn a_vanished_job_completes_the_record() {
+        let r = record(TerminateKind::Terminate, None);
+        assert!(matches!(decide(&r, None), Step::Complete { .. }));
+    }
+
+    #[test]
+    fn finished_records_wait_for_retention() {
+        for phase in [Phase::Completed, Phase::NoChange] {
+            let done = Some(JobTerminationStatus {
+                phase: Some(phase),
+                ..Default::default()
+            });
+            assert_eq!(
+                decide(&record(TerminateKind::Terminate, done), None),
+                Step::Retain
+            );
+        }
+    }
+
+    #[test]
+    fn the_job_patch_tests_the_uid_and_fences() {
+        let r = record(TerminateKind::Terminate, None);
+        let patch = job_patch(&Job::default(), &r, Action::Terminate);
+        assert_eq!(
+            patch[0],
+            json!({"op": "test", "path": "/metadata/uid", "value": "uid-1"})
+        );
+        assert_eq!(patch[1]["path"], "/metadata/annotations");
+        assert_eq!(patch[1]["value"][REASON_ANNOTATION], "stop it");
+        assert_eq!(patch[1]["value"][ACTION_ANNOTATION], "terminate");
+        assert_eq!(
+            patch[2],
+            json!({"op": "add", "path": "/spec/activeDeadlineSeconds", "value": 0})
+        );
+
+        let mut annotated = Job::default();
+        annotated.metadata.annotations = Some(Default::default());
+        let patch = job_patch(&annotated, &r, Action::Cancel);
+        assert_eq!(
+            patch[1]["path"],
+            "/metadata/annotations/batch-terminator.dev~1reason"
+        );
+        assert_eq!(
+            patch[4],
+            json!({"op": "add", "path": "/spec/suspend", "value": true})
+        );
+    }
+
+    #[test]
+    fn notes_are_cut_to_1024_bytes_on_a_char_boundary() {
+        let long = "é".repeat(1024);
+        let note = truncate_note(&long);
+        assert!(note.len() <= NOTE_LIMIT);
+        assert_eq!(note.chars().count(), 512);
+        assert_eq!(truncate_note("short"), "short");
+    }
+}

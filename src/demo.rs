@@ -1,0 +1,82 @@
+//! The no-cluster demo (`serve --sim`): two Jobs in an embedded kubesim cluster, one running
+//! and one queued, and the commands that terminate them.
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, PostParams};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+
+use crate::serve::Server;
+
+pub const NAMESPACE: &str = "demo";
+/// (Batch job ID, Job name, suspended)
+pub const JOBS: [(&str, &str, bool); 2] = [
+    ("demo-running", "nightly-etl", false),
+    ("demo-queued", "weekly-report", true),
+];
+
+/// Creates the demo namespace and Jobs. An existing one is left as it is.
+pub async fn seed(client: &Client, _server: &Server) -> Result<(), kube::Error> {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": NAMESPACE}}))
+        .map_err(kube::Error::SerdeError)?;
+    ignore_exists(namespaces.create(&PostParams::default(), &ns).await)?;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), NAMESPACE);
+    for (id, name, suspend) in JOBS {
+        let job: Job = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {crate::record::JOB_ID_LABEL: id}},
+            "spec": {
+                "suspend": suspend,
+                "backoffLimit": 2,
+                "template": {"spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "main", "image": "busybox", "command": ["sleep", "3600"]}]
+                }}
+            }
+        }))
+        .map_err(kube::Error::SerdeError)?;
+        let created = ignore_exists(jobs.create(&PostParams::default(), &job).await)?;
+        if let Some(job) = created {
+            tracing::info!(job = job.name_any(), id, "demo job created");
+        }
+    }
+    Ok(())
+}
+
+fn ignore_exists<T>(result: Result<T, kube::Error>) -> Result<Option<T>, kube::Error> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What the demo prints once it is serving.
+pub fn instructions(endpoint: &str, cluster: &str, kubeconfig: Option<&std::path::Path>) -> String {
+    let kubectl = match kubeconfig {
+        Some(path) => format!(
+            "  kubectl --kubeconfig {} -n {NAMESPACE} get jobs,pods,events\n",
+            path.display()
+        ),
+        None => "  (pass --sim-kubeconfig PATH to point kubectl at the cluster)\n".to_string(),
+    };
+    format!(
+        "batch-terminator is serving the AWS Batch API at {endpoint}\n\
+         against an embedded kubesim cluster at {cluster}, with two Jobs in namespace {NAMESPACE}:\n\
+         demo-running (RUNNING) and demo-queued (RUNNABLE).\n\n\
+         Terminate the running one and cancel the queued one:\n\
+         \x20 curl -s -X POST {endpoint}/v1/terminatejob -H 'content-type: application/json' \\\n\
+         \x20   -d '{{\"jobId\": \"demo-running\", \"reason\": \"stopped from the demo\"}}'\n\
+         \x20 curl -s -X POST {endpoint}/v1/canceljob -H 'content-type: application/json' \\\n\
+         \x20   -d '{{\"jobId\": \"demo-queued\", \"reason\": \"not needed this week\"}}'\n\
+         Then see them FAILED, with your reasons:\n\
+         \x20 curl -s -X POST {endpoint}/v1/describejobs -H 'content-type: application/json' \\\n\
+         \x20   -d '{{\"jobs\": [\"demo-running\", \"demo-queued\"]}}'\n\n\
+         With aws-cli (any credentials; the demo does not check signatures):\n\
+         \x20 AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo aws batch describe-jobs \\\n\
+         \x20   --endpoint-url {endpoint} --region us-east-1 --jobs demo-running demo-queued\n\n\
+         And in the cluster:\n{kubectl}\n\
+         Ctrl-C stops the demo."
+    )
+}

@@ -1,0 +1,575 @@
+//! Watch-fed caches of Jobs, their pods and JobTermination records, with O(1) lookup by Batch
+//! job ID. Large fields are stripped before anything is stored.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, PodSpec};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher::{self, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use tokio::sync::{Notify, mpsc};
+
+use crate::record::{JOB_ID_LABEL, JobTermination};
+
+pub mod views;
+
+/// Label the Job controller puts on every pod it creates; only those pods are watched.
+const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
+
+/// The Batch job ID of a Job: its `batch-terminator.dev/job-id` label, else its uid.
+pub fn job_id(job: &Job) -> Option<String> {
+    job.labels()
+        .get(JOB_ID_LABEL)
+        .filter(|id| !id.is_empty())
+        .cloned()
+        .or_else(|| job.uid())
+}
+
+/// The uid of the Job that controls a pod, from its controller ownerReference.
+pub fn owning_job_uid(pod: &Pod) -> Option<String> {
+    pod.owner_references()
+        .iter()
+        .find(|o| o.controller == Some(true) && o.kind == "Job" && o.api_version == "batch/v1")
+        .map(|o| o.uid.clone())
+}
+
+/// Namespace and name.
+type Key = (String, String);
+
+fn key_of<K: Resource>(obj: &K) -> Key {
+    (obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+/// One kind's objects plus a secondary index from a derived string (job ID, owner uid) to keys.
+struct Cache<K> {
+    objects: HashMap<Key, Arc<K>>,
+    by: HashMap<String, BTreeSet<Key>>,
+    index_key: fn(&K) -> Option<String>,
+    /// Objects of a relist in progress, per watched namespace ("" = all namespaces).
+    relisting: HashMap<String, Vec<K>>,
+}
+
+impl<K: Resource> Cache<K> {
+    fn new(index_key: fn(&K) -> Option<String>) -> Self {
+        Self {
+            objects: HashMap::new(),
+            by: HashMap::new(),
+            index_key,
+            relisting: HashMap::new(),
+        }
+    }
+
+    fn insert(&mut self, obj: K) {
+        let key = key_of(&obj);
+        self.remove(&key);
+        if let Some(ix) = (self.index_key)(&obj) {
+            self.by.entry(ix).or_default().insert(key.clone());
+        }
+        self.objects.insert(key, Arc::new(obj));
+    }
+
+    fn remove(&mut self, key: &Key) -> Option<Arc<K>> {
+        let old = self.objects.remove(key)?;
+        if let Some(ix) = (self.index_key)(&old)
+            && let Some(keys) = self.by.get_mut(&ix)
+        {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.by.remove(&ix);
+            }
+        }
+        Some(old)
+    }
+
+    /// Applies one watcher event from the watch of `scope` (a namespace, or "" for all).
+    /// Returns the objects that changed, for triggering reconciles.
+    fn apply(&mut self, scope: &str, event: watcher::Event<K>) -> Vec<Arc<K>> {
+        match event {
+            watcher::Event::Apply(obj) => {
+                let key = key_of(&obj);
+                self.insert(obj);
+                self.objects.get(&key).cloned().into_iter().collect()
+            }
+            watcher::Event::Delete(obj) => self.remove(&key_of(&obj)).into_iter().collect(),
+            watcher::Event::Init => {
+                self.relisting.insert(scope.to_string(), Vec::new());
+                Vec::new()
+            }
+            watcher::Event::InitApply(obj) => {
+                self.relisting
+                    .entry(scope.to_string())
+                    .or_default()
+                    .push(obj);
+                Vec::new()
+            }
+            watcher::Event::InitDone => {
+                let fresh = self.relisting.remove(scope).unwrap_or_default();
+                let stale: Vec<Key> = self
+                    .objects
+                    .keys()
+                    .filter(|(ns, _)| scope.is_empty() || ns == scope)
+                    .cloned()
+                    .collect();
+                let mut changed: Vec<Arc<K>> =
+                    stale.iter().filter_map(|k| self.remove(k)).collect();
+                for obj in fresh {
+                    let key = key_of(&obj);
+                    self.insert(obj);
+                    changed.extend(self.objects.get(&key).cloned());
+                }
+                changed
+            }
+        }
+    }
+
+    fn lookup(&self, ix: &str) -> Vec<Arc<K>> {
+        self.by
+            .get(ix)
+            .map(|keys| {
+                keys.iter()
+                    .filter_map(|k| self.objects.get(k).cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Everything the API knows about one Batch job at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct JobEntry {
+    pub job: Option<Arc<Job>>,
+    pub pods: Vec<Arc<Pod>>,
+    pub record: Option<Arc<JobTermination>>,
+}
+
+/// What looking a job ID up found.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    Found(JobEntry),
+    NotFound,
+    /// The ID is a label value that more than one Job carries (in different namespaces).
+    Ambiguous(Vec<String>),
+}
+
+struct Caches {
+    jobs: Cache<Job>,
+    pods: Cache<Pod>,
+    records: Cache<JobTermination>,
+}
+
+/// The shared cache. Cheap to clone.
+#[derive(Clone)]
+pub struct Index {
+    caches: Arc<RwLock<Caches>>,
+    synced: Arc<AtomicUsize>,
+    streams: Arc<AtomicUsize>,
+    synced_notify: Arc<Notify>,
+}
+
+impl Default for Index {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Index {
+    pub fn new() -> Self {
+        Self {
+            caches: Arc::new(RwLock::new(Caches {
+                jobs: Cache::new(job_id),
+                pods: Cache::new(owning_job_uid),
+                records: Cache::new(|r: &JobTermination| Some(r.spec.job_id.clone())),
+            })),
+            synced: Arc::new(AtomicUsize::new(0)),
+            streams: Arc::new(AtomicUsize::new(0)),
+            synced_notify: Arc::new(Notify::new()),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Caches> {
+        // A poisoned lock only means a writer panicked mid-update of plain maps; keep serving.
+        self.caches.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Caches> {
+        self.caches.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// True once every watch has completed its first list.
+    pub fn is_synced(&self) -> bool {
+        let streams = self.streams.load(Ordering::SeqCst);
+        streams > 0 && self.synced.load(Ordering::SeqCst) >= streams
+    }
+
+    pub async fn wait_synced(&self) {
+        loop {
+            let notified = self.synced_notify.notified();
+            if self.is_synced() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Looks a Batch job ID up: its Job (by label or uid), the Job's pods and its record.
+    /// A record alone is found too, for jobs deleted by a cancel.
+    pub fn lookup(&self, id: &str) -> Lookup {
+        let caches = self.read();
+        let jobs = caches.jobs.lookup(id);
+        match jobs.as_slice() {
+            [job] => {
+                let uid = job.uid().unwrap_or_default();
+                let ns = job.namespace().unwrap_or_default();
+                Lookup::Found(JobEntry {
+                    pods: caches.pods.lookup(&uid),
+                    record: caches.records.objects.get(&(ns, uid)).cloned(),
+                    job: Some(job.clone()),
+                })
+            }
+            [] => match caches.records.lookup(id).into_iter().next() {
+                Some(record) => Lookup::Found(JobEntry {
+                    job: None,
+                    pods: Vec::new(),
+                    record: Some(record),
+                }),
+                None => Lookup::NotFound,
+            },
+            many => Lookup::Ambiguous(
+                many.iter()
+                    .map(|j| j.namespace().unwrap_or_default())
+                    .collect(),
+            ),
+        }
+    }
+
+    /// All cached Jobs (for ListJobs).
+    pub fn jobs(&self) -> Vec<Arc<Job>> {
+        self.read().jobs.objects.values().cloned().collect()
+    }
+
+    /// Records whose Job is no longer cached: jobs deleted by a cancel (or by anyone).
+    pub fn orphan_records(&self) -> Vec<Arc<JobTermination>> {
+        let caches = self.read();
+        caches
+            .records
+            .objects
+            .values()
+            .filter(|r| caches.jobs.lookup(&r.spec.job_id).is_empty())
+            .cloned()
+            .collect()
+    }
+
+    /// Pods of the Job with this uid.
+    pub fn pods_of(&self, job_uid: &str) -> Vec<Arc<Pod>> {
+        self.read().pods.lookup(job_uid)
+    }
+
+    /// The record for the Job with this namespace and uid (records are named after the uid).
+    pub fn record_of(&self, namespace: &str, job_uid: &str) -> Option<Arc<JobTermination>> {
+        self.read()
+            .records
+            .objects
+            .get(&(namespace.to_string(), job_uid.to_string()))
+            .cloned()
+    }
+
+    pub fn apply_job(
+        &self,
+        scope: &str,
+        event: watcher::Event<Job>,
+    ) -> Vec<ObjectRef<JobTermination>> {
+        let mut caches = self.write();
+        let changed = caches.jobs.apply(scope, event);
+        changed
+            .iter()
+            .filter_map(|job| {
+                let (ns, uid) = (job.namespace()?, job.uid()?);
+                caches
+                    .records
+                    .objects
+                    .contains_key(&(ns.clone(), uid.clone()))
+                    .then(|| ObjectRef::new(&uid).within(&ns))
+            })
+            .collect()
+    }
+
+    pub fn apply_pod(
+        &self,
+        scope: &str,
+        event: watcher::Event<Pod>,
+    ) -> Vec<ObjectRef<JobTermination>> {
+        let mut caches = self.write();
+        let changed = caches.pods.apply(scope, event);
+        changed
+            .iter()
+            .filter_map(|pod| {
+                let (ns, uid) = (pod.namespace()?, owning_job_uid(pod)?);
+                caches
+                    .records
+                    .objects
+                    .contains_key(&(ns.clone(), uid.clone()))
+                    .then(|| ObjectRef::new(&uid).within(&ns))
+            })
+            .collect()
+    }
+
+    pub fn apply_record(&self, scope: &str, event: watcher::Event<JobTermination>) {
+        self.write().records.apply(scope, event);
+    }
+
+    fn mark_synced(&self) {
+        self.synced.fetch_add(1, Ordering::SeqCst);
+        self.synced_notify.notify_waiters();
+    }
+
+    /// Starts the watches that feed the index: one per kind and namespace (all namespaces when
+    /// `namespaces` is empty). Changes to Jobs and pods that have a record are sent on `triggers`
+    /// so the controller reconciles that record. Returns the tasks, which run until aborted.
+    pub fn spawn_watches(
+        &self,
+        client: Client,
+        namespaces: &[String],
+        triggers: mpsc::UnboundedSender<ObjectRef<JobTermination>>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let scopes: Vec<String> = if namespaces.is_empty() {
+            vec![String::new()]
+        } else {
+            namespaces.to_vec()
+        };
+        let mut tasks = Vec::new();
+        for scope in scopes {
+            let api = |c: Client| -> (Api<Job>, Api<Pod>, Api<JobTermination>) {
+                if scope.is_empty() {
+                    (Api::all(c.clone()), Api::all(c.clone()), Api::all(c))
+                } else {
+                    (
+                        Api::namespaced(c.clone(), &scope),
+                        Api::namespaced(c.clone(), &scope),
+                        Api::namespaced(c, &scope),
+                    )
+                }
+            };
+            let (jobs, pods, records) = api(client.clone());
+            self.streams.fetch_add(3, Ordering::SeqCst);
+
+            let jobs_stream = watcher(jobs, watcher::Config::default()).modify(strip_job);
+            let index = self.clone();
+            let (s, tx) = (scope.clone(), triggers.clone());
+            tasks.push(tokio::spawn(index.clone().drive(
+                "jobs",
+                jobs_stream,
+                move |e| {
+                    for r in index.apply_job(&s, e) {
+                        let _ = tx.send(r);
+                    }
+                },
+            )));
+
+            let pods_cfg = watcher::Config::default().labels(CONTROLLER_UID_LABEL);
+            let pods_stream = watcher(pods, pods_cfg).modify(strip_pod);
+            let index = self.clone();
+            let (s, tx) = (scope.clone(), triggers.clone());
+            tasks.push(tokio::spawn(index.clone().drive(
+                "pods",
+                pods_stream,
+                move |e| {
+                    for r in index.apply_pod(&s, e) {
+                        let _ = tx.send(r);
+                    }
+                },
+            )));
+
+            let records_stream = watcher(records, watcher::Config::default())
+                .modify(|r: &mut JobTermination| r.managed_fields_mut().clear());
+            let index = self.clone();
+            let s = scope.clone();
+            tasks.push(tokio::spawn(index.clone().drive(
+                "records",
+                records_stream,
+                move |e| index.apply_record(&s, e),
+            )));
+        }
+        tasks
+    }
+
+    /// Runs one watch stream into `apply`, with backoff on errors, counting its first full list.
+    async fn drive<K, S>(
+        self,
+        kind: &'static str,
+        stream: S,
+        mut apply: impl FnMut(watcher::Event<K>),
+    ) where
+        S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
+    {
+        let mut first_sync = true;
+        let stream = stream.default_backoff();
+        futures::pin_mut!(stream);
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(event) => {
+                    let done = matches!(event, watcher::Event::InitDone);
+                    apply(event);
+                    if done && first_sync {
+                        first_sync = false;
+                        self.mark_synced();
+                    }
+                }
+                Err(error) => tracing::warn!(kind, %error, "watch failed; retrying with backoff"),
+            }
+        }
+    }
+}
+
+/// Drops what the API never reads: managed fields and the pod template.
+fn strip_job(job: &mut Job) {
+    job.managed_fields_mut().clear();
+    if let Some(spec) = job.spec.as_mut() {
+        spec.template = Default::default();
+    }
+}
+
+/// Keeps of a pod's spec only the node it is bound to; the status stays whole.
+fn strip_pod(pod: &mut Pod) {
+    pod.managed_fields_mut().clear();
+    let node_name = pod.spec.as_ref().and_then(|s| s.node_name.clone());
+    pod.spec = Some(PodSpec {
+        node_name,
+        ..Default::default()
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+
+    fn job(ns: &str, name: &str, uid: &str, label: Option<&str>) -> Job {
+        Job {
+            metadata: ObjectMeta {
+                namespace: Some(ns.into()),
+                name: Some(name.into()),
+                uid: Some(uid.into()),
+                labels: label.map(|l| [(JOB_ID_LABEL.to_string(), l.to_string())].into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    fn pod(ns: &str, name: &str, job_uid: &str) -> Pod {
+        Pod {
+            metadata: ObjectMeta {
+                namespace: Some(ns.into()),
+                name: Some(name.into()),
+                owner_references: Some(vec![OwnerReference {
+                    api_version: "batch/v1".into(),
+                    kind: "Job".into(),
+                    name: "j".into(),
+                    uid: job_uid.into(),
+                    controller: Some(true),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    fn found(index: &Index, id: &str) -> JobEntry {
+        match index.lookup(id) {
+            Lookup::Found(entry) => entry,
+            other => panic!("{id}: expected Found, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn finds_jobs_by_label_or_uid_but_not_a_labelled_jobs_uid() {
+        let index = Index::new();
+        index.apply_job("", watcher::Event::Apply(job("a", "plain", "uid-1", None)));
+        index.apply_job(
+            "",
+            watcher::Event::Apply(job("a", "labelled", "uid-2", Some("my-id"))),
+        );
+        assert_eq!(found(&index, "uid-1").job.unwrap().name_any(), "plain");
+        assert_eq!(found(&index, "my-id").job.unwrap().name_any(), "labelled");
+        assert!(matches!(index.lookup("uid-2"), Lookup::NotFound));
+    }
+
+    #[test]
+    fn pods_are_found_through_their_job() {
+        let index = Index::new();
+        index.apply_job("", watcher::Event::Apply(job("a", "j", "uid-1", None)));
+        index.apply_pod("", watcher::Event::Apply(pod("a", "p1", "uid-1")));
+        index.apply_pod("", watcher::Event::Apply(pod("a", "p2", "uid-1")));
+        index.apply_pod("", watcher::Event::Apply(pod("a", "other", "uid-9")));
+        assert_eq!(found(&index, "uid-1").pods.len(), 2);
+        index.apply_pod("", watcher::Event::Delete(pod("a", "p1", "uid-1")));
+        assert_eq!(found(&index, "uid-1").pods.len(), 1);
+    }
+
+    #[test]
+    fn a_label_shared_across_namespaces_is_ambiguous() {
+        let index = Index::new();
+        index.apply_job(
+            "",
+            watcher::Event::Apply(job("a", "j", "uid-1", Some("same"))),
+        );
+        index.apply_job(
+            "",
+            watcher::Event::Apply(job("b", "j", "uid-2", Some("same"))),
+        );
+        assert!(matches!(index.lookup("same"), Lookup::Ambiguous(ns) if ns.len() == 2));
+    }
+
+    #[test]
+    fn relabelling_moves_the_index_entry() {
+        let index = Index::new();
+        index.apply_job(
+            "",
+            watcher::Event::Apply(job("a", "j", "uid-1", Some("old"))),
+        );
+        index.apply_job(
+            "",
+            watcher::Event::Apply(job("a", "j", "uid-1", Some("new"))),
+        );
+        assert!(matches!(index.lookup("old"), Lookup::NotFound));
+        assert!(matches!(index.lookup("new"), Lookup::Found(_)));
+    }
+
+    #[test]
+    fn a_relist_replaces_only_its_own_namespace() {
+        let index = Index::new();
+        index.apply_job("a", watcher::Event::Apply(job("a", "gone", "uid-1", None)));
+        index.apply_job("b", watcher::Event::Apply(job("b", "kept", "uid-2", None)));
+        index.apply_job("a", watcher::Event::Init);
+        index.apply_job(
+            "a",
+            watcher::Event::InitApply(job("a", "new", "uid-3", None)),
+        );
+        // Until the relist is done the old state is served.
+        assert!(matches!(index.lookup("uid-1"), Lookup::Found(_)));
+        index.apply_job("a", watcher::Event::InitDone);
+        assert!(matches!(index.lookup("uid-1"), Lookup::NotFound));
+        assert!(matches!(index.lookup("uid-2"), Lookup::Found(_)));
+        assert!(matches!(index.lookup("uid-3"), Lookup::Found(_)));
+    }
+
+    #[test]
+    fn stripping_keeps_what_the_api_reads() {
+        let mut p = pod("a", "p", "uid-1");
+        p.spec = Some(PodSpec {
+            node_name: Some("n0".into()),
+            containers: vec![Default::default()],
+            ..Default::default()
+        });
+        strip_pod(&mut p);
+        let spec = p.spec.unwrap();
+        assert_eq!(spec.node_name.as_deref(), Some("n0"));
+        assert!(spec.containers.is_empty());
+    }
+}

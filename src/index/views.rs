@@ -1,0 +1,244 @@
+//! Conversions from Kubernetes objects to the domain's plain views.
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt;
+
+use crate::batch::{
+    self, BatchState, ConditionView, ContainerView, JobView, PodPhase, PodView, TerminationPhase,
+    TerminationView,
+};
+use crate::record::{JobTermination, Phase};
+
+/// A Kubernetes timestamp as the domain's chrono time.
+pub fn time(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.0.as_second(), t.0.subsec_nanosecond().max(0) as u32)
+        .unwrap_or_default()
+}
+
+const COMPLETION_INDEX: &str = "batch.kubernetes.io/job-completion-index";
+
+pub fn job_view(job: &Job) -> JobView {
+    let spec = job.spec.as_ref();
+    let status = job.status.as_ref();
+    JobView {
+        uid: job.uid().unwrap_or_default(),
+        name: job.name_any(),
+        namespace: job.namespace().unwrap_or_default(),
+        labels: job.labels().clone(),
+        annotations: job.annotations().clone(),
+        created_at: job
+            .creation_timestamp()
+            .as_ref()
+            .map(time)
+            .unwrap_or_default(),
+        suspended: spec.and_then(|s| s.suspend).unwrap_or(false),
+        parallelism: spec.and_then(|s| s.parallelism),
+        completions: spec.and_then(|s| s.completions),
+        indexed: spec.and_then(|s| s.completion_mode.as_deref()) == Some("Indexed"),
+        conditions: status
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .map(|c| ConditionView {
+                type_: c.type_.clone(),
+                status: c.status.clone(),
+                reason: c.reason.clone(),
+                message: c.message.clone(),
+                last_transition: c.last_transition_time.as_ref().map(time),
+            })
+            .collect(),
+        start_time: status.and_then(|s| s.start_time.as_ref()).map(time),
+        completion_time: status.and_then(|s| s.completion_time.as_ref()).map(time),
+        active_deadline_seconds: spec.and_then(|s| s.active_deadline_seconds),
+        deleted: job.metadata.deletion_timestamp.is_some(),
+        completed_indexes: status.and_then(|s| s.completed_indexes.clone()),
+        failed_indexes: status.and_then(|s| s.failed_indexes.clone()),
+    }
+}
+
+pub fn pod_view(pod: &Pod) -> PodView {
+    let status = pod.status.as_ref();
+    let index = pod
+        .annotations()
+        .get(COMPLETION_INDEX)
+        .or_else(|| pod.labels().get(COMPLETION_INDEX))
+        .and_then(|i| i.parse().ok());
+    let containers = status
+        .and_then(|s| s.container_statuses.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let state = c.state.as_ref();
+            let running = state.and_then(|s| s.running.as_ref());
+            let terminated = state.and_then(|s| s.terminated.as_ref());
+            let waiting = state.and_then(|s| s.waiting.as_ref());
+            ContainerView {
+                name: c.name.clone(),
+                exit_code: terminated.map(|t| t.exit_code),
+                reason: terminated
+                    .and_then(|t| t.reason.clone())
+                    .or_else(|| waiting.and_then(|w| w.reason.clone())),
+                started_at: running
+                    .and_then(|r| r.started_at.as_ref())
+                    .or_else(|| terminated.and_then(|t| t.started_at.as_ref()))
+                    .map(time),
+                finished_at: terminated.and_then(|t| t.finished_at.as_ref()).map(time),
+                running: running.is_some(),
+            }
+        })
+        .collect();
+    PodView {
+        name: pod.name_any(),
+        namespace: pod.namespace().unwrap_or_default(),
+        uid: pod.uid().unwrap_or_default(),
+        node_name: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+        phase: PodPhase::parse(status.and_then(|s| s.phase.as_deref())),
+        reason: status.and_then(|s| s.reason.clone()),
+        message: status.and_then(|s| s.message.clone()),
+        created_at: pod
+            .creation_timestamp()
+            .as_ref()
+            .map(time)
+            .unwrap_or_default(),
+        start_time: status.and_then(|s| s.start_time.as_ref()).map(time),
+        deletion_timestamp: pod.metadata.deletion_timestamp.as_ref().map(time),
+        completion_index: index,
+        containers,
+        pod_scheduled: status
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.type_ == "PodScheduled"))
+            .map(|c| c.status == "True"),
+    }
+}
+
+pub fn pod_views<'a>(pods: impl IntoIterator<Item = &'a Pod>) -> Vec<PodView> {
+    pods.into_iter().map(pod_view).collect()
+}
+
+pub fn termination_view(record: &JobTermination) -> TerminationView {
+    let status = record.status.clone().unwrap_or_default();
+    TerminationView {
+        requested: record.spec.operation,
+        action: status.action,
+        reason: record.spec.reason.clone(),
+        requested_at: record.spec.requested_at,
+        state_before: status.state_before,
+        phase: match status.phase {
+            None | Some(Phase::Pending) => TerminationPhase::Pending,
+            Some(Phase::InProgress) => TerminationPhase::InProgress,
+            Some(Phase::Completed) => TerminationPhase::Completed,
+            Some(Phase::NoChange) => TerminationPhase::NoChange,
+        },
+        completed_at: status.completed_at.or(status.stopped_at),
+        job_name: record.spec.job_name.clone(),
+        job_namespace: record.namespace().unwrap_or_default(),
+        job_created_at: Some(record.spec.job_created_at),
+        job_started_at: status.started_at,
+    }
+}
+
+/// The Batch state of a Job with these pods.
+pub fn batch_state<'a>(job: &Job, pods: impl IntoIterator<Item = &'a Pod>) -> BatchState {
+    batch::batch_state(&job_view(job), &pod_views(pods))
+}
+
+/// When the job first had a running container, if it did.
+pub fn started_at<'a>(pods: impl IntoIterator<Item = &'a Pod>) -> Option<DateTime<Utc>> {
+    pod_views(pods).iter().filter_map(PodView::started_at).min()
+}
+
+/// True once the Job has a final `Complete` or `Failed` condition.
+pub fn is_finished(job: &Job) -> bool {
+    let view = job_view(job);
+    view.condition_true("Complete") || view.condition_true("Failed")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::batch::v1::{JobCondition, JobSpec, JobStatus};
+    use k8s_openapi::api::core::v1::{
+        ContainerState, ContainerStateRunning, ContainerStatus, PodSpec, PodStatus,
+    };
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn pod(node: Option<&str>, phase: &str, running: bool) -> Pod {
+        Pod {
+            spec: Some(PodSpec {
+                node_name: node.map(Into::into),
+                ..Default::default()
+            }),
+            status: Some(PodStatus {
+                phase: Some(phase.into()),
+                container_statuses: Some(vec![ContainerStatus {
+                    name: "main".into(),
+                    state: Some(ContainerState {
+                        running: running.then(|| ContainerStateRunning {
+                            started_at: Some(Time(k8s_openapi::jiff::Timestamp::now())),
+                        }),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn job(suspend: bool, condition: Option<&str>) -> Job {
+        Job {
+            spec: Some(JobSpec {
+                suspend: Some(suspend),
+                ..Default::default()
+            }),
+            status: Some(JobStatus {
+                conditions: condition.map(|c| {
+                    vec![JobCondition {
+                        type_: c.into(),
+                        status: "True".into(),
+                        ..Default::default()
+                    }]
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn states_from_kubernetes_objects() {
+        assert_eq!(batch_state(&job(true, None), &[]), BatchState::Runnable);
+        assert_eq!(
+            batch_state(&job(false, None), &[pod(None, "Pending", false)]),
+            BatchState::Runnable
+        );
+        assert_eq!(
+            batch_state(&job(false, None), &[pod(Some("n"), "Pending", false)]),
+            BatchState::Starting
+        );
+        assert_eq!(
+            batch_state(&job(false, None), &[pod(Some("n"), "Running", true)]),
+            BatchState::Running
+        );
+        assert_eq!(
+            batch_state(&job(false, Some("Complete")), &[]),
+            BatchState::Succeeded
+        );
+        assert_eq!(
+            batch_state(&job(false, Some("Failed")), &[]),
+            BatchState::Failed
+        );
+        assert!(is_finished(&job(false, Some("Failed"))));
+        assert!(!is_finished(&job(false, Some("FailureTarget"))));
+    }
+
+    #[test]
+    fn running_containers_give_the_start_time() {
+        let p = pod(Some("n"), "Running", true);
+        assert!(started_at([&p]).is_some());
+        assert!(started_at([&pod(Some("n"), "Pending", false)]).is_none());
+    }
+}

@@ -1,0 +1,344 @@
+//! `batch-terminator serve`: wires the caches, the controller, the AWS API and the admin server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::Client;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::admin::{self, Readiness};
+use crate::config::ServeArgs;
+use crate::controller::{self, Context};
+use crate::index::Index;
+use crate::metrics::Metrics;
+use crate::record::JobTermination;
+use crate::service::{KubeJobService, ServiceSettings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("loading the Kubernetes client configuration: {0}")]
+    KubeConfig(#[source] kube::config::KubeconfigError),
+    #[error("inferring the Kubernetes client configuration: {0}")]
+    InferConfig(#[source] kube::config::InferConfigError),
+    #[error("building the Kubernetes client: {0}")]
+    Client(#[source] kube::Error),
+    #[error("binding {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the embedded kubesim cluster: {0}")]
+    Sim(#[source] kubesim::Error),
+    #[error("the embedded kubesim cluster's URL: {0}")]
+    SimUrl(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("creating the demo jobs: {0}")]
+    Demo(#[source] kube::Error),
+    #[error("installing the JobTermination CRD into the embedded cluster: {0}")]
+    InstallCrd(#[source] kube::Error),
+    #[error("serving HTTP: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a running service needs besides its client.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    /// Namespaces watched; empty means all.
+    pub namespaces: Vec<String>,
+    pub record_retention: Duration,
+    pub service: ServiceSettings,
+    pub shutdown_timeout: Duration,
+}
+
+impl Settings {
+    pub fn from_args(args: &ServeArgs) -> Self {
+        Settings {
+            listen: args.listen,
+            admin_listen: args.admin_listen,
+            namespaces: args.namespaces.clone(),
+            record_retention: args.record_retention,
+            service: ServiceSettings {
+                region: args.region.clone(),
+                account_id: args.account_id.clone(),
+                strict_unknown_jobs: args.strict_unknown_jobs,
+            },
+            shutdown_timeout: args.shutdown_timeout,
+        }
+    }
+}
+
+/// A running service: the AWS API, the admin endpoints, the watches and the controller.
+pub struct Server {
+    api_addr: SocketAddr,
+    admin_addr: SocketAddr,
+    index: Index,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    servers: Vec<JoinHandle<std::io::Result<()>>>,
+    shutdown_timeout: Duration,
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })
+}
+
+fn instance_name() -> String {
+    std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "batch-terminator".into())
+}
+
+impl Server {
+    /// Binds both listeners and starts everything; readiness follows the caches' first sync.
+    pub async fn start(client: Client, settings: Settings) -> Result<Server> {
+        let mut registry = Registry::default();
+        let metrics = Metrics::new(&mut registry);
+        let registry = Arc::new(registry);
+        let readiness = Readiness::new();
+        let (shutdown, shutdown_rx) = watch::channel(false);
+
+        let index = Index::new();
+        let (trigger_tx, trigger_rx) = mpsc::unbounded_channel();
+        let mut tasks = index.spawn_watches(client.clone(), &settings.namespaces, trigger_tx);
+
+        let ready = readiness.clone();
+        let synced = index.clone();
+        tasks.push(tokio::spawn(async move {
+            synced.wait_synced().await;
+            tracing::info!("caches synced; ready");
+            ready.set_ready();
+        }));
+
+        let ctx = Arc::new(Context {
+            client: client.clone(),
+            metrics: metrics.clone(),
+            retention: settings.record_retention,
+            instance: instance_name(),
+        });
+        let namespaces = settings.namespaces.clone();
+        let stop = wait_for(shutdown_rx.clone());
+        tasks.push(tokio::spawn(async move {
+            controller::run(ctx, &namespaces, trigger_rx, stop).await;
+        }));
+
+        let service = Arc::new(KubeJobService::new(
+            client,
+            index.clone(),
+            settings.service.clone(),
+        ));
+        let api_listener = bind(settings.listen).await?;
+        let admin_listener = bind(settings.admin_listen).await?;
+        let api_addr = api_listener.local_addr().map_err(Error::Serve)?;
+        let admin_addr = admin_listener.local_addr().map_err(Error::Serve)?;
+
+        let api = crate::api::router(service).layer(axum::middleware::from_fn_with_state(
+            metrics.clone(),
+            track_request,
+        ));
+        let admin = admin::router(readiness, registry);
+        let servers = vec![
+            tokio::spawn(
+                axum::serve(api_listener, api)
+                    .with_graceful_shutdown(wait_for(shutdown_rx.clone()))
+                    .into_future(),
+            ),
+            tokio::spawn(
+                axum::serve(admin_listener, admin)
+                    .with_graceful_shutdown(wait_for(shutdown_rx))
+                    .into_future(),
+            ),
+        ];
+        tracing::info!(%api_addr, %admin_addr, "serving");
+        Ok(Server {
+            api_addr,
+            admin_addr,
+            index,
+            shutdown,
+            tasks,
+            servers,
+            shutdown_timeout: settings.shutdown_timeout,
+        })
+    }
+
+    /// The AWS API's base URL, e.g. `http://127.0.0.1:8080`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.api_addr)
+    }
+
+    pub fn admin_url(&self) -> String {
+        format!("http://{}", self.admin_addr)
+    }
+
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Stops accepting requests, lets in-flight ones finish (up to the shutdown timeout), then
+    /// stops the controller and the watches.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        let drain = futures::future::join_all(std::mem::take(&mut self.servers));
+        if tokio::time::timeout(self.shutdown_timeout, drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!("in-flight requests did not finish within the shutdown timeout");
+        }
+        // Dropping aborts the controller and the watches.
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        for server in &self.servers {
+            server.abort();
+        }
+    }
+}
+
+/// Counts and times every API request by operation and AWS error code.
+async fn track_request(
+    axum::extract::State(metrics): axum::extract::State<Metrics>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let operation = response
+        .extensions()
+        .get::<crate::api::Operation>()
+        .copied()
+        .unwrap_or(crate::api::Operation::Unknown);
+    let code = response
+        .headers()
+        .get(crate::api::ERROR_TYPE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    metrics
+        .api
+        .observe(operation.as_str(), code, started.elapsed());
+    response
+}
+
+async fn wait_for(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+async fn client_for(args: &ServeArgs) -> Result<Client> {
+    let options = kube::config::KubeConfigOptions {
+        context: args.context.clone(),
+        ..Default::default()
+    };
+    let config = match &args.kubeconfig {
+        Some(path) => {
+            let kubeconfig =
+                kube::config::Kubeconfig::read_from(path).map_err(Error::KubeConfig)?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .map_err(Error::KubeConfig)?
+        }
+        None if args.context.is_some() => kube::Config::from_kubeconfig(&options)
+            .await
+            .map_err(Error::KubeConfig)?,
+        None => kube::Config::infer().await.map_err(Error::InferConfig)?,
+    };
+    Client::try_from(config).map_err(Error::Client)
+}
+
+/// Installs (or updates) the JobTermination CRD with server-side apply.
+pub async fn install_crd(client: &Client) -> Result<(), kube::Error> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::CustomResourceExt;
+    use kube::api::{Api, Patch, PatchParams};
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd = JobTermination::crd();
+    let name = crd.metadata.name.clone().unwrap_or_default();
+    crds.patch(
+        &name,
+        &PatchParams::apply(controller::FIELD_MANAGER).force(),
+        &Patch::Apply(&crd),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(term) => term,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the service");
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Runs the service until SIGTERM or Ctrl-C.
+pub async fn run(args: ServeArgs) -> Result<()> {
+    let settings = Settings::from_args(&args);
+    tracing::warn!("no authentication: anyone who reaches the API port can terminate jobs");
+    // The embedded cluster lives as long as the service.
+    let sim = match args.sim {
+        true => Some(
+            kubesim::start(kubesim::Config::default().control_plane(true))
+                .await
+                .map_err(Error::Sim)?,
+        ),
+        false => None,
+    };
+    let client = match &sim {
+        Some(sim) => {
+            let url = sim.url().parse().map_err(|e| Error::SimUrl(Box::new(e)))?;
+            let client = Client::try_from(kube::Config::new(url)).map_err(Error::Client)?;
+            install_crd(&client).await.map_err(Error::InstallCrd)?;
+            if let Some(path) = &args.sim_kubeconfig {
+                sim.write_kubeconfig(path).map_err(Error::Sim)?;
+            }
+            client
+        }
+        None => client_for(&args).await?,
+    };
+    let server = Server::start(client.clone(), settings).await?;
+    if let Some(sim) = &sim {
+        crate::demo::seed(&client, &server)
+            .await
+            .map_err(Error::Demo)?;
+        println!(
+            "{}",
+            crate::demo::instructions(
+                &server.api_url(),
+                &sim.url(),
+                args.sim_kubeconfig.as_deref()
+            )
+        );
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,262 @@
+//! The [`JobService`] on Kubernetes: lookups come from the [`Index`], and a TerminateJob or
+//! CancelJob answers 200 only once its JobTermination record exists in the API server.
+
+use chrono::Utc;
+use k8s_openapi::api::batch::v1::Job;
+use kube::api::{Api, PostParams};
+use kube::{Client, ResourceExt};
+
+use crate::api::{JobService, RequestContext, ServiceError};
+use crate::batch::{
+    self, DescribeCommand, DetailContext, JobDetail, JobSummary, ListPage, ListQuery, ListScope,
+    TerminateCommand,
+};
+use crate::controller::FIELD_MANAGER;
+use crate::index::{Index, JobEntry, Lookup, views};
+use crate::record::{
+    JOB_QUEUE_LABEL, JOB_UID_LABEL, JobTermination, JobTerminationSpec, KUEUE_QUEUE_LABEL,
+};
+
+/// Settings of the API's answers.
+#[derive(Debug, Clone)]
+pub struct ServiceSettings {
+    /// For job ARNs.
+    pub region: String,
+    pub account_id: String,
+    /// Answer ClientException for an unknown job ID, instead of AWS's 200.
+    pub strict_unknown_jobs: bool,
+}
+
+pub struct KubeJobService {
+    client: Client,
+    index: Index,
+    settings: ServiceSettings,
+}
+
+/// A Job's queue: Kueue's queue label, else ours, else the namespace.
+pub fn job_queue(job: &Job) -> String {
+    let labels = job.labels();
+    labels
+        .get(KUEUE_QUEUE_LABEL)
+        .or_else(|| labels.get(JOB_QUEUE_LABEL))
+        .cloned()
+        .unwrap_or_else(|| job.namespace().unwrap_or_default())
+}
+
+fn record_name(job_uid: &str) -> String {
+    job_uid.to_string()
+}
+
+impl KubeJobService {
+    pub fn new(client: Client, index: Index, settings: ServiceSettings) -> Self {
+        Self {
+            client,
+            index,
+            settings,
+        }
+    }
+
+    fn lookup(&self, id: &str) -> Result<Option<JobEntry>, ServiceError> {
+        match self.index.lookup(id) {
+            Lookup::Found(entry) => Ok(Some(entry)),
+            Lookup::NotFound => Ok(None),
+            Lookup::Ambiguous(namespaces) => Err(ServiceError::Client(format!(
+                "job ID {id} is the {} label of Jobs in several namespaces ({}); \
+                 address one of them by its uid",
+                crate::record::JOB_ID_LABEL,
+                namespaces.join(", ")
+            ))),
+        }
+    }
+
+    fn context(&self, job_id: &str, queue: String) -> DetailContext {
+        DetailContext {
+            region: self.settings.region.clone(),
+            account: self.settings.account_id.clone(),
+            job_id: job_id.to_string(),
+            job_queue: queue,
+        }
+    }
+
+    /// DescribeJobs' answer for one entry. `child` selects one index of an array job.
+    fn detail(&self, id: &str, entry: &JobEntry, child: Option<u32>) -> Option<JobDetail> {
+        let termination = entry.record.as_deref().map(views::termination_view);
+        let pods: Vec<batch::PodView> = entry.pods.iter().map(|p| views::pod_view(p)).collect();
+        let job = entry.job.as_deref();
+        let queue = match (job, entry.record.as_deref()) {
+            (Some(job), _) => job_queue(job),
+            (None, Some(record)) => record.namespace().unwrap_or_default(),
+            (None, None) => return None,
+        };
+        let ctx = self.context(id, queue);
+        let view = job.map(views::job_view);
+        match child {
+            None => batch::job_detail(view.as_ref(), &pods, termination.as_ref(), &ctx),
+            Some(index) => {
+                batch::array_child_detail(view.as_ref()?, &pods, index, termination.as_ref(), &ctx)
+            }
+        }
+    }
+
+    fn summaries(&self, query: &ListQuery) -> Vec<JobSummary> {
+        match &query.scope {
+            ListScope::JobQueue(queue) => {
+                let mut out = Vec::new();
+                for job in self.index.jobs() {
+                    if job_queue(&job) != *queue {
+                        continue;
+                    }
+                    let Some(id) = crate::index::job_id(&job) else {
+                        continue;
+                    };
+                    let uid = job.uid().unwrap_or_default();
+                    let entry = JobEntry {
+                        pods: self.index.pods_of(&uid),
+                        record: self
+                            .index
+                            .record_of(&job.namespace().unwrap_or_default(), &uid),
+                        job: Some(job),
+                    };
+                    out.extend(self.detail(&id, &entry, None).map(|d| d.summary()));
+                }
+                // Jobs deleted by a cancel live on in their records.
+                for record in self.index.orphan_records() {
+                    if record.namespace().as_deref() == Some(queue.as_str()) {
+                        let entry = JobEntry {
+                            job: None,
+                            pods: Vec::new(),
+                            record: Some(record.clone()),
+                        };
+                        out.extend(
+                            self.detail(&record.spec.job_id, &entry, None)
+                                .map(|d| d.summary()),
+                        );
+                    }
+                }
+                out
+            }
+            ListScope::ArrayJob(parent) => match self.index.lookup(parent) {
+                Lookup::Found(entry) => match entry.job.as_deref() {
+                    Some(job) => {
+                        let pods: Vec<batch::PodView> =
+                            entry.pods.iter().map(|p| views::pod_view(p)).collect();
+                        let termination = entry.record.as_deref().map(views::termination_view);
+                        let ctx = self.context(parent, job_queue(job));
+                        batch::array_children(
+                            &views::job_view(job),
+                            &pods,
+                            termination.as_ref(),
+                            &ctx,
+                        )
+                        .iter()
+                        .map(JobDetail::summary)
+                        .collect()
+                    }
+                    None => Vec::new(),
+                },
+                Lookup::NotFound | Lookup::Ambiguous(_) => Vec::new(),
+            },
+        }
+    }
+}
+
+impl JobService for KubeJobService {
+    #[tracing::instrument(skip_all, fields(job_id = command.job_id(), operation = command.kind().operation()))]
+    async fn terminate(
+        &self,
+        ctx: RequestContext,
+        command: TerminateCommand,
+    ) -> Result<(), ServiceError> {
+        if let Some(error) = command.array_child_error() {
+            return Err(error.into());
+        }
+        let id = command.job_id();
+        let Some(entry) = self.lookup(id)? else {
+            if self.settings.strict_unknown_jobs {
+                return Err(ServiceError::Client(format!("job {id} not found")));
+            }
+            tracing::info!("unknown job ID; nothing to do");
+            return Ok(());
+        };
+        // A record already exists: the first request stands (also after a cancel deleted the Job).
+        if entry.record.is_some() {
+            tracing::info!("already requested; the first reason stands");
+            return Ok(());
+        }
+        let Some(job) = entry.job.as_deref() else {
+            return Ok(());
+        };
+        let state = views::batch_state(job, entry.pods.iter().map(|p| p.as_ref()));
+        if batch::decide_state(state, command.kind())
+            .action()
+            .is_none()
+        {
+            tracing::info!(%state, "nothing to do in this state");
+            return Ok(());
+        }
+        let (Some(uid), Some(ns)) = (job.uid(), job.namespace()) else {
+            return Err(ServiceError::Server(format!(
+                "Job for {id} has no uid or namespace"
+            )));
+        };
+        let mut record = JobTermination::new(
+            &record_name(&uid),
+            JobTerminationSpec {
+                job_id: id.to_string(),
+                job_name: job.name_any(),
+                job_uid: uid.clone(),
+                job_created_at: job
+                    .creation_timestamp()
+                    .as_ref()
+                    .map(views::time)
+                    .unwrap_or_else(Utc::now),
+                operation: command.kind(),
+                reason: command.reason().to_string(),
+                requested_at: Utc::now(),
+                request_id: Some(ctx.request_id.0.to_string()),
+            },
+        );
+        record.metadata.namespace = Some(ns.clone());
+        record.metadata.labels = Some([(JOB_UID_LABEL.to_string(), uid)].into());
+        let api: Api<JobTermination> = Api::namespaced(self.client.clone(), &ns);
+        let params = PostParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..Default::default()
+        };
+        match api.create(&params, &record).await {
+            Ok(_) => {
+                tracing::info!(%state, "termination recorded");
+                Ok(())
+            }
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                tracing::info!("already requested; the first reason stands");
+                Ok(())
+            }
+            Err(error) => Err(ServiceError::Server(format!(
+                "could not record the termination of job {id}: {error}"
+            ))),
+        }
+    }
+
+    async fn describe(
+        &self,
+        _ctx: RequestContext,
+        command: DescribeCommand,
+    ) -> Result<Vec<JobDetail>, ServiceError> {
+        let mut out = Vec::new();
+        for id in command.job_ids() {
+            let (parent, child) = match batch::split_array_child(id) {
+                Some((parent, index)) => (parent, Some(index)),
+                None => (id.as_str(), None),
+            };
+            if let Some(entry) = self.lookup(parent)? {
+                out.extend(self.detail(parent, &entry, child));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn list(&self, _ctx: RequestContext, query: ListQuery) -> Result<ListPage, ServiceError> {
+        Ok(batch::paginate(self.summaries(&query), &query))
+    }
+}

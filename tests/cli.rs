@@ -1,0 +1,93 @@
+//! The binary's command line: the committed CRD matches the Rust types, and flags read env vars.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_batch-terminator");
+const CRD_PATH: &str = "charts/batch-terminator/crds/jobterminations.batch-terminator.dev.yaml";
+
+/// Runs the binary with no inherited BATCH_TERMINATOR_* variables, plus `env`.
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(BIN);
+    command.args(args);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("BATCH_TERMINATOR_") {
+            command.env_remove(key);
+        }
+    }
+    command.envs(env.iter().copied());
+    command.output().expect("running batch-terminator")
+}
+
+#[test]
+fn committed_crd_matches_the_rust_types() {
+    let output = run(&["crd"], &[]);
+    assert!(output.status.success(), "{output:?}");
+    let generated = String::from_utf8(output.stdout).unwrap();
+    let committed_path = Path::new(env!("CARGO_MANIFEST_DIR")).join(CRD_PATH);
+    let committed = std::fs::read_to_string(&committed_path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", committed_path.display()));
+    assert!(
+        generated == committed,
+        "{CRD_PATH} has drifted from the Rust types in src/record.rs. Regenerate it with:\n\n    \
+         cargo run -q -- crd > {CRD_PATH}\n"
+    );
+}
+
+#[test]
+fn serve_flags_read_env_vars() {
+    // An invalid value that can only have come from the environment is rejected by name.
+    let output = run(&["serve"], &[("BATCH_TERMINATOR_LISTEN", "not-an-address")]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not-an-address"), "{stderr}");
+    assert!(stderr.contains("--listen"), "{stderr}");
+
+    let output = run(
+        &["serve"],
+        &[("BATCH_TERMINATOR_RECORD_RETENTION", "forever")],
+    );
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--record-retention"));
+
+    // --sim-kubeconfig requires --sim, from the environment as from the command line.
+    let output = run(
+        &["serve"],
+        &[("BATCH_TERMINATOR_SIM_KUBECONFIG", "/tmp/never-written")],
+    );
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--sim"));
+}
+
+#[test]
+fn help_documents_every_env_var() {
+    let output = run(&["serve", "--help"], &[]);
+    assert!(output.status.success(), "{output:?}");
+    let help = String::from_utf8(output.stdout).unwrap();
+    for var in [
+        "BATCH_TERMINATOR_LISTEN",
+        "BATCH_TERMINATOR_ADMIN_LISTEN",
+        "BATCH_TERMINATOR_KUBECONFIG",
+        "BATCH_TERMINATOR_NAMESPACES",
+        "BATCH_TERMINATOR_RECORD_RETENTION",
+        "BATCH_TERMINATOR_LOG",
+        "BATCH_TERMINATOR_SIM_KUBECONFIG",
+    ] {
+        assert!(
+            help.contains(&format!("[env: {var}")),
+            "{var} missing from\n{help}"
+        );
+    }
+}
+
+#[test]
+fn an_invalid_log_filter_fails_with_its_cause() {
+    let output = run(&["serve", "--log-filter", "batch_terminator=loud"], &[]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("invalid log filter"), "{stderr}");
+    assert!(
+        stderr.contains("Caused by"),
+        "the error chain is printed: {stderr}"
+    );
+}
