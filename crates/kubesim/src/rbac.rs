@@ -222,6 +222,27 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Authentication settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// Token to user, as kube-apiserver's `--token-auth-file`.
+    pub static_tokens: HashMap<String, UserInfo>,
+    /// The `system:masters` token; a random one when None.
+    pub superuser_token: Option<String>,
+}
+
+impl AuthConfig {
+    pub fn token(mut self, token: impl Into<String>, user: UserInfo) -> Self {
+        self.static_tokens.insert(token.into(), user);
+        self
+    }
+
+    pub fn superuser_token(mut self, token: impl Into<String>) -> Self {
+        self.superuser_token = Some(token.into());
+        self
+    }
+}
+
 /// Maps bearer tokens to users.
 #[derive(Debug, Default)]
 pub struct Authenticator {
