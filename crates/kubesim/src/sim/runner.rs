@@ -148,10 +148,21 @@ impl ControlPlane {
             };
             v["apiVersion"] = json!("v1");
             v["kind"] = json!("Node");
+            let status = v["status"].take();
             match self.store.create(&Gvr::nodes(), None, v) {
                 Ok(_) => {}
-                Err(e) if e.reason == Reason::AlreadyExists => {}
-                Err(e) => tracing::error!(error = %e, node = %n.name, "creating node"),
+                Err(e) if e.reason == Reason::AlreadyExists => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, node = %n.name, "creating node");
+                    continue;
+                }
+            }
+            // As a kubelet does: register the Node, then post its status.
+            if let Err(e) = self.store.mutate_status(&Gvr::nodes(), None, &n.name, |o| {
+                o["status"] = status;
+                Ok(())
+            }) {
+                tracing::error!(error = %e, node = %n.name, "posting node status");
             }
         }
     }
