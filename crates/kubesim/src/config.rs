@@ -7,6 +7,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::rbac::AuthConfig;
+use crate::sim::{NodeConfig, SimConfig, TimeScale};
 use crate::store::Store;
 
 /// A background task started with the server (simulated controllers). It gets the store and a
@@ -30,6 +32,12 @@ pub struct Config {
     /// Start the simulated control plane (Job controller, scheduler, kubelet) with the server.
     /// The flag is read by the control-plane work (`crate::sim`); the core server ignores it.
     pub control_plane: bool,
+    /// Settings of the simulated control plane: time scale, nodes, Event TTL, start delay.
+    pub sim: SimConfig,
+    /// Seed of the fault injection engine (no faults until rules are set).
+    pub fault_seed: u64,
+    /// Bearer-token authentication and RBAC; None (the default) serves everyone.
+    pub auth: Option<AuthConfig>,
     /// Extra background tasks started with the server.
     pub background: Vec<BackgroundTask>,
 }
@@ -42,6 +50,9 @@ impl Default for Config {
             request_log_capacity: 100_000,
             bookmark_interval: Duration::from_secs(30),
             control_plane: false,
+            sim: SimConfig::default(),
+            fault_seed: 0,
+            auth: None,
             background: Vec::new(),
         }
     }
@@ -55,6 +66,9 @@ impl fmt::Debug for Config {
             .field("request_log_capacity", &self.request_log_capacity)
             .field("bookmark_interval", &self.bookmark_interval)
             .field("control_plane", &self.control_plane)
+            .field("sim", &self.sim)
+            .field("fault_seed", &self.fault_seed)
+            .field("auth", &self.auth.is_some())
             .field("background", &self.background.len())
             .finish()
     }
@@ -87,6 +101,36 @@ impl Config {
 
     pub fn control_plane(mut self, on: bool) -> Self {
         self.control_plane = on;
+        self
+    }
+
+    pub fn sim(mut self, sim: SimConfig) -> Self {
+        self.sim = sim;
+        self
+    }
+
+    pub fn time_scale(mut self, scale: TimeScale) -> Self {
+        self.sim.time_scale = scale;
+        self
+    }
+
+    pub fn nodes(mut self, nodes: Vec<NodeConfig>) -> Self {
+        self.sim.nodes = nodes;
+        self
+    }
+
+    pub fn event_ttl(mut self, ttl: Duration) -> Self {
+        self.sim.event_ttl = ttl;
+        self
+    }
+
+    pub fn fault_seed(mut self, seed: u64) -> Self {
+        self.fault_seed = seed;
+        self
+    }
+
+    pub fn auth(mut self, auth: AuthConfig) -> Self {
+        self.auth = Some(auth);
         self
     }
 

@@ -10,6 +10,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod config;
 pub mod faults;
 pub mod gc;
@@ -27,6 +28,7 @@ pub mod store;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 
@@ -62,6 +64,9 @@ pub struct Handle {
     store: Store,
     requests: RequestLog,
     server: Option<JoinHandle<()>>,
+    faults: Arc<faults::FaultEngine>,
+    authenticator: Arc<rbac::Authenticator>,
+    auth_enabled: bool,
 }
 
 impl std::fmt::Debug for Handle {
@@ -85,11 +90,36 @@ pub async fn start(config: Config) -> Result<Handle> {
     let store = Store::new(config.event_log_capacity);
     let requests = RequestLog::new(config.request_log_capacity);
     tokio::spawn(gc::run(store.clone()));
-    // Hook for the simulated control plane (`config.control_plane`) and other controllers.
+    if config.control_plane {
+        tokio::spawn(sim::runner::run(
+            store.clone(),
+            store.shutdown_signal(),
+            config.sim.clone(),
+        ));
+    }
     for task in &config.background {
         tokio::spawn(task(store.clone(), store.shutdown_signal()));
     }
     let app = server::router(store.clone(), requests.clone(), config.bookmark_interval);
+    let faults = Arc::new(faults::FaultEngine::new(config.fault_seed));
+    let auth = config.auth.clone().unwrap_or_default();
+    let superuser = auth
+        .superuser_token
+        .unwrap_or_else(|| format!("kubesim-admin.{}", uuid::Uuid::new_v4().simple()));
+    let authenticator = Arc::new(rbac::Authenticator::new(auth.static_tokens, superuser));
+    let auth_enabled = config.auth.is_some();
+    if auth_enabled {
+        access::seed_bootstrap_policy(&store);
+    }
+    let app = access::wrap(
+        app,
+        access::Access {
+            store: store.clone(),
+            requests: requests.clone(),
+            faults: faults.clone(),
+            auth: auth_enabled.then(|| authenticator.clone()),
+        },
+    );
     let mut stop = store.shutdown_signal();
     let server = tokio::spawn(async move {
         let shutdown = async move {
@@ -108,11 +138,23 @@ pub async fn start(config: Config) -> Result<Handle> {
         store,
         requests,
         server: Some(server),
+        faults,
+        authenticator,
+        auth_enabled,
     })
 }
 
 /// A kubeconfig for `url`: cluster, user and context all named `kubesim`, no auth.
 pub fn kubeconfig_for(url: &str) -> String {
+    kubeconfig_with_token(url, None)
+}
+
+/// A kubeconfig for `url` whose user sends `token` as a bearer token (none when None).
+pub fn kubeconfig_with_token(url: &str, token: Option<&str>) -> String {
+    let user = match token {
+        Some(t) => format!("{{token: {}}}", serde_json::Value::from(t)),
+        None => "{}".to_string(),
+    };
     format!(
         "apiVersion: v1
 kind: Config
@@ -122,7 +164,7 @@ clusters:
     server: {url}
 users:
 - name: kubesim
-  user: {{}}
+  user: {user}
 contexts:
 - name: kubesim
   context:
@@ -145,8 +187,37 @@ impl Handle {
         self.addr
     }
 
+    /// A kubeconfig for the server; with authentication on, it carries the superuser token.
     pub fn kubeconfig(&self) -> String {
-        kubeconfig_for(&self.url())
+        kubeconfig_with_token(&self.url(), self.superuser_token())
+    }
+
+    /// A kubeconfig that authenticates with `token`.
+    pub fn kubeconfig_for_token(&self, token: &str) -> String {
+        kubeconfig_with_token(&self.url(), Some(token))
+    }
+
+    /// The fault injection engine (also reachable over HTTP at `/kubesim/faults`).
+    pub fn faults(&self) -> &faults::FaultEngine {
+        &self.faults
+    }
+
+    /// Whether authentication and RBAC are on.
+    pub fn auth_enabled(&self) -> bool {
+        self.auth_enabled
+    }
+
+    /// The `system:masters` token, when authentication is on.
+    pub fn superuser_token(&self) -> Option<&str> {
+        self.auth_enabled
+            .then(|| self.authenticator.superuser_token())
+    }
+
+    /// Mints a bearer token for the ServiceAccount `namespace/name` (it need not exist; its
+    /// permissions are whatever RBAC grants the account).
+    pub fn token_for_service_account(&self, namespace: &str, name: &str) -> String {
+        self.authenticator
+            .mint_service_account_token(namespace, name)
     }
 
     pub fn write_kubeconfig(&self, path: impl AsRef<Path>) -> Result<()> {

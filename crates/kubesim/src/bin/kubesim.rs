@@ -19,9 +19,78 @@ struct Args {
     /// How many store events watches can replay from.
     #[arg(long, env = "KUBESIM_EVENT_LOG_CAPACITY", default_value_t = 10_000)]
     event_log_capacity: usize,
-    /// Start the simulated control plane (Job controller, scheduler, kubelet).
-    #[arg(long, env = "KUBESIM_CONTROL_PLANE")]
+    /// Run the simulated control plane (Job controller, scheduler, kubelet, TTL controller,
+    /// Event expiry); `--control-plane false` serves a plain API server.
+    #[arg(long, env = "KUBESIM_CONTROL_PLANE", default_value_t = true, action = clap::ArgAction::Set)]
     control_plane: bool,
+    /// Multiplies every delay and grace period of the simulation: 0.01 makes a 30 s grace
+    /// period take 0.3 s. Timestamps stay real time.
+    #[arg(long, env = "KUBESIM_TIME_SCALE", default_value_t = 1.0)]
+    time_scale: f64,
+    /// How many simulated nodes (kubesim-node-0, kubesim-node-1, ...), all Ready.
+    #[arg(long, env = "KUBESIM_NODES", default_value_t = 1)]
+    nodes: usize,
+    /// Extra labels on every simulated node, as key=value,key=value.
+    #[arg(long, env = "KUBESIM_NODE_LABELS", default_value = "")]
+    node_labels: String,
+    /// How long Events live before they expire, in (simulated) seconds.
+    #[arg(long, env = "KUBESIM_EVENT_TTL_SECONDS", default_value_t = 3600)]
+    event_ttl_seconds: u64,
+    /// Seconds (simulated) from binding a pod until its containers run.
+    #[arg(long, env = "KUBESIM_START_DELAY_SECONDS", default_value_t = 1.0)]
+    start_delay_seconds: f64,
+    /// Seed of the fault injection engine (rules are set at /kubesim/faults).
+    #[arg(long, env = "KUBESIM_SEED", default_value_t = 0)]
+    seed: u64,
+    /// Require bearer tokens and authorize requests with RBAC. The kubeconfig written carries
+    /// the superuser (system:masters) token.
+    #[arg(long, env = "KUBESIM_AUTH")]
+    auth: bool,
+    /// The superuser token when --auth is on (random when unset).
+    #[arg(long, env = "KUBESIM_SUPERUSER_TOKEN")]
+    superuser_token: Option<String>,
+    /// A static token file when --auth is on: lines of token,user[,group...].
+    #[arg(long, env = "KUBESIM_TOKEN_AUTH_FILE")]
+    token_auth_file: Option<PathBuf>,
+}
+
+impl Args {
+    fn config(&self) -> anyhow::Result<kubesim::Config> {
+        let labels = kubesim::sim::nodes::parse_labels(&self.node_labels)?;
+        let sim = kubesim::sim::SimConfig {
+            time_scale: kubesim::sim::TimeScale::new(self.time_scale)?,
+            nodes: kubesim::sim::NodeConfig::numbered(self.nodes, &labels),
+            event_ttl: std::time::Duration::from_secs(self.event_ttl_seconds),
+            start_delay: std::time::Duration::try_from_secs_f64(self.start_delay_seconds)
+                .context("--start-delay-seconds")?,
+        };
+        let mut config = kubesim::Config::default()
+            .listen(self.listen)
+            .event_log_capacity(self.event_log_capacity)
+            .control_plane(self.control_plane)
+            .sim(sim)
+            .fault_seed(self.seed);
+        if self.auth {
+            let mut auth = kubesim::rbac::AuthConfig::default();
+            if let Some(t) = &self.superuser_token {
+                auth = auth.superuser_token(t.clone());
+            }
+            if let Some(path) = &self.token_auth_file {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                for line in text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                {
+                    let (token, user) = kubesim::rbac::parse_static_token(line)?;
+                    auth = auth.token(token, user);
+                }
+            }
+            config = config.auth(auth);
+        }
+        Ok(config)
+    }
 }
 
 #[tokio::main]
@@ -34,10 +103,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let config = kubesim::Config::default()
-        .listen(args.listen)
-        .event_log_capacity(args.event_log_capacity)
-        .control_plane(args.control_plane);
+    let config = args.config()?;
     let handle = kubesim::start(config).await.context("starting kubesim")?;
     if let Some(path) = &args.kubeconfig {
         handle
@@ -60,5 +126,39 @@ mod tests {
     #[test]
     fn args_are_consistent() {
         Args::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_build_the_config() {
+        let args = Args::parse_from([
+            "kubesim",
+            "--time-scale",
+            "0.01",
+            "--nodes",
+            "2",
+            "--node-labels",
+            "zone=a",
+            "--control-plane",
+            "false",
+            "--auth",
+            "--superuser-token",
+            "root",
+            "--seed",
+            "9",
+        ]);
+        let c = args.config().unwrap();
+        assert!(!c.control_plane);
+        assert_eq!(c.sim.time_scale.factor(), 0.01);
+        assert_eq!(c.sim.nodes.len(), 2);
+        assert_eq!(c.sim.nodes[1].labels["zone"], "a");
+        assert_eq!(c.fault_seed, 9);
+        assert_eq!(c.auth.unwrap().superuser_token.as_deref(), Some("root"));
+        let d = Args::parse_from(["kubesim"]).config().unwrap();
+        assert!(d.control_plane && d.auth.is_none());
+        assert!(
+            Args::parse_from(["kubesim", "--time-scale", "0"])
+                .config()
+                .is_err()
+        );
     }
 }

@@ -1,0 +1,783 @@
+//! The control plane's loop: feeds the pure controllers from the store and applies their
+//! actions.
+//!
+//! One task owns every controller. Store events mark objects dirty (a pod event also marks its
+//! Job, a node event every unscheduled pod); controllers ask to look again after a delay
+//! through timers. Each pass takes the dirty objects, runs the controllers on their current
+//! state and writes the results back through the store. Decisions are idempotent, so the
+//! events of the controllers' own writes settle after one more pass.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::time::Duration;
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::jiff::Timestamp;
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::SimConfig;
+use super::clock::SimTime;
+use super::events::{EventExpiry, EventSpec, Regarding};
+use super::job::{self, JobAction, JobMemory, TRACKING_FINALIZER};
+use super::kubelet::{self, KubeletAction, KubeletConfig, PodMemory};
+use super::scheduler::{self, Decision};
+use super::ttl::{self, TtlDecision};
+use crate::resources::Propagation;
+use crate::selectors::LabelSelector;
+use crate::status::{Error, Reason};
+use crate::store::{DeleteOptions, EventType, Gvr, ListOptions, Store, StoreEvent};
+
+type Key = (String, String);
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Timer {
+    Job(Key),
+    Pod(Key),
+    Event(Key),
+}
+
+fn meta<'a>(o: &'a Value, field: &str) -> &'a str {
+    o["metadata"][field].as_str().unwrap_or_default()
+}
+
+fn key_of(o: &Value) -> Key {
+    (
+        meta(o, "namespace").to_string(),
+        meta(o, "name").to_string(),
+    )
+}
+
+fn ns_opt(ns: &str) -> Option<&str> {
+    (!ns.is_empty()).then_some(ns)
+}
+
+fn not_found(e: &Error) -> bool {
+    e.reason == Reason::NotFound
+}
+
+/// The controller Job of a pod, as (namespace, name).
+fn owner_job(pod: &Value) -> Option<Key> {
+    pod["metadata"]["ownerReferences"]
+        .as_array()?
+        .iter()
+        .find(|r| r["controller"] == json!(true) && r["kind"] == "Job")
+        .map(|r| {
+            (
+                meta(pod, "namespace").to_string(),
+                r["name"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+}
+
+struct ControlPlane {
+    store: Store,
+    cfg: SimConfig,
+    kubelet: KubeletConfig,
+    expiry: EventExpiry,
+    nodes: Vec<Node>,
+    dirty_jobs: HashSet<Key>,
+    dirty_pods: HashSet<Key>,
+    dirty_events: HashSet<Key>,
+    nodes_changed: bool,
+    timers: BinaryHeap<Reverse<(Instant, u64, Timer)>>,
+    seq: u64,
+    job_memory: HashMap<String, JobMemory>,
+    pod_memory: HashMap<String, PodMemory>,
+    finished_seen: HashMap<String, Timestamp>,
+    event_created: HashMap<Key, Timestamp>,
+    last_event_nanos: i128,
+}
+
+impl ControlPlane {
+    fn new(store: Store, cfg: SimConfig) -> Self {
+        Self {
+            store,
+            kubelet: KubeletConfig {
+                start_delay: cfg.start_delay,
+            },
+            expiry: EventExpiry { ttl: cfg.event_ttl },
+            cfg,
+            nodes: Vec::new(),
+            dirty_jobs: HashSet::new(),
+            dirty_pods: HashSet::new(),
+            dirty_events: HashSet::new(),
+            nodes_changed: true,
+            timers: BinaryHeap::new(),
+            seq: 0,
+            job_memory: HashMap::new(),
+            pod_memory: HashMap::new(),
+            finished_seen: HashMap::new(),
+            event_created: HashMap::new(),
+            last_event_nanos: 0,
+        }
+    }
+
+    fn now(&self) -> SimTime {
+        SimTime::new(Timestamp::now(), self.cfg.time_scale)
+    }
+
+    fn after(&mut self, delay: Duration, timer: Timer) {
+        self.seq += 1;
+        let at = Instant::now() + delay;
+        self.timers.push(Reverse((at, self.seq, timer)));
+    }
+
+    fn list(&self, gvr: &Gvr, opts: &ListOptions) -> Vec<Value> {
+        match self.store.list(gvr, opts) {
+            Ok(l) => l.items,
+            Err(e) => {
+                tracing::warn!(error = %e, resource = %gvr.resource, "control plane list failed");
+                Vec::new()
+            }
+        }
+    }
+
+    fn ensure_nodes(&mut self) {
+        let t = self.now();
+        for (i, n) in self.cfg.nodes.clone().iter().enumerate() {
+            let mut v = match serde_json::to_value(n.to_node(i, &t)) {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::error!(error = %e, "serializing node");
+                    continue;
+                }
+            };
+            v["apiVersion"] = json!("v1");
+            v["kind"] = json!("Node");
+            let status = v["status"].take();
+            match self.store.create(&Gvr::nodes(), None, v) {
+                Ok(_) => {}
+                Err(e) if e.reason == Reason::AlreadyExists => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, node = %n.name, "creating node");
+                    continue;
+                }
+            }
+            // As a kubelet does: register the Node, then post its status.
+            if let Err(e) = self.store.mutate_status(&Gvr::nodes(), None, &n.name, |o| {
+                o["status"] = status;
+                Ok(())
+            }) {
+                tracing::error!(error = %e, node = %n.name, "posting node status");
+            }
+        }
+    }
+
+    /// Marks everything dirty (start, or a lagging event receiver).
+    fn resync_all(&mut self) {
+        self.nodes_changed = true;
+        for j in self.list(&Gvr::jobs(), &ListOptions::default()) {
+            self.dirty_jobs.insert(key_of(&j));
+        }
+        for p in self.list(&Gvr::pods(), &ListOptions::default()) {
+            self.dirty_pods.insert(key_of(&p));
+        }
+        for e in self.list(&Gvr::events(), &ListOptions::default()) {
+            self.dirty_events.insert(key_of(&e));
+        }
+    }
+
+    fn on_event(&mut self, e: &StoreEvent) {
+        let o = &e.object;
+        match (e.storage.group.as_str(), e.storage.resource.as_str()) {
+            ("", "pods") => {
+                if e.event_type == EventType::Deleted {
+                    self.pod_memory.remove(meta(o, "uid"));
+                } else {
+                    self.dirty_pods.insert(key_of(o));
+                }
+                if let Some(j) = owner_job(o) {
+                    self.dirty_jobs.insert(j);
+                }
+            }
+            ("batch", "jobs") => {
+                if e.event_type == EventType::Deleted {
+                    self.job_memory.remove(meta(o, "uid"));
+                    self.finished_seen.remove(meta(o, "uid"));
+                } else {
+                    self.dirty_jobs.insert(key_of(o));
+                }
+            }
+            ("", "nodes") => self.nodes_changed = true,
+            ("", "events") => match e.event_type {
+                EventType::Added => {
+                    self.dirty_events.insert(key_of(o));
+                }
+                EventType::Deleted => {
+                    self.event_created.remove(&key_of(o));
+                }
+                EventType::Modified => {}
+            },
+            _ => {}
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(Reverse((at, _, _))) = self.timers.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((_, _, timer))) = self.timers.pop() else {
+                break;
+            };
+            match timer {
+                Timer::Job(k) => self.dirty_jobs.insert(k),
+                Timer::Pod(k) => self.dirty_pods.insert(k),
+                Timer::Event(k) => self.dirty_events.insert(k),
+            };
+        }
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    fn process(&mut self) {
+        if self.nodes_changed {
+            self.nodes_changed = false;
+            self.nodes = self
+                .list(&Gvr::nodes(), &ListOptions::default())
+                .into_iter()
+                .filter_map(|n| serde_json::from_value(n).ok())
+                .collect();
+            // Unschedulable pods get another try.
+            for p in self.list(&Gvr::pods(), &ListOptions::default()) {
+                if p["spec"]["nodeName"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .is_empty()
+                {
+                    self.dirty_pods.insert(key_of(&p));
+                }
+            }
+        }
+        // Bounded rounds: the writes of one round dirty objects for the next via events, which
+        // the caller drains; this loop only empties what is already marked.
+        let pods: Vec<Key> = self.dirty_pods.drain().collect();
+        for k in pods {
+            self.process_pod(&k);
+        }
+        let jobs: Vec<Key> = self.dirty_jobs.drain().collect();
+        for k in jobs {
+            self.process_job(&k);
+        }
+        let events: Vec<Key> = self.dirty_events.drain().collect();
+        for k in events {
+            self.process_event(&k);
+        }
+    }
+
+    fn emit(&mut self, spec: &EventSpec, regarding: &Regarding) {
+        let mut t = self.now();
+        // Unique names: client-go names events by nanosecond, several can share one here.
+        let nanos = t.now.as_nanosecond().max(self.last_event_nanos + 1);
+        self.last_event_nanos = nanos;
+        if let Ok(ts) = Timestamp::from_nanosecond(nanos) {
+            t.now = ts;
+        }
+        let mut v = match serde_json::to_value(spec.to_event(regarding, &t)) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "serializing event");
+                return;
+            }
+        };
+        v["apiVersion"] = json!("v1");
+        v["kind"] = json!("Event");
+        let ns = regarding
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
+        if let Err(e) = self.store.create(&Gvr::events(), Some(&ns), v) {
+            // A namespace being deleted refuses new events; nothing to do about it.
+            tracing::debug!(error = %e, reason = %spec.reason, "recording event");
+        }
+    }
+
+    fn regarding(o: &Value, api_version: &str, kind: &str) -> Regarding {
+        Regarding {
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+            namespace: ns_opt(meta(o, "namespace")).map(str::to_string),
+            name: meta(o, "name").to_string(),
+            uid: meta(o, "uid").to_string(),
+            resource_version: Some(meta(o, "resourceVersion").to_string()),
+        }
+    }
+
+    // --- pods: scheduler, kubelet, orphaned tracking finalizers ---
+
+    fn process_pod(&mut self, k: &Key) {
+        let Ok(v) = self.store.get(&Gvr::pods(), ns_opt(&k.0), &k.1) else {
+            return;
+        };
+        let Ok(pod) = serde_json::from_value::<Pod>(v.clone()) else {
+            tracing::warn!(pod = %k.1, "pod does not parse; skipped");
+            return;
+        };
+        self.release_orphan(&v);
+        let node_name = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.clone())
+            .unwrap_or_default();
+        if node_name.is_empty() {
+            self.schedule(&v, &pod);
+            return;
+        }
+        let Some(node) = self
+            .nodes
+            .iter()
+            .find(|n| n.metadata.name.as_deref() == Some(node_name.as_str()))
+            .cloned()
+        else {
+            // Bound to a node nobody simulates: it stays as it is, as on a lost node.
+            return;
+        };
+        self.run_kubelet(k, &v, &pod, &node);
+    }
+
+    /// The job controller's orphan worker: a pod whose controller Job is gone or finished
+    /// loses its tracking finalizer.
+    fn release_orphan(&mut self, pod: &Value) {
+        let has = pod["metadata"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|x| x == TRACKING_FINALIZER));
+        if !has {
+            return;
+        }
+        let owner_uid = pod["metadata"]["ownerReferences"]
+            .as_array()
+            .and_then(|rs| {
+                rs.iter()
+                    .find(|r| r["controller"] == json!(true) && r["kind"] == "Job")
+                    .map(|r| {
+                        (
+                            r["name"].as_str().unwrap_or_default(),
+                            r["uid"].as_str().unwrap_or_default(),
+                        )
+                    })
+            });
+        let orphan = match owner_uid {
+            None => true,
+            Some((name, uid)) => {
+                match self
+                    .store
+                    .get(&Gvr::jobs(), ns_opt(meta(pod, "namespace")), name)
+                {
+                    Ok(j) => {
+                        meta(&j, "uid") != uid
+                            || serde_json::from_value::<Job>(j).is_ok_and(|j| job::is_finished(&j))
+                    }
+                    Err(_) => true,
+                }
+            }
+        };
+        if orphan {
+            self.remove_finalizer(meta(pod, "namespace"), meta(pod, "name"), meta(pod, "uid"));
+        }
+    }
+
+    fn remove_finalizer(&self, ns: &str, name: &str, uid: &str) -> bool {
+        let res = self.store.mutate(&Gvr::pods(), ns_opt(ns), name, |o| {
+            if meta(o, "uid") != uid {
+                return Ok(());
+            }
+            if let Some(f) = o["metadata"]["finalizers"].as_array_mut() {
+                f.retain(|x| x != TRACKING_FINALIZER);
+            }
+            Ok(())
+        });
+        match res {
+            Ok(_) => true,
+            Err(e) if not_found(&e) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, pod = %name, "removing tracking finalizer");
+                false
+            }
+        }
+    }
+
+    fn schedule(&mut self, v: &Value, pod: &Pod) {
+        let decision = scheduler::schedule(pod, &self.nodes);
+        let t = self.now();
+        let Some((cond, event)) = scheduler::outcome(pod, &decision, &t) else {
+            return;
+        };
+        let (ns, name, uid) = (meta(v, "namespace"), meta(v, "name"), meta(v, "uid"));
+        if let Decision::Bind { node } = &decision {
+            let bound = self.store.mutate(&Gvr::pods(), ns_opt(ns), name, |o| {
+                if meta(o, "uid") == uid
+                    && o["spec"]["nodeName"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .is_empty()
+                {
+                    o["spec"]["nodeName"] = json!(node);
+                }
+                Ok(())
+            });
+            if let Err(e) = bound {
+                if !not_found(&e) {
+                    tracing::warn!(error = %e, pod = %name, "binding pod");
+                }
+                return;
+            }
+        } else if scheduler::has_condition(pod, &cond) {
+            return;
+        }
+        if self.set_pod_condition(ns, name, uid, &cond) {
+            self.emit(&event, &Self::regarding(v, "v1", "Pod"));
+        }
+    }
+
+    fn set_pod_condition(
+        &self,
+        ns: &str,
+        name: &str,
+        uid: &str,
+        cond: &k8s_openapi::api::core::v1::PodCondition,
+    ) -> bool {
+        let Ok(c) = serde_json::to_value(cond) else {
+            return false;
+        };
+        let res = self
+            .store
+            .mutate_status(&Gvr::pods(), ns_opt(ns), name, |o| {
+                if meta(o, "uid") != uid {
+                    return Ok(());
+                }
+                if !o["status"].is_object() {
+                    o["status"] = json!({});
+                }
+                if o["status"]["phase"].is_null() {
+                    o["status"]["phase"] = json!("Pending");
+                }
+                let conds = o["status"]["conditions"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let mut conds: Vec<Value> = conds
+                    .into_iter()
+                    .filter(|x| x["type"] != c["type"])
+                    .collect();
+                conds.push(c.clone());
+                o["status"]["conditions"] = json!(conds);
+                Ok(())
+            });
+        match res {
+            Ok(_) => true,
+            Err(e) => {
+                if !not_found(&e) {
+                    tracing::warn!(error = %e, pod = %name, "writing pod condition");
+                }
+                false
+            }
+        }
+    }
+
+    fn run_kubelet(&mut self, k: &Key, v: &Value, pod: &Pod, node: &Node) {
+        let uid = meta(v, "uid").to_string();
+        let memory = self.pod_memory.get(&uid).cloned().unwrap_or_default();
+        let t = self.now();
+        let step = kubelet::step(pod, node, &memory, &t, &self.kubelet);
+        self.pod_memory.insert(uid.clone(), step.memory.clone());
+        let (ns, name) = (k.0.as_str(), k.1.as_str());
+        for action in &step.actions {
+            match action {
+                KubeletAction::UpdateStatus(status) => {
+                    let Ok(sv) = serde_json::to_value(status) else {
+                        continue;
+                    };
+                    let res = self
+                        .store
+                        .mutate_status(&Gvr::pods(), ns_opt(ns), name, |o| {
+                            if meta(o, "uid") == uid {
+                                o["status"] = sv;
+                            }
+                            Ok(())
+                        });
+                    if let Err(e) = res {
+                        if !not_found(&e) {
+                            tracing::warn!(error = %e, pod = %name, "kubelet status update");
+                            self.after(Duration::from_millis(50), Timer::Pod(k.clone()));
+                        }
+                        return;
+                    }
+                }
+                KubeletAction::Remove => {
+                    let opts = DeleteOptions {
+                        grace_period_seconds: Some(0),
+                        precondition_uid: Some(uid.clone()),
+                        ..DeleteOptions::default()
+                    };
+                    match self.store.delete(&Gvr::pods(), ns_opt(ns), name, &opts) {
+                        Ok(_) => {}
+                        Err(e) if not_found(&e) || e.reason == Reason::Conflict => {}
+                        Err(e) => tracing::warn!(error = %e, pod = %name, "kubelet final delete"),
+                    }
+                }
+                KubeletAction::Event(spec) => self.emit(spec, &Self::regarding(v, "v1", "Pod")),
+            }
+        }
+        if let Some(d) = step.requeue_after {
+            self.after(d, Timer::Pod(k.clone()));
+        }
+    }
+
+    // --- jobs: job controller and TTL-after-finished ---
+
+    fn job_pods(&self, j: &Value) -> Vec<Pod> {
+        let uid = meta(j, "uid");
+        let ns = meta(j, "namespace").to_string();
+        // Pods carry the controller-uid label unless the selector is manual.
+        let manual = j["spec"]["manualSelector"].as_bool() == Some(true);
+        let label_selector = if manual {
+            None
+        } else {
+            LabelSelector::parse(&format!("{}={uid}", job::CONTROLLER_UID_LABEL)).ok()
+        };
+        let opts = ListOptions {
+            namespace: Some(ns),
+            label_selector,
+            ..ListOptions::default()
+        };
+        self.list(&Gvr::pods(), &opts)
+            .into_iter()
+            .filter_map(|p| serde_json::from_value::<Pod>(p).ok())
+            .filter(|p| job::is_controlled_by(p, uid))
+            .collect()
+    }
+
+    fn process_job(&mut self, k: &Key) {
+        let Ok(v) = self.store.get(&Gvr::jobs(), ns_opt(&k.0), &k.1) else {
+            return;
+        };
+        let Ok(job_obj) = serde_json::from_value::<Job>(v.clone()) else {
+            tracing::warn!(job = %k.1, "job does not parse; skipped");
+            return;
+        };
+        let uid = meta(&v, "uid").to_string();
+        let pods = self.job_pods(&v);
+        let memory = self.job_memory.get(&uid).cloned().unwrap_or_default();
+        let t = self.now();
+        let sync = job::sync_job(&job_obj, &pods, &memory, &t);
+        let regarding = Self::regarding(&v, "batch/v1", "Job");
+        let ok = self.apply_job_actions(k, &uid, &regarding, &sync.actions);
+        self.job_memory.insert(uid.clone(), sync.memory);
+        if !ok {
+            self.after(Duration::from_millis(50), Timer::Job(k.clone()));
+        } else if let Some(d) = sync.requeue_after {
+            self.after(d, Timer::Job(k.clone()));
+        }
+        self.ttl(k, &uid, &t);
+    }
+
+    fn apply_job_actions(
+        &mut self,
+        k: &Key,
+        uid: &str,
+        regarding: &Regarding,
+        actions: &[JobAction],
+    ) -> bool {
+        let (ns, name) = (k.0.as_str(), k.1.as_str());
+        let reason = |r: &str, m: String| {
+            EventSpec::new(job::CONTROLLER_NAME, super::events::EventType::Normal, r, m)
+        };
+        for action in actions {
+            match action {
+                JobAction::CreatePod(pod) => {
+                    let mut pv = match serde_json::to_value(pod) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            tracing::error!(error = %e, "serializing pod");
+                            return false;
+                        }
+                    };
+                    pv["apiVersion"] = json!("v1");
+                    pv["kind"] = json!("Pod");
+                    match self.store.create(&Gvr::pods(), Some(ns), pv) {
+                        Ok(created) => {
+                            let e = reason(
+                                "SuccessfulCreate",
+                                format!("Created pod: {}", meta(&created, "name")),
+                            );
+                            self.emit(&e, regarding);
+                        }
+                        Err(err) => {
+                            let mut e =
+                                reason("FailedCreate", format!("Error creating: {}", err.message));
+                            e.type_ = super::events::EventType::Warning;
+                            self.emit(&e, regarding);
+                            return false;
+                        }
+                    }
+                }
+                JobAction::DeletePod(p) => {
+                    let opts = DeleteOptions {
+                        precondition_uid: Some(p.uid.clone()),
+                        ..DeleteOptions::default()
+                    };
+                    match self.store.delete(&Gvr::pods(), Some(ns), &p.name, &opts) {
+                        Ok(_) => {
+                            let e = reason("SuccessfulDelete", format!("Deleted pod: {}", p.name));
+                            self.emit(&e, regarding);
+                        }
+                        Err(err) if not_found(&err) => {}
+                        Err(err) => {
+                            let mut e =
+                                reason("FailedDelete", format!("Error deleting: {}", err.message));
+                            e.type_ = super::events::EventType::Warning;
+                            self.emit(&e, regarding);
+                            return false;
+                        }
+                    }
+                }
+                JobAction::RemoveTrackingFinalizer(p) => {
+                    if !self.remove_finalizer(ns, &p.name, &p.uid) {
+                        return false;
+                    }
+                }
+                JobAction::UpdateStatus(status) => {
+                    let Ok(sv) = serde_json::to_value(status) else {
+                        return false;
+                    };
+                    let res = self.store.mutate_status(&Gvr::jobs(), Some(ns), name, |o| {
+                        if meta(o, "uid") == uid {
+                            o["status"] = sv;
+                        }
+                        Ok(())
+                    });
+                    if let Err(e) = res {
+                        if !not_found(&e) {
+                            tracing::warn!(error = %e, job = %name, "job status update");
+                        }
+                        return false;
+                    }
+                }
+                JobAction::Event(spec) => self.emit(spec, regarding),
+            }
+        }
+        true
+    }
+
+    fn ttl(&mut self, k: &Key, uid: &str, t: &SimTime) {
+        // Re-read: the sync may just have finished the Job.
+        let Ok(v) = self.store.get(&Gvr::jobs(), ns_opt(&k.0), &k.1) else {
+            return;
+        };
+        if meta(&v, "uid") != uid {
+            return;
+        }
+        let Ok(job_obj) = serde_json::from_value::<Job>(v) else {
+            return;
+        };
+        if job::is_finished(&job_obj) {
+            self.finished_seen.entry(uid.to_string()).or_insert(t.now);
+        }
+        let seen = self.finished_seen.get(uid).copied();
+        match ttl::decide(&job_obj, seen, t) {
+            TtlDecision::None => {}
+            TtlDecision::After(d) => self.after(d, Timer::Job(k.clone())),
+            TtlDecision::Delete => {
+                let opts = DeleteOptions {
+                    propagation_policy: Some(Propagation::Background),
+                    precondition_uid: Some(uid.to_string()),
+                    ..DeleteOptions::default()
+                };
+                match self.store.delete(&Gvr::jobs(), ns_opt(&k.0), &k.1, &opts) {
+                    Ok(_) => {}
+                    Err(e) if not_found(&e) || e.reason == Reason::Conflict => {}
+                    Err(e) => tracing::warn!(error = %e, job = %k.1, "TTL delete"),
+                }
+            }
+        }
+    }
+
+    // --- events: expiry ---
+
+    fn process_event(&mut self, k: &Key) {
+        let created = match self.event_created.get(k) {
+            Some(c) => *c,
+            None => {
+                let Ok(v) = self.store.get(&Gvr::events(), ns_opt(&k.0), &k.1) else {
+                    return;
+                };
+                // The stored time has whole seconds; an event never counts as older than that.
+                let now = Timestamp::now();
+                let c = meta(&v, "creationTimestamp")
+                    .parse::<Timestamp>()
+                    .ok()
+                    .filter(|c| *c <= now)
+                    .unwrap_or(now);
+                self.event_created.insert(k.clone(), c);
+                c
+            }
+        };
+        let t = self.now();
+        match self.expiry.remaining(created, &t) {
+            Some(left) => self.after(left, Timer::Event(k.clone())),
+            None => {
+                self.event_created.remove(k);
+                match self.store.delete(
+                    &Gvr::events(),
+                    ns_opt(&k.0),
+                    &k.1,
+                    &DeleteOptions::default(),
+                ) {
+                    Ok(_) => {}
+                    Err(e) if not_found(&e) => {}
+                    Err(e) => tracing::warn!(error = %e, event = %k.1, "expiring event"),
+                }
+            }
+        }
+    }
+}
+
+/// Runs the simulated control plane until `stop` turns true.
+pub async fn run(store: Store, mut stop: watch::Receiver<bool>, cfg: SimConfig) {
+    let mut events = store.subscribe();
+    let mut cp = ControlPlane::new(store, cfg);
+    cp.ensure_nodes();
+    cp.resync_all();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        // Take in every event already queued, then work.
+        loop {
+            match events.try_recv() {
+                Ok(e) => cp.on_event(&e),
+                Err(TryRecvError::Lagged(_)) => cp.resync_all(),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Closed) => return,
+            }
+        }
+        cp.fire_timers();
+        cp.process();
+        let next = cp.next_timer();
+        tokio::select! {
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    break;
+                }
+            }
+            ev = events.recv() => match ev {
+                Ok(e) => cp.on_event(&e),
+                Err(RecvError::Lagged(_)) => cp.resync_all(),
+                Err(RecvError::Closed) => break,
+            },
+            _ = async {
+                match next {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending::<()>().await,
+                }
+            } => cp.fire_timers(),
+        }
+    }
+}
