@@ -335,17 +335,10 @@ async fn write_status(
     Ok(())
 }
 
-/// Annotates and fences the Job, records the Event, then deletes the Job (cancel) or its
-/// remaining pods (terminate).
-async fn carry(
-    ctx: &Context,
-    record: &JobTermination,
-    action: Action,
-    observed: &Observed,
-) -> Result<()> {
-    let Some(job) = &observed.job else {
-        return Ok(());
-    };
+/// Annotates and fences (or suspends) the Job, then records the Event. Both are idempotent,
+/// and both are done even when the Job has meanwhile finished, so every terminated or cancelled
+/// Job carries its reason.
+async fn mark(ctx: &Context, record: &JobTermination, action: Action, job: &Job) -> Result<()> {
     let ns = job.namespace().unwrap_or_default();
     let name = job.name_any();
     let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
@@ -386,6 +379,23 @@ async fn carry(
         }
     }
 
+    Ok(())
+}
+
+/// Deletes the Job (cancel) or its remaining pods (terminate), after [`mark`].
+async fn carry(
+    ctx: &Context,
+    record: &JobTermination,
+    action: Action,
+    observed: &Observed,
+) -> Result<()> {
+    let Some(job) = &observed.job else {
+        return Ok(());
+    };
+    mark(ctx, record, action, job).await?;
+    let ns = job.namespace().unwrap_or_default();
+    let name = job.name_any();
+    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
     let uid_precondition = |uid: Option<String>| Preconditions {
         uid,
         resource_version: None,
@@ -520,6 +530,11 @@ async fn reconcile(record: Arc<JobTermination>, ctx: Arc<Context>) -> Result<Req
             Requeue::requeue(POLL)
         }
         Step::Complete { message } => {
+            if let (Some(action), Some(job)) =
+                (record.status.as_ref().and_then(|s| s.action), &observed.job)
+            {
+                mark(&ctx, &record, action, job).await?;
+            }
             let mut status = record.status.clone().unwrap_or_default();
             status.phase = Some(Phase::Completed);
             status.completed_at = Some(now);

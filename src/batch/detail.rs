@@ -479,7 +479,12 @@ pub fn job_detail(
         termination,
         true,
     );
-    let started_at = pod_refs.iter().filter_map(|p| p.started_at()).min();
+    // Pods of a terminated job are gone; the record remembers when it started.
+    let started_at = pod_refs
+        .iter()
+        .filter_map(|p| p.started_at())
+        .min()
+        .or(termination.and_then(|t| t.job_started_at));
     let mut detail = JobDetail {
         job_arn: job_arn(&ctx.region, &ctx.account, &ctx.job_id),
         job_name: job.name.clone(),

@@ -3,7 +3,8 @@
 //! A bound pod starts after a short start delay: Pending with containers `ContainerCreating`,
 //! then Running with every container running and ready. The annotation
 //! `kubesim.dev/exit-after: "<seconds>"` makes the containers exit by themselves with
-//! `kubesim.dev/exit-code` (default 0). Graceful deletion: once the pod has a
+//! `kubesim.dev/exit-code` (default 0), and `kubesim.dev/start-after` overrides the start
+//! delay of one pod. Graceful deletion: once the pod has a
 //! `deletionTimestamp`, its containers get SIGTERM and keep running until
 //! `deletionGracePeriodSeconds` has passed (they model programs that ignore the signal, so
 //! the grace period is observable), then end with exit code 143 and the pod is removed. A pod
@@ -24,6 +25,9 @@ use super::nodes;
 
 pub const EXIT_AFTER_ANNOTATION: &str = "kubesim.dev/exit-after";
 pub const EXIT_CODE_ANNOTATION: &str = "kubesim.dev/exit-code";
+/// Overrides the start delay for one pod, in simulated seconds: a long one keeps a pod bound
+/// but not running (Batch's STARTING) for as long as a test needs.
+pub const START_AFTER_ANNOTATION: &str = "kubesim.dev/start-after";
 pub const COMPONENT: &str = "kubelet";
 /// The exit code of a process ended by SIGTERM (128 + 15).
 pub const SIGTERM_EXIT_CODE: i32 = 143;
@@ -110,6 +114,14 @@ fn exit_after(pod: &Pod) -> Option<Duration> {
     annotation(pod, EXIT_AFTER_ANNOTATION)
         .and_then(|s| s.trim().parse::<f64>().ok())
         .and_then(|s| Duration::try_from_secs_f64(s).ok())
+}
+
+/// `kubesim.dev/start-after` in simulated seconds, else the configured start delay.
+fn start_delay(pod: &Pod, default: Duration) -> Duration {
+    annotation(pod, START_AFTER_ANNOTATION)
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .unwrap_or(default)
 }
 
 fn exit_code(pod: &Pod) -> i32 {
@@ -478,7 +490,7 @@ pub fn step(
         }
         _ => {
             // Pending and bound: ContainerCreating, then Running after the start delay.
-            match t.remaining(admitted, cfg.start_delay) {
+            match t.remaining(admitted, start_delay(pod, cfg.start_delay)) {
                 Some(left) => {
                     let creating = waiting_status(pod, node, &at);
                     let already = pod

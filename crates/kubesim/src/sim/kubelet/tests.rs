@@ -239,3 +239,18 @@ fn zero_grace_and_finished_pods_go_at_once() {
     let s = step(&done, &node(), &mem, &at(20), &cfg);
     assert_eq!(s.actions, [KubeletAction::Remove]);
 }
+
+#[test]
+fn start_after_holds_a_bound_pod_in_container_creating() {
+    let cfg = KubeletConfig::default();
+    let p = pod(json!({START_AFTER_ANNOTATION: "100"}), "Never");
+    let s1 = step(&p, &node(), &PodMemory::default(), &at(0), &cfg);
+    // 100 s at scale 0.01.
+    assert_eq!(s1.requeue_after, Some(Duration::from_secs(1)));
+    let p1 = apply(&p, &s1);
+    // Past the default delay, still creating.
+    let s = step(&p1, &node(), &s1.memory, &at(500), &cfg);
+    assert!(s.actions.is_empty());
+    let s = step(&p1, &node(), &s1.memory, &at(1000), &cfg);
+    assert_eq!(status_of(&s).unwrap().phase.as_deref(), Some("Running"));
+}

@@ -1,0 +1,303 @@
+//! The environment a scenario runs in: a cluster (kubesim in-process, or an external one such as
+//! kind), the service, and one fresh namespace per test.
+//!
+//! With `BT_E2E_KUBECONFIG` and `BT_E2E_ENDPOINT` set, the scenarios run against that cluster and
+//! that already running service (tests/e2e/kind.sh sets them). Otherwise each test starts its own
+//! kubesim with its control plane, installs the CRD and runs the service in-process.
+
+use std::future::Future;
+use std::time::Duration;
+
+use batch_terminator::serve::{Server, Settings, install_crd};
+use batch_terminator::service::ServiceSettings;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, ListParams, PostParams};
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+
+/// Every wait polls with this deadline; kubesim runs its control plane on a fast clock.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(50);
+
+/// Label on every namespace a test creates, for cleanup of leftovers.
+pub const TEST_LABEL: &str = "batch-terminator.dev/test";
+
+pub struct Env {
+    pub client: Client,
+    pub endpoint: String,
+    pub ns: String,
+    pub http: reqwest::Client,
+    pub sim: Option<kubesim::Handle>,
+    pub server: Option<Server>,
+}
+
+/// Polls `check` until it returns Some, or panics with `what` at the deadline.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+pub fn sim_config() -> kubesim::Config {
+    kubesim::Config::default()
+        .control_plane(true)
+        .time_scale(kubesim::sim::clock::TimeScale::new(0.01).expect("time scale"))
+}
+
+pub fn settings() -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        admin_listen: "127.0.0.1:0".parse().expect("address"),
+        namespaces: Vec::new(),
+        record_retention: Duration::from_secs(3600),
+        service: ServiceSettings {
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            strict_unknown_jobs: false,
+        },
+        shutdown_timeout: Duration::from_secs(5),
+    }
+}
+
+impl Env {
+    pub async fn start() -> Env {
+        Self::start_with(sim_config()).await
+    }
+
+    pub async fn start_with(config: kubesim::Config) -> Env {
+        let http = reqwest::Client::new();
+        let external = (
+            std::env::var("BT_E2E_KUBECONFIG").ok(),
+            std::env::var("BT_E2E_ENDPOINT").ok(),
+        );
+        let (client, endpoint, sim, server) = match external {
+            (Some(kubeconfig), Some(endpoint)) => {
+                let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("kubeconfig");
+                let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                    .await
+                    .expect("kube config");
+                (Client::try_from(cfg).expect("client"), endpoint, None, None)
+            }
+            _ => {
+                let sim = kubesim::start(config).await.expect("kubesim starts");
+                let client = sim_client(&sim);
+                install_crd(&client).await.expect("CRD installs");
+                let server = Server::start(client.clone(), settings())
+                    .await
+                    .expect("service starts");
+                (client, server.api_url(), Some(sim), Some(server))
+            }
+        };
+        let ns = format!(
+            "bt-test-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..10]
+        );
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let namespace: Namespace = serde_json::from_value(json!({
+            "metadata": {"name": ns, "labels": {TEST_LABEL: "true"}}
+        }))
+        .expect("namespace");
+        namespaces
+            .create(&PostParams::default(), &namespace)
+            .await
+            .expect("namespace created");
+        let env = Env {
+            client,
+            endpoint,
+            ns,
+            http,
+            sim,
+            server,
+        };
+        if let Some(server) = &env.server {
+            let index = server.index().clone();
+            eventually("the service's caches to sync", || {
+                let synced = index.is_synced();
+                async move { synced.then_some(()) }
+            })
+            .await;
+        }
+        env
+    }
+
+    /// The in-process kubesim (scenarios that inject faults need it).
+    pub fn sim(&self) -> &kubesim::Handle {
+        self.sim.as_ref().expect("this scenario needs kubesim")
+    }
+
+    pub fn jobs(&self) -> Api<Job> {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    pub fn pods(&self) -> Api<Pod> {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    /// Creates a Job running `busybox` with the given extra pod annotations and spec fields.
+    pub async fn create_job(&self, name: &str, job_spec: Value, pod_annotations: Value) -> Job {
+        let mut spec = json!({
+            "backoffLimit": 3,
+            "template": {
+                "metadata": {"annotations": pod_annotations},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "terminationGracePeriodSeconds": 5,
+                    "containers": [{"name": "main", "image": "busybox", "command": ["sleep", "3600"]}]
+                }
+            }
+        });
+        json_merge(&mut spec, job_spec);
+        let job: Job = serde_json::from_value(json!({
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": name, "namespace": self.ns},
+            "spec": spec,
+        }))
+        .expect("job");
+        self.jobs()
+            .create(&PostParams::default(), &job)
+            .await
+            .expect("job created")
+    }
+
+    pub async fn job_pods(&self, job: &Job) -> Vec<Pod> {
+        let selector = format!(
+            "batch.kubernetes.io/controller-uid={}",
+            job.uid().unwrap_or_default()
+        );
+        self.pods()
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .expect("pods list")
+            .items
+    }
+
+    /// Waits until some pod of the Job is in phase `phase`.
+    pub async fn wait_pod_phase(&self, job: &Job, phase: &str) -> Pod {
+        eventually(
+            &format!("a pod of {} in phase {phase}", job.name_any()),
+            || async {
+                self.job_pods(job).await.into_iter().find(|p| {
+                    p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some(phase)
+                        && p.metadata.deletion_timestamp.is_none()
+                })
+            },
+        )
+        .await
+    }
+
+    /// Waits until the Job has the condition `type_` True.
+    pub async fn wait_condition(&self, name: &str, type_: &str) -> Job {
+        eventually(&format!("Job {name} condition {type_}"), || async {
+            let job = self.jobs().get_opt(name).await.expect("get job")?;
+            let conds = job.status.as_ref()?.conditions.as_ref()?;
+            conds
+                .iter()
+                .any(|c| c.type_ == type_ && c.status == "True")
+                .then_some(job.clone())
+        })
+        .await
+    }
+
+    /// Events in the namespace regarding the Job named `name`, with this reason.
+    pub async fn events_for(&self, name: &str, reason: &str) -> Vec<Event> {
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.ns);
+        events
+            .list(&ListParams::default())
+            .await
+            .expect("events list")
+            .items
+            .into_iter()
+            .filter(|e| {
+                e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                    && e.reason.as_deref() == Some(reason)
+            })
+            .collect()
+    }
+
+    /// POSTs a JSON body to an operation path; returns status, error type header and body.
+    pub async fn post(&self, path: &str, body: &str) -> (u16, Option<String>, Value) {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.endpoint))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request sent");
+        let status = resp.status().as_u16();
+        let error_type = resp
+            .headers()
+            .get("x-amzn-errortype")
+            .map(|v| v.to_str().unwrap_or_default().to_string());
+        let text = resp.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body: {text}"));
+        (status, error_type, body)
+    }
+
+    pub async fn terminate(&self, job_id: &str, reason: &str) -> (u16, Value) {
+        let body = json!({"jobId": job_id, "reason": reason}).to_string();
+        let (status, _, body) = self.post("/v1/terminatejob", &body).await;
+        (status, body)
+    }
+
+    pub async fn cancel(&self, job_id: &str, reason: &str) -> (u16, Value) {
+        let body = json!({"jobId": job_id, "reason": reason}).to_string();
+        let (status, _, body) = self.post("/v1/canceljob", &body).await;
+        (status, body)
+    }
+
+    /// DescribeJobs for one ID: the JobDetail, or None when it is left out.
+    pub async fn describe(&self, job_id: &str) -> Option<Value> {
+        let body = json!({"jobs": [job_id]}).to_string();
+        let (status, _, body) = self.post("/v1/describejobs", &body).await;
+        assert_eq!(status, 200, "describejobs: {body}");
+        body["jobs"]
+            .as_array()
+            .expect("jobs array")
+            .first()
+            .cloned()
+    }
+
+    /// Waits until DescribeJobs shows the job with this status.
+    pub async fn wait_described(&self, job_id: &str, status: &str) -> Value {
+        eventually(
+            &format!("DescribeJobs to show {job_id} as {status}"),
+            || async {
+                self.describe(job_id)
+                    .await
+                    .filter(|d| d["status"] == status)
+            },
+        )
+        .await
+    }
+}
+
+pub fn sim_client(sim: &kubesim::Handle) -> Client {
+    let config = kube::Config::new(sim.url().parse().expect("kubesim url"));
+    Client::try_from(config).expect("client")
+}
+
+fn json_merge(base: &mut Value, patch: Value) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                json_merge(b.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (b, p) => *b = p,
+    }
+}

@@ -1,0 +1,482 @@
+//! TerminateJob, CancelJob and DescribeJobs end to end: every row of design.md's behaviour
+//! table, against a cluster with a Job controller, a scheduler and a kubelet.
+
+mod harness;
+
+use harness::{Env, eventually};
+use k8s_openapi::api::batch::v1::Job;
+use kube::ResourceExt;
+use serde_json::{Value, json};
+
+const REASON: &str = "Cancelled by the operator: wrong input file";
+
+fn uid(job: &Job) -> String {
+    job.uid().expect("uid")
+}
+
+/// The three annotations design.md names, as written on the Job.
+fn assert_annotated(job: &Job, action: &str, reason: &str) {
+    let a = job.annotations();
+    assert_eq!(
+        a.get("batch-terminator.dev/reason").map(String::as_str),
+        Some(reason)
+    );
+    assert_eq!(
+        a.get("batch-terminator.dev/action").map(String::as_str),
+        Some(action)
+    );
+    let at = a
+        .get("batch-terminator.dev/requested-at")
+        .expect("requested-at annotation");
+    chrono::DateTime::parse_from_rfc3339(at).expect("requested-at is RFC 3339");
+}
+
+fn assert_failed_with(detail: &Value, reason: &str, terminated: bool) {
+    assert_eq!(detail["status"], "FAILED", "{detail}");
+    assert_eq!(detail["statusReason"], reason, "{detail}");
+    assert_eq!(detail["isTerminated"], terminated, "{detail}");
+    assert_eq!(detail["isCancelled"], !terminated, "{detail}");
+    assert!(
+        detail["stoppedAt"]
+            .as_i64()
+            .is_some_and(|t| t > 1_600_000_000_000),
+        "{detail}"
+    );
+}
+
+/// A suspended Job is RUNNABLE: it is cancelled, deleted with its pods, and described as
+/// FAILED and cancelled with the caller's reason, after it is gone.
+#[tokio::test]
+async fn a_suspended_job_is_cancelled_and_deleted() {
+    let env = Env::start().await;
+    let job = env
+        .create_job("queued", json!({"suspend": true}), json!({}))
+        .await;
+    let id = uid(&job);
+    assert_eq!(
+        env.describe(&id).await.expect("described")["status"],
+        "RUNNABLE"
+    );
+
+    assert_eq!(env.terminate(&id, REASON).await, (200, json!({})));
+
+    eventually("the Job to be deleted", || async {
+        env.jobs()
+            .get_opt("queued")
+            .await
+            .expect("get")
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(env.job_pods(&job).await.is_empty());
+    let events = env.events_for("queued", "JobCancelled").await;
+    assert_eq!(events.len(), 1, "exactly one Event");
+    assert_eq!(events[0].note.as_deref(), Some(REASON));
+    let detail = env.wait_described(&id, "FAILED").await;
+    assert_failed_with(&detail, REASON, false);
+    assert!(detail.get("startedAt").is_none(), "never started: {detail}");
+}
+
+/// A Job whose pod fits no node stays RUNNABLE: it is cancelled, and its pending pod goes
+/// with it (background propagation, not orphaned).
+#[tokio::test]
+async fn an_unschedulable_job_is_cancelled_with_its_pods() {
+    let env = Env::start().await;
+    let spec = json!({"template": {"spec": {"nodeSelector": {"pool": "does-not-exist"}}}});
+    let job = env.create_job("unschedulable", spec, json!({})).await;
+    let id = uid(&job);
+    env.wait_pod_phase(&job, "Pending").await;
+    assert_eq!(
+        env.describe(&id).await.expect("described")["status"],
+        "RUNNABLE"
+    );
+
+    assert_eq!(env.cancel(&id, REASON).await, (200, json!({})));
+
+    eventually("the Job and its pods to be gone", || async {
+        let gone = env
+            .jobs()
+            .get_opt("unschedulable")
+            .await
+            .expect("get")
+            .is_none()
+            && env.job_pods(&job).await.is_empty();
+        gone.then_some(())
+    })
+    .await;
+    assert_failed_with(&env.wait_described(&id, "FAILED").await, REASON, false);
+}
+
+/// A running Job is terminated: fenced, its pods deleted and never replaced, the Job ends
+/// Failed; annotations and exactly one Event are written.
+#[tokio::test]
+async fn a_running_job_is_terminated() {
+    let env = Env::start().await;
+    let job = env.create_job("running", json!({}), json!({})).await;
+    let id = uid(&job);
+    let pod = env.wait_pod_phase(&job, "Running").await;
+    assert_eq!(
+        env.describe(&id).await.expect("described")["status"],
+        "RUNNING"
+    );
+
+    assert_eq!(env.terminate(&id, REASON).await, (200, json!({})));
+
+    let failed = env.wait_condition("running", "Failed").await;
+    assert_annotated(&failed, "terminate", REASON);
+    assert_eq!(
+        failed.spec.as_ref().and_then(|s| s.active_deadline_seconds),
+        Some(0)
+    );
+    let pods = env.job_pods(&job).await;
+    assert!(
+        pods.is_empty(),
+        "pods left: {:?}",
+        pods.iter().map(|p| p.name_any()).collect::<Vec<_>>()
+    );
+    let status = failed.status.expect("status");
+    assert_eq!(status.active.unwrap_or(0), 0);
+    // The one pod that ran, and no replacement was ever created.
+    let created = env.events_for("running", "SuccessfulCreate").await;
+    assert_eq!(created.len(), 1, "no replacement pod: {created:?}");
+    assert!(pod.metadata.name.is_some());
+    let events = env.events_for("running", "JobTerminated").await;
+    assert_eq!(events.len(), 1, "exactly one JobTerminated Event");
+    assert_eq!(events[0].note.as_deref(), Some(REASON));
+
+    let detail = env.wait_described(&id, "FAILED").await;
+    assert_failed_with(&detail, REASON, true);
+    assert!(detail["startedAt"].as_i64().is_some(), "it ran: {detail}");
+}
+
+/// A pod bound to a node but not yet running is STARTING: terminated, not cancelled.
+#[tokio::test]
+async fn a_starting_job_is_terminated() {
+    let env = Env::start().await;
+    let job = env
+        .create_job(
+            "starting",
+            json!({}),
+            json!({"kubesim.dev/start-after": "3600"}),
+        )
+        .await;
+    let id = uid(&job);
+    eventually("the job to be STARTING", || async {
+        env.describe(&id)
+            .await
+            .filter(|d| d["status"] == "STARTING")
+    })
+    .await;
+
+    assert_eq!(env.terminate(&id, REASON).await, (200, json!({})));
+
+    let failed = env.wait_condition("starting", "Failed").await;
+    assert_annotated(&failed, "terminate", REASON);
+    assert!(env.job_pods(&job).await.is_empty());
+    assert_eq!(env.events_for("starting", "JobTerminated").await.len(), 1);
+    assert_failed_with(&env.wait_described(&id, "FAILED").await, REASON, true);
+}
+
+/// Finished jobs are left alone: 200, and nothing is written.
+#[tokio::test]
+async fn finished_jobs_are_left_alone() {
+    let env = Env::start().await;
+    let ok = env
+        .create_job(
+            "succeeds",
+            json!({}),
+            json!({"kubesim.dev/exit-after": "0.1"}),
+        )
+        .await;
+    let bad = env
+        .create_job(
+            "fails",
+            json!({"backoffLimit": 0}),
+            json!({"kubesim.dev/exit-after": "0.1", "kubesim.dev/exit-code": "3"}),
+        )
+        .await;
+    env.wait_condition("succeeds", "Complete").await;
+    env.wait_condition("fails", "Failed").await;
+
+    for (job, status) in [(&ok, "SUCCEEDED"), (&bad, "FAILED")] {
+        let id = uid(job);
+        assert_eq!(env.terminate(&id, REASON).await, (200, json!({})));
+        assert_eq!(env.cancel(&id, REASON).await, (200, json!({})));
+        let detail = env.describe(&id).await.expect("described");
+        assert_eq!(detail["status"], status);
+        assert_ne!(detail["statusReason"], REASON);
+        assert_eq!(detail["isTerminated"], false, "{detail}");
+        let now = env.jobs().get(&job.name_any()).await.expect("still there");
+        assert!(
+            !now.annotations()
+                .contains_key("batch-terminator.dev/reason")
+        );
+    }
+}
+
+/// CancelJob on a running job answers 200 and changes nothing.
+#[tokio::test]
+async fn cancel_leaves_a_running_job_alone() {
+    let env = Env::start().await;
+    let job = env.create_job("busy", json!({}), json!({})).await;
+    let pod = env.wait_pod_phase(&job, "Running").await;
+    assert_eq!(env.cancel(&uid(&job), REASON).await, (200, json!({})));
+    let detail = env.describe(&uid(&job)).await.expect("described");
+    assert_eq!(detail["status"], "RUNNING");
+    let still = env
+        .pods()
+        .get(&pod.name_any())
+        .await
+        .expect("pod still there");
+    assert!(still.metadata.deletion_timestamp.is_none());
+}
+
+/// Unknown IDs answer 200 `{}` as AWS does, and DescribeJobs leaves them out.
+#[tokio::test]
+async fn an_unknown_job_id_answers_200() {
+    let env = Env::start().await;
+    assert_eq!(env.terminate("no-such-job", REASON).await, (200, json!({})));
+    assert_eq!(env.cancel("no-such-job", REASON).await, (200, json!({})));
+    assert!(env.describe("no-such-job").await.is_none());
+}
+
+/// The job ID label names a Job; a repeated TerminateJob keeps the first reason.
+#[tokio::test]
+async fn a_repeated_terminate_keeps_the_first_reason() {
+    let env = Env::start().await;
+    let job = env.create_job("labelled", json!({}), json!({})).await;
+    let mut labelled = job.clone();
+    labelled.labels_mut().insert(
+        "batch-terminator.dev/job-id".into(),
+        "nightly-etl-42".into(),
+    );
+    let patch = json!({"metadata": {"labels": {"batch-terminator.dev/job-id": "nightly-etl-42"}}});
+    env.jobs()
+        .patch(
+            "labelled",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .expect("label");
+    env.wait_pod_phase(&job, "Running").await;
+    eventually("the label to reach the service", || async {
+        env.describe("nightly-etl-42")
+            .await
+            .filter(|d| d["status"] == "RUNNING")
+    })
+    .await;
+
+    assert_eq!(
+        env.terminate("nightly-etl-42", "first").await,
+        (200, json!({}))
+    );
+    assert_eq!(
+        env.terminate("nightly-etl-42", "second").await,
+        (200, json!({}))
+    );
+    let failed = env.wait_condition("labelled", "Failed").await;
+    assert_annotated(&failed, "terminate", "first");
+    assert_eq!(
+        env.terminate("nightly-etl-42", "third").await,
+        (200, json!({}))
+    );
+    let detail = env.wait_described("nightly-etl-42", "FAILED").await;
+    assert_failed_with(&detail, "first", true);
+    assert_eq!(detail["jobId"], "nightly-etl-42");
+    assert_eq!(detail["jobName"], "labelled");
+    assert_eq!(env.events_for("labelled", "JobTerminated").await.len(), 1);
+}
+
+/// Each bad input: 400, the X-Amzn-ErrorType header and the body's __type, and a message
+/// that names the field.
+#[tokio::test]
+async fn bad_input_is_a_client_exception_naming_the_field() {
+    let env = Env::start().await;
+    let long = "x".repeat(1025);
+    let cases: [(&str, String, &str); 7] = [
+        (
+            "/v1/terminatejob",
+            json!({"reason": "r"}).to_string(),
+            "jobId",
+        ),
+        (
+            "/v1/terminatejob",
+            json!({"jobId": "", "reason": "r"}).to_string(),
+            "jobId",
+        ),
+        (
+            "/v1/terminatejob",
+            json!({"jobId": "j"}).to_string(),
+            "reason",
+        ),
+        (
+            "/v1/canceljob",
+            json!({"jobId": "j", "reason": ""}).to_string(),
+            "reason",
+        ),
+        (
+            "/v1/terminatejob",
+            json!({"jobId": "j", "reason": long}).to_string(),
+            "reason",
+        ),
+        ("/v1/terminatejob", "{not json".to_string(), "JSON"),
+        (
+            "/v1/describejobs",
+            json!({"jobs": vec!["a"; 101]}).to_string(),
+            "jobs",
+        ),
+    ];
+    for (path, body, names) in cases {
+        let (status, error_type, body) = env.post(path, &body).await;
+        assert_eq!(status, 400, "{path} {body}");
+        assert_eq!(
+            error_type.as_deref(),
+            Some("ClientException"),
+            "{path} {body}"
+        );
+        assert_eq!(body["__type"], "ClientException", "{path} {body}");
+        let message = body["message"].as_str().expect("message");
+        assert!(
+            message.contains(names),
+            "{path}: {message:?} should name {names}"
+        );
+    }
+    let big = json!({"jobId": "j", "reason": "x".repeat(70 * 1024)}).to_string();
+    let (status, error_type, _) = env.post("/v1/terminatejob", &big).await;
+    assert_eq!(
+        (status, error_type.as_deref()),
+        (400, Some("ClientException"))
+    );
+}
+
+/// The unmodified `aws-sdk-batch` crate, pointed at the service with an endpoint URL,
+/// terminates a running job and describes it.
+#[tokio::test]
+async fn aws_sdk_batch_terminates_and_describes() {
+    let env = Env::start().await;
+    let job = env.create_job("sdk", json!({}), json!({})).await;
+    let id = uid(&job);
+    env.wait_pod_phase(&job, "Running").await;
+
+    let config = aws_sdk_batch::Config::builder()
+        .endpoint_url(&env.endpoint)
+        .region(aws_sdk_batch::config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "AKIDEXAMPLE",
+            "secret",
+            None,
+            None,
+            "test",
+        ))
+        .behavior_version_latest()
+        .build();
+    let batch = aws_sdk_batch::Client::from_conf(config);
+
+    batch
+        .terminate_job()
+        .job_id(&id)
+        .reason(REASON)
+        .send()
+        .await
+        .expect("TerminateJob succeeds");
+    env.wait_condition("sdk", "Failed").await;
+    let detail = eventually("the SDK to see FAILED", || async {
+        let out = batch
+            .describe_jobs()
+            .jobs(&id)
+            .send()
+            .await
+            .expect("DescribeJobs");
+        out.jobs()
+            .first()
+            .filter(|j| j.status() == Some(&aws_sdk_batch::types::JobStatus::Failed))
+            .cloned()
+    })
+    .await;
+    assert_eq!(detail.job_id(), Some(id.as_str()));
+    assert_eq!(detail.status_reason(), Some(REASON));
+    assert_eq!(detail.is_terminated(), Some(true));
+    assert!(detail.stopped_at().is_some());
+
+    // The SDK checks nothing: a missing reason reaches the server, which names the field.
+    let err = batch
+        .terminate_job()
+        .job_id(&id)
+        .send()
+        .await
+        .expect_err("no reason");
+    let service = err.into_service_error();
+    assert!(service.is_client_exception(), "{service:?}");
+    assert!(service.to_string().contains("reason") || format!("{service:?}").contains("reason"));
+}
+
+/// A controller that dies between any two steps is finished by the next one, with exactly one
+/// Event. Each case makes one step fail until the first service is gone, then starts another.
+#[tokio::test]
+async fn a_restart_between_steps_completes_the_termination_once() {
+    use kubesim::faults::{Effect, Rule};
+    // (verb, resource) of the step that fails while the first service runs.
+    let cases = [
+        ("patch", "jobterminations/status"), // before the decision is persisted
+        ("create", "events"),                // after annotating and fencing
+        ("delete", "pods"),                  // after the Event
+    ];
+    for (verb, resource) in cases {
+        let mut env = Env::start().await;
+        let name = format!("crash-{}", verb);
+        let job = env.create_job(&name, json!({}), json!({})).await;
+        env.wait_pod_phase(&job, "Running").await;
+        let fault = Rule::new(Effect::Error {
+            code: 500,
+            retry_after_seconds: None,
+        })
+        .verbs(&[verb])
+        .resources(&[resource]);
+        env.sim().faults().add(fault).expect("fault rule");
+
+        assert_eq!(env.terminate(&uid(&job), REASON).await, (200, json!({})));
+        eventually(
+            &format!("the controller to fail at {verb} {resource}"),
+            || async {
+                let failed = env.sim().requests().iter().any(|r| {
+                    let full = match r.subresource.as_str() {
+                        "" => r.resource.clone(),
+                        sub => format!("{}/{sub}", r.resource),
+                    };
+                    r.verb == verb && r.status == 500 && full == resource
+                });
+                failed.then_some(())
+            },
+        )
+        .await;
+
+        // The crash: the service is gone mid-termination. Then the fault clears and a new
+        // service starts from what the API server holds.
+        drop(env.server.take());
+        env.sim().faults().clear();
+        env.server = Some(
+            batch_terminator::serve::Server::start(env.client.clone(), harness::settings())
+                .await
+                .expect("restarted"),
+        );
+
+        env.wait_condition(&name, "Failed").await;
+        eventually("the record to complete", || async {
+            let records: kube::Api<batch_terminator::record::JobTermination> =
+                kube::Api::namespaced(env.client.clone(), &env.ns);
+            let record = records.get_opt(&uid(&job)).await.expect("get record")?;
+            let phase = record.status?.phase?;
+            (phase == batch_terminator::record::Phase::Completed).then_some(())
+        })
+        .await;
+        assert!(env.job_pods(&job).await.is_empty(), "{verb} {resource}");
+        let events = env.events_for(&name, "JobTerminated").await;
+        assert_eq!(
+            events.len(),
+            1,
+            "one Event after a crash at {verb} {resource}"
+        );
+    }
+}
