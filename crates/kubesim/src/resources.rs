@@ -362,7 +362,6 @@ fn builtins() -> Vec<ResourceInfo> {
             .all()
             .status()
             .generation()
-            .sub("scale", "Scale", &["get", "patch", "update"])
             .done(),
         B::new(rbac, "v1", "Role", "roles", true)
             .names(NameRule::PathSegment)
@@ -631,9 +630,6 @@ pub fn crd_resources(crd: &Value) -> Result<Vec<Arc<ResourceInfo>>> {
         b.info.categories = strs(&names["categories"]);
         if v["subresources"].get("status").is_some() {
             b = b.status();
-        }
-        if v["subresources"].get("scale").is_some() {
-            b = b.sub("scale", "Scale", &["get", "patch", "update"]);
         }
         out.push(Arc::new(b.done()));
     }

@@ -870,19 +870,16 @@ impl State {
                     }
                     break;
                 }
-                let served = match info.shape {
-                    Shape::Native
-                        if opts.label_selector.is_none() && opts.field_selector.is_none() =>
-                    {
-                        None
-                    }
-                    Shape::Native | Shape::EventsV1 => Some(to_served(info, o)),
+                // Native objects are matched as stored; only matches are copied.
+                let converted = match info.shape {
+                    Shape::Native => None,
+                    Shape::EventsV1 => Some(to_served(info, o)),
                 };
-                let view = served.as_ref().unwrap_or(o);
+                let view = converted.as_ref().unwrap_or(o);
                 let ok = opts.label_selector.as_ref().is_none_or(|s| s.matches(view))
                     && opts.field_selector.as_ref().is_none_or(|s| s.matches(view));
                 if ok {
-                    items.push(served.unwrap_or_else(|| to_served(info, o)));
+                    items.push(converted.unwrap_or_else(|| to_served(info, o)));
                     last_key = Some(k);
                 }
             }
