@@ -7,7 +7,6 @@ use kube::api::{Api, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
-
 pub const NAMESPACE: &str = "demo";
 /// (Batch job ID, Job name, suspended)
 pub const JOBS: [(&str, &str, bool); 2] = [

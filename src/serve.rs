@@ -325,9 +325,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     };
     let server = Server::start(client.clone(), settings).await?;
     if let Some(sim) = &sim {
-        crate::demo::seed(&client)
-            .await
-            .map_err(Error::Demo)?;
+        crate::demo::seed(&client).await.map_err(Error::Demo)?;
         println!(
             "{}",
             crate::demo::instructions(
