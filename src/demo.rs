@@ -7,7 +7,6 @@ use kube::api::{Api, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
-use crate::serve::Server;
 
 pub const NAMESPACE: &str = "demo";
 /// (Batch job ID, Job name, suspended)
@@ -17,7 +16,7 @@ pub const JOBS: [(&str, &str, bool); 2] = [
 ];
 
 /// Creates the demo namespace and Jobs. An existing one is left as it is.
-pub async fn seed(client: &Client, _server: &Server) -> Result<(), kube::Error> {
+pub async fn seed(client: &Client) -> Result<(), kube::Error> {
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": NAMESPACE}}))
         .map_err(kube::Error::SerdeError)?;

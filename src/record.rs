@@ -41,6 +41,8 @@ pub enum Phase {
 
 /// A request to cancel or terminate one Batch job. Named after the target Job's uid, so a
 /// repeated request finds the first record and the first reason stands.
+// kube-derive takes one `printcolumn(...)` per column, which clippy reads as duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
     group = "batch-terminator.dev",

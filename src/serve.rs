@@ -325,7 +325,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     };
     let server = Server::start(client.clone(), settings).await?;
     if let Some(sim) = &sim {
-        crate::demo::seed(&client, &server)
+        crate::demo::seed(&client)
             .await
             .map_err(Error::Demo)?;
         println!(

@@ -4,6 +4,8 @@
 //! RFC 6902, apimachinery's `strategicpatch` for strategic merge, and structured-merge-diff for
 //! server-side apply and `metadata.managedFields`.
 
+mod apply;
+mod fieldset;
 mod json;
 mod strategic;
 mod types;
@@ -34,8 +36,14 @@ impl PatchKind {
 /// A field owned by another manager that an apply would change (409 unless `force`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldConflict {
+    /// The other manager's name, e.g. `kubectl-client-side-apply`.
     pub manager: String,
+    /// The field as structured-merge-diff prints it, e.g. `.spec.replicas` or
+    /// `.spec.template.spec.containers[name="app"].image`.
     pub field: String,
+    /// The Status cause message, e.g. `conflict with "kubectl-client-side-apply" using v1`
+    /// (Kubernetes names the operation's API version for `Update` managers only).
+    pub message: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,8 +58,34 @@ pub enum Error {
     #[error("{0}")]
     Unsupported(String),
     /// 409 Conflict: server-side apply conflicts.
-    #[error("Apply failed with {} conflicts", conflicts.len())]
+    #[error("{}", conflict_message(conflicts))]
     Conflict { conflicts: Vec<FieldConflict> },
+}
+
+/// The Status message of a 409 apply conflict, worded as the API server's `getConflictMessage`.
+fn conflict_message(conflicts: &[FieldConflict]) -> String {
+    if let [c] = conflicts {
+        return format!("Apply failed with 1 conflict: {}: {}", c.message, c.field);
+    }
+    let mut by_manager: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for c in conflicts {
+        by_manager.entry(&c.message).or_default().push(&c.field);
+    }
+    let lines: Vec<String> = by_manager
+        .iter()
+        .flat_map(|(m, fields)| {
+            std::iter::once(format!(
+                "{}:",
+                m.replacen("conflict with", "conflicts with", 1)
+            ))
+            .chain(fields.iter().map(|f| format!("- {f}")))
+        })
+        .collect();
+    format!(
+        "Apply failed with {} conflicts: {}",
+        conflicts.len(),
+        lines.join("\n")
+    )
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -105,28 +139,42 @@ pub struct ApplyOptions<'a> {
     pub kind: &'a str,
 }
 
-/// Server-side apply of `applied` onto `live` (None when the object does not exist yet).
-/// Returns the new object with `metadata.managedFields` updated.
+/// Server-side apply of `applied` onto `live` (None when the object does not exist yet), to
+/// the main resource: `status` in the applied configuration is ignored, as for every kind with
+/// a status subresource. Returns the new object with `metadata.managedFields` updated.
+/// The applied configuration's own `metadata.managedFields` is dropped.
 pub fn server_side_apply(
     live: Option<&Value>,
     applied: &Value,
-    _opts: &ApplyOptions,
+    opts: &ApplyOptions,
 ) -> Result<Value> {
-    Ok(match live {
-        Some(l) => merge_patch(l, applied),
-        None => applied.clone(),
-    })
+    apply::server_side_apply(live, applied, opts, None)
+}
+
+/// Server-side apply to a subresource (`Some("status")`): only the applied `status` counts,
+/// and the managedFields entry carries the subresource. `None` is [`server_side_apply`].
+pub fn server_side_apply_subresource(
+    live: Option<&Value>,
+    applied: &Value,
+    opts: &ApplyOptions,
+    subresource: Option<&str>,
+) -> Result<Value> {
+    apply::server_side_apply(live, applied, opts, subresource)
 }
 
 /// Records an `Update` operation by `manager` in `new.metadata.managedFields`: the fields that
-/// changed from `old` become owned by it, as the API server does for create, update and patch.
+/// changed from `old` become owned by it (and stop being owned by anyone else), as the API
+/// server does for create, update and patch. The group and kind come from `new`'s apiVersion
+/// and kind. When `new` carries no managedFields (or this is a subresource), `old`'s are the
+/// starting point; `[{}]` resets them.
 pub fn track_update(
-    _old: Option<&Value>,
-    _new: &mut Value,
-    _manager: &str,
-    _subresource: Option<&str>,
-    _now: &str,
+    old: Option<&Value>,
+    new: &mut Value,
+    manager: &str,
+    subresource: Option<&str>,
+    now: &str,
 ) {
+    apply::track_update(old, new, manager, subresource, now);
 }
 
 #[cfg(test)]

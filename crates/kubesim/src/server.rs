@@ -3,6 +3,7 @@
 mod discovery;
 mod handlers;
 mod path;
+mod protobuf;
 mod watch;
 
 use std::collections::HashMap;

@@ -27,6 +27,7 @@ pub use crate::resources::{Gvr, Propagation, ResourceInfo, StorageKey};
 use crate::resources::{Registry, Shape, crd_resources};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::{Cause, Error, Reason, Result};
+pub use defaults::base64;
 pub use shape::{to_served, to_stored};
 
 /// (namespace, name); the namespace is empty for cluster-scoped objects.
@@ -1356,6 +1357,7 @@ impl State {
             }
             Subresource::Main => {
                 let mut n = body;
+                defaults::on_write(&info.group, &info.kind, &mut n);
                 if info.has_status {
                     match old_served.get("status") {
                         Some(s) => n["status"] = s.clone(),
@@ -1406,12 +1408,12 @@ impl State {
                     }
                 }
                 validate::labels_and_annotations(&n["metadata"], &mut causes);
+                if info.storage.group == "batch" && info.storage.resource == "jobs" {
+                    validate::job_immutable(&old_served, &n, &mut causes);
+                }
                 n
             }
         };
-        if info.storage.group.is_empty() && info.kind == "Secret" {
-            defaults::secret_string_data(&mut new);
-        }
         Self::schema_pass(
             info,
             &mut new,

@@ -94,7 +94,7 @@ pub fn apply(doc: &Value, ops: &Value) -> Result<Value> {
                     None if expected.is_null() => {}
                     None => {
                         return Err(Error::Invalid(format!(
-                            "testing value {} failed: test failed: path does not exist",
+                            "testing value {} failed: test failed",
                             format_pointer(&path)
                         )));
                     }
@@ -393,6 +393,17 @@ mod tests {
             json!([{"op": "move", "from": "/a", "path": "/a/b/c"}]),
         );
         invalid(json!({"a": 1}), json!([{"op": "frob", "path": "/a"}]));
+        // As evanphx/json-patch: a missing path matches an expected null, nothing else.
+        ok(
+            json!({"a": 1}),
+            json!([{"op": "test", "path": "/b", "value": null}]),
+            json!({"a": 1}),
+        );
+        let m = invalid(
+            json!({"a": 1}),
+            json!([{"op": "test", "path": "/b", "value": 1}]),
+        );
+        assert_eq!(m, "testing value /b failed: test failed");
         invalid(json!({"a": 1}), json!([{"op": "add", "path": "/b"}]));
         // A failed test leaves no partial result behind: the whole patch fails.
         invalid(

@@ -454,4 +454,40 @@ mod tests {
             Err(Error::Invalid(_))
         ));
     }
+
+    #[test]
+    fn owner_references_by_uid_and_conditions_by_type() {
+        let doc = json!({
+            "metadata": {"ownerReferences": [{"uid": "1", "name": "a"}, {"uid": "2", "name": "b"}]},
+            "status": {"conditions": [{"type": "Ready", "status": "False"}, {"type": "Scheduled", "status": "True"}]}
+        });
+        let patch = json!({
+            "metadata": {"ownerReferences": [{"uid": "2", "controller": true}]},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}
+        });
+        assert_eq!(
+            apply(&doc, &patch, ObjType::new("", "Pod")).unwrap(),
+            json!({
+                "metadata": {"ownerReferences": [{"uid": "1", "name": "a"}, {"uid": "2", "name": "b", "controller": true}]},
+                "status": {"conditions": [{"type": "Ready", "status": "True"}, {"type": "Scheduled", "status": "True"}]}
+            })
+        );
+    }
+
+    #[test]
+    fn cronjob_containers_are_keyed_deep_down() {
+        let doc = json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [
+            {"name": "a", "env": [{"name": "X", "value": "1"}], "volumeMounts": [{"mountPath": "/a", "name": "v"}]}
+        ]}}}}}});
+        let patch = json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [
+            {"name": "a", "volumeMounts": [{"mountPath": "/a", "readOnly": true}]}
+        ]}}}}}});
+        assert_eq!(
+            apply(&doc, &patch, ObjType::new("batch", "CronJob")).unwrap(),
+            json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [
+                {"name": "a", "env": [{"name": "X", "value": "1"}],
+                 "volumeMounts": [{"mountPath": "/a", "name": "v", "readOnly": true}]}
+            ]}}}}}})
+        );
+    }
 }

@@ -79,7 +79,6 @@ pub(crate) enum ListKind {
 }
 
 /// Key value used when a list-map key field is omitted (from the OpenAPI defaults).
-#[expect(dead_code, reason = "server-side apply lands next")]
 pub(crate) fn key_default(key: &str) -> Option<Value> {
     match key {
         "protocol" => Some(Value::String("TCP".into())),
@@ -166,7 +165,6 @@ impl Ctx {
     }
 
     /// Whether map field `field` is a `map[string]T` (its keys are data, not schema fields).
-    #[expect(dead_code, reason = "server-side apply lands next")]
     pub fn is_string_map(self, field: &str, ty: ObjType) -> bool {
         match (self, field) {
             (Ctx::Meta, "labels" | "annotations") => true,
@@ -180,7 +178,6 @@ impl Ctx {
     }
 
     /// Whether map field `field` is atomic for server-side apply (replaced and owned whole).
-    #[expect(dead_code, reason = "server-side apply lands next")]
     pub fn is_atomic_map(self, field: &str, ty: ObjType) -> bool {
         ty.builtin
             && matches!(

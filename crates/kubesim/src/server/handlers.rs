@@ -105,6 +105,10 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value> {
             .map_err(|e| Error::bad_request(format!("error decoding request body: {e}"))),
         "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(body)
             .map_err(|e| Error::bad_request(format!("error decoding YAML: {e}"))),
+        super::protobuf::CONTENT_TYPE => super::protobuf::decode(body).map_err(|e| match e {
+            super::protobuf::Error::Malformed(_) => Error::bad_request(e.to_string()),
+            super::protobuf::Error::Unsupported(_) => Error::unsupported_media_type(e.to_string()),
+        }),
         other => Err(Error::unsupported_media_type(format!(
             "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {other})"
         ))),
@@ -449,6 +453,8 @@ fn patch(
 fn delete_options(q: &Query, body: &Bytes) -> Result<DeleteOptions> {
     let b: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
+    } else if body.starts_with(super::protobuf::MAGIC) {
+        super::protobuf::decode(body).map_err(|e| Error::bad_request(e.to_string()))?
     } else {
         serde_json::from_slice(body)
             .map_err(|e| Error::bad_request(format!("error decoding DeleteOptions: {e}")))?

@@ -91,30 +91,10 @@ pub fn secret_string_data(o: &mut Value) {
     }
 }
 
-/// Defaults for a new object of `group`/`kind` whose uid is already set.
-pub fn on_create(group: &str, kind: &str, o: &mut Value) {
-    let name = o["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let uid = o["metadata"]["uid"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+/// Defaulting of `group`/`kind` that runs on every write (the API server's `SetDefaults_*`).
+pub fn on_write(group: &str, kind: &str, o: &mut Value) {
     match (group, kind) {
-        ("", "Namespace") => {
-            if let Some(spec) = obj(&mut o["spec"]) {
-                default(spec, "finalizers", json!(["kubernetes"]));
-            }
-            o["status"] = json!({"phase": "Active"});
-            if let Some(labels) = obj(&mut o["metadata"]["labels"]) {
-                labels.insert("kubernetes.io/metadata.name".into(), json!(name));
-            }
-        }
-        ("", "Pod") => {
-            pod_spec(&mut o["spec"]);
-            o["status"] = json!({"phase": "Pending"});
-        }
+        ("", "Pod") => pod_spec(&mut o["spec"]),
         ("", "Secret") => {
             if let Some(m) = o.as_object_mut() {
                 default(m, "type", json!("Opaque"));
@@ -134,9 +114,8 @@ pub fn on_create(group: &str, kind: &str, o: &mut Value) {
                     }
                 }
             }
-            o["status"] = json!({"loadBalancer": {}});
         }
-        ("batch", "Job") => job(o, &name, &uid),
+        ("batch", "Job") => job_defaults(o),
         ("batch", "CronJob") => {
             if let Some(spec) = obj(&mut o["spec"]) {
                 default(spec, "concurrencyPolicy", json!("Allow"));
@@ -163,8 +142,37 @@ pub fn on_create(group: &str, kind: &str, o: &mut Value) {
     }
 }
 
-/// Job defaults and the generated selector (`batch.kubernetes.io/controller-uid`).
-fn job(o: &mut Value, name: &str, uid: &str) {
+/// Defaults for a new object of `group`/`kind` whose uid is already set: [`on_write`] plus
+/// what `PrepareForCreate` does.
+pub fn on_create(group: &str, kind: &str, o: &mut Value) {
+    let name = o["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let uid = o["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    match (group, kind) {
+        ("", "Namespace") => {
+            if let Some(spec) = obj(&mut o["spec"]) {
+                default(spec, "finalizers", json!(["kubernetes"]));
+            }
+            o["status"] = json!({"phase": "Active"});
+            if let Some(labels) = obj(&mut o["metadata"]["labels"]) {
+                labels.insert("kubernetes.io/metadata.name".into(), json!(name));
+            }
+        }
+        ("", "Pod") => o["status"] = json!({"phase": "Pending"}),
+        ("", "Service") => o["status"] = json!({"loadBalancer": {}}),
+        ("batch", "Job") => job_selector(o, &name, &uid),
+        _ => {}
+    }
+    on_write(group, kind, o);
+}
+
+/// Job spec defaults (`SetDefaults_Job`).
+fn job_defaults(o: &mut Value) {
     let Some(spec) = obj(&mut o["spec"]) else {
         return;
     };
@@ -186,12 +194,14 @@ fn job(o: &mut Value, name: &str, uid: &str) {
         "TerminatingOrFailed"
     };
     default(spec, "podReplacementPolicy", json!(replacement));
-    let manual = spec.get("manualSelector").and_then(Value::as_bool) == Some(true);
+    pod_spec(&mut o["spec"]["template"]["spec"]);
+}
+
+/// The generated selector (`batch.kubernetes.io/controller-uid`) and the Job's labels.
+fn job_selector(o: &mut Value, name: &str, uid: &str) {
+    let manual = o["spec"]["manualSelector"].as_bool() == Some(true);
     if !manual {
-        spec.insert(
-            "selector".into(),
-            json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}),
-        );
+        o["spec"]["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
         if let Some(labels) = obj(&mut o["spec"]["template"]["metadata"]["labels"]) {
             for (k, v) in [
                 ("batch.kubernetes.io/controller-uid", uid),
@@ -203,7 +213,6 @@ fn job(o: &mut Value, name: &str, uid: &str) {
             }
         }
     }
-    pod_spec(&mut o["spec"]["template"]["spec"]);
     let has_labels = o["metadata"]["labels"]
         .as_object()
         .is_some_and(|l| !l.is_empty());

@@ -189,6 +189,31 @@ pub fn events_v1(ev: &Value, causes: &mut Vec<Cause>) {
     }
 }
 
+/// The Job spec fields Kubernetes refuses to change (`spec.template` may change while the Job
+/// is suspended).
+pub fn job_immutable(old: &Value, new: &Value, causes: &mut Vec<Cause>) {
+    let suspended = old["spec"]["suspend"].as_bool() == Some(true);
+    let indexed = old["spec"]["completionMode"] == "Indexed";
+    for field in [
+        "selector",
+        "template",
+        "completionMode",
+        "completions",
+        "manualSelector",
+        "podFailurePolicy",
+        "backoffLimitPerIndex",
+    ] {
+        let exempt = (field == "template" && suspended) || (field == "completions" && indexed);
+        if !exempt && old["spec"].get(field) != new["spec"].get(field) {
+            causes.push(Cause {
+                reason: "FieldValueInvalid".into(),
+                message: "Invalid value: \"object\": field is immutable".into(),
+                field: format!("spec.{field}"),
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
