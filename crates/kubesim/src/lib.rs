@@ -106,7 +106,10 @@ pub async fn start(config: Config) -> Result<Handle> {
     let superuser = auth
         .superuser_token
         .unwrap_or_else(|| format!("kubesim-admin.{}", uuid::Uuid::new_v4().simple()));
-    let authenticator = Arc::new(rbac::Authenticator::new(auth.static_tokens, superuser));
+    let authenticator = Arc::new(
+        rbac::Authenticator::new(auth.static_tokens, superuser)
+            .with_anonymous_user(auth.anonymous_user),
+    );
     let auth_enabled = config.auth.is_some();
     if auth_enabled {
         access::seed_bootstrap_policy(&store);
@@ -187,7 +190,9 @@ impl Handle {
         self.addr
     }
 
-    /// A kubeconfig for the server; with authentication on, it carries the superuser token.
+    /// A kubeconfig for the server; with authentication on, it carries the superuser token
+    /// (kube-rs sends it over plain HTTP; client-go, and so kubectl and helm, does not: see
+    /// `rbac::AuthConfig::anonymous_user`).
     pub fn kubeconfig(&self) -> String {
         kubeconfig_with_token(&self.url(), self.superuser_token())
     }

@@ -229,6 +229,10 @@ pub struct AuthConfig {
     pub static_tokens: HashMap<String, UserInfo>,
     /// The `system:masters` token; a random one when None.
     pub superuser_token: Option<String>,
+    /// Who a request without a token is; `system:anonymous` when None. kubectl and helm
+    /// (client-go) never send credentials over plain HTTP, so this is how they get a user:
+    /// [`UserInfo::superuser`] for set-up, or a ServiceAccount to see its denials.
+    pub anonymous_user: Option<UserInfo>,
 }
 
 impl AuthConfig {
@@ -241,6 +245,11 @@ impl AuthConfig {
         self.superuser_token = Some(token.into());
         self
     }
+
+    pub fn anonymous_user(mut self, user: UserInfo) -> Self {
+        self.anonymous_user = Some(user);
+        self
+    }
 }
 
 /// Maps bearer tokens to users.
@@ -249,6 +258,7 @@ pub struct Authenticator {
     static_tokens: HashMap<String, UserInfo>,
     minted: RwLock<HashMap<String, UserInfo>>,
     superuser_token: String,
+    anonymous: Option<UserInfo>,
 }
 
 /// The outcome of authentication.
@@ -268,7 +278,14 @@ impl Authenticator {
             static_tokens,
             minted: RwLock::new(HashMap::new()),
             superuser_token: superuser_token.into(),
+            anonymous: None,
         }
+    }
+
+    /// Requests without a token act as `user` instead of `system:anonymous`.
+    pub fn with_anonymous_user(mut self, user: Option<UserInfo>) -> Self {
+        self.anonymous = user;
+        self
     }
 
     /// The token of a `system:masters` user, for test set-up.
@@ -288,7 +305,7 @@ impl Authenticator {
     /// Reads the `Authorization` header.
     pub fn authenticate(&self, authorization: Option<&str>) -> Authn {
         let Some(header) = authorization else {
-            return Authn::User(UserInfo::anonymous());
+            return Authn::User(self.anonymous.clone().unwrap_or_else(UserInfo::anonymous));
         };
         let token = header
             .strip_prefix("Bearer ")

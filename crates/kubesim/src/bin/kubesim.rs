@@ -49,6 +49,10 @@ struct Args {
     /// The superuser token when --auth is on (random when unset).
     #[arg(long, env = "KUBESIM_SUPERUSER_TOKEN")]
     superuser_token: Option<String>,
+    /// With --auth, requests without a token act as the superuser. kubectl and helm never send
+    /// tokens over plain HTTP; this lets them set things up while token clients are checked.
+    #[arg(long, env = "KUBESIM_ANONYMOUS_SUPERUSER")]
+    anonymous_superuser: bool,
     /// A static token file when --auth is on: lines of token,user[,group...].
     #[arg(long, env = "KUBESIM_TOKEN_AUTH_FILE")]
     token_auth_file: Option<PathBuf>,
@@ -74,6 +78,9 @@ impl Args {
             let mut auth = kubesim::rbac::AuthConfig::default();
             if let Some(t) = &self.superuser_token {
                 auth = auth.superuser_token(t.clone());
+            }
+            if self.anonymous_superuser {
+                auth = auth.anonymous_user(kubesim::rbac::UserInfo::superuser());
             }
             if let Some(path) = &self.token_auth_file {
                 let text = std::fs::read_to_string(path)
