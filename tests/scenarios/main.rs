@@ -519,3 +519,58 @@ async fn records_expire_after_the_retention_period() {
         "FAILED"
     );
 }
+
+/// `/readyz` is 200 once synced, `/livez` is 200, and `/metrics` counts requests by
+/// operation and AWS error code, and reconciles by action.
+#[tokio::test]
+async fn probes_and_metrics_tell_the_truth() {
+    let env = Env::start().await;
+    let Some(server) = &env.server else { return };
+    let admin = server.admin_url();
+    for probe in ["/livez", "/readyz"] {
+        let resp = env
+            .http
+            .get(format!("{admin}{probe}"))
+            .send()
+            .await
+            .expect("probe");
+        assert_eq!(resp.status().as_u16(), 200, "{probe}");
+    }
+    let job = env
+        .create_job("counted", json!({"suspend": true}), json!({}))
+        .await;
+    assert_eq!(env.terminate(&uid(&job), REASON).await.0, 200);
+    assert_eq!(env.terminate("", REASON).await.0, 400);
+    env.wait_described(&uid(&job), "FAILED").await;
+
+    let text = eventually("the cancel to be counted", || async {
+        let text = env
+            .http
+            .get(format!("{admin}/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.contains(
+            r#"batch_terminator_controller_reconciles_total{action="cancel",result="ok"}"#,
+        )
+        .then_some(text)
+    })
+    .await;
+    assert!(
+        text.contains(
+            r#"batch_terminator_api_requests_total{operation="TerminateJob",code="OK"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"batch_terminator_api_requests_total{operation="TerminateJob",code="ClientException"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("batch_terminator_api_request_duration_seconds_bucket"),
+        "{text}"
+    );
+}
