@@ -24,13 +24,16 @@ fn the_readme_lists_exactly_the_metrics_the_code_exports() {
     );
 }
 
-/// `serve --sim` starts, answers its probes, and exits 0 on SIGTERM.
+/// `serve --sim` starts, writes its cluster's kubeconfig, and exits 0 on SIGTERM.
 #[test]
 fn the_binary_serves_and_stops_cleanly_on_sigterm() {
+    let kubeconfig = std::env::temp_dir().join(format!("bt-sim-{}.kubeconfig", std::process::id()));
     let mut child = Command::new(BIN)
         .args([
             "serve",
             "--sim",
+            "--sim-kubeconfig",
+            kubeconfig.to_str().expect("utf-8 path"),
             "--listen",
             "127.0.0.1:0",
             "--admin-listen",
@@ -49,6 +52,9 @@ fn the_binary_serves_and_stops_cleanly_on_sigterm() {
         }
     };
     assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
+    let written = std::fs::read_to_string(&kubeconfig).expect("the kubeconfig was written");
+    assert!(written.contains("server: http://127.0.0.1:"), "{written}");
+    let _ = std::fs::remove_file(&kubeconfig);
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
