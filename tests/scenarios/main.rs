@@ -574,3 +574,42 @@ async fn probes_and_metrics_tell_the_truth() {
         "{text}"
     );
 }
+
+/// When the API server fails, TerminateJob answers 500 ServerException and writes nothing; a
+/// retry (as every AWS client makes) then succeeds.
+#[tokio::test]
+async fn a_kubernetes_failure_is_a_server_exception_and_never_a_false_200() {
+    use kubesim::faults::{Effect, Rule};
+    let env = Env::start().await;
+    let job = env
+        .create_job("flaky", json!({"suspend": true}), json!({}))
+        .await;
+    let rule = Rule::new(Effect::Error {
+        code: 500,
+        retry_after_seconds: None,
+    })
+    .verbs(&["create"])
+    .resources(&["jobterminations"]);
+    env.sim().faults().add(rule).expect("fault rule");
+
+    let body = json!({"jobId": uid(&job), "reason": REASON}).to_string();
+    let (status, error_type, body) = env.post("/v1/terminatejob", &body).await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(error_type.as_deref(), Some("ServerException"));
+    assert_eq!(body["__type"], "ServerException");
+    let records: kube::Api<batch_terminator::record::JobTermination> =
+        kube::Api::namespaced(env.client.clone(), &env.ns);
+    assert!(records.get_opt(&uid(&job)).await.expect("get").is_none());
+    assert_eq!(
+        env.describe(&uid(&job)).await.expect("described")["status"],
+        "RUNNABLE"
+    );
+
+    env.sim().faults().clear();
+    assert_eq!(env.terminate(&uid(&job), REASON).await, (200, json!({})));
+    assert_failed_with(
+        &env.wait_described(&uid(&job), "FAILED").await,
+        REASON,
+        false,
+    );
+}
