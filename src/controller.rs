@@ -17,7 +17,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::batch::{self, Action, BatchState, Decision, TerminateKind};
 use crate::index::views;
@@ -554,28 +554,57 @@ fn error_policy(record: Arc<JobTermination>, error: &Error, ctx: Arc<Context>) -
     Requeue::requeue(POLL)
 }
 
-/// Runs the controller until `shutdown` resolves. `triggers` carries records whose Job or pods
-/// changed (from the index), so a record is looked at again as soon as its Job moves.
+/// Runs the controller until `shutdown` turns true. `triggers` carries records whose Job or
+/// pods changed (from the index), so a record is looked at again as soon as its Job moves.
+///
+/// With a list of namespaces there is one controller per namespace, each watching only its own
+/// namespace, so namespaced RBAC (Roles, no ClusterRole) is enough.
 pub async fn run(
     ctx: Arc<Context>,
     namespaces: &[String],
-    triggers: mpsc::UnboundedReceiver<ObjectRef<JobTermination>>,
-    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+    mut triggers: mpsc::UnboundedReceiver<ObjectRef<JobTermination>>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let api: Api<JobTermination> = match namespaces {
-        [ns] => Api::namespaced(ctx.client.clone(), ns),
-        _ => Api::all(ctx.client.clone()),
+    if namespaces.is_empty() {
+        let api = Api::all(ctx.client.clone());
+        let triggers = tokio_stream::wrappers::UnboundedReceiverStream::new(triggers);
+        return run_one(ctx, api, triggers, shutdown).await;
+    }
+    let mut routes = std::collections::HashMap::new();
+    let mut controllers = Vec::new();
+    for ns in namespaces {
+        let (tx, rx) = mpsc::unbounded_channel();
+        routes.insert(ns.clone(), tx);
+        let api = Api::namespaced(ctx.client.clone(), ns);
+        let rx = tokio_stream::wrappers::UnboundedReceiverStream::new(rx);
+        controllers.push(run_one(ctx.clone(), api, rx, shutdown.clone()));
+    }
+    let route = async move {
+        while let Some(r) = triggers.recv().await {
+            if let Some(tx) = r.namespace.as_ref().and_then(|ns| routes.get(ns)) {
+                // A closed channel means that controller has shut down.
+                let _ = tx.send(r);
+            }
+        }
     };
-    let watched: Vec<String> = namespaces.to_vec();
-    let triggers =
-        tokio_stream::wrappers::UnboundedReceiverStream::new(triggers).filter(move |r| {
-            let keep =
-                watched.is_empty() || r.namespace.as_ref().is_some_and(|ns| watched.contains(ns));
-            std::future::ready(keep)
-        });
+    tokio::select! {
+        _ = futures::future::join_all(controllers) => {}
+        _ = route => {}
+    }
+}
+
+async fn run_one(
+    ctx: Arc<Context>,
+    api: Api<JobTermination>,
+    triggers: impl futures::Stream<Item = ObjectRef<JobTermination>> + Send + 'static,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let stop = async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    };
     Controller::new(api, watcher::Config::default())
         .reconcile_on(triggers)
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(stop)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             if let Err(error) = result {

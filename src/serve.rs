@@ -133,7 +133,7 @@ impl Server {
             instance: instance_name(),
         });
         let namespaces = settings.namespaces.clone();
-        let stop = wait_for(shutdown_rx.clone());
+        let stop = shutdown_rx.clone();
         tasks.push(tokio::spawn(async move {
             controller::run(ctx, &namespaces, trigger_rx, stop).await;
         }));
