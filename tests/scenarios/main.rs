@@ -1,6 +1,7 @@
 //! TerminateJob, CancelJob and DescribeJobs end to end: every row of design.md's behaviour
 //! table, against a cluster with a Job controller, a scheduler and a kubelet.
 
+mod auth;
 mod harness;
 
 use harness::{Env, eventually};

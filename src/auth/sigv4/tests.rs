@@ -306,7 +306,8 @@ fn a_correctly_signed_request_verifies() {
 
 #[test]
 fn tampering_with_any_signed_part_fails() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut Owned)>)> = vec![
+    type Tamper = Box<dyn Fn(&mut Owned)>;
+    let cases: Vec<(&str, Tamper)> = vec![
         ("method", Box::new(|r| r.method = "PUT".into())),
         ("path", Box::new(|r| r.path = "/v1/canceljob".into())),
         ("query", Box::new(|r| r.query = "x=1".into())),
