@@ -25,11 +25,13 @@ use serde::Serialize;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::auth::{Auth, Caller};
 use crate::batch::{
     DescribeCommand, JobDetail, ListFilter, ListPage, ListParams, ListQuery, TerminateCommand,
     TerminateKind,
 };
 
+mod authn;
 mod error;
 mod extract;
 mod wire;
@@ -115,12 +117,14 @@ impl Operation {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RequestId(pub Uuid);
 
-/// Per-request facts handed to the [`JobService`] (room for the caller's identity once
-/// SigV4 lands).
+/// Per-request facts handed to the [`JobService`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestContext {
     pub request_id: RequestId,
     pub operation: Operation,
+    /// Who is asking, and the namespaces it may touch: the service checks a job's
+    /// namespace against it after lookup.
+    pub caller: Caller,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
@@ -139,6 +143,12 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
                 .get::<Operation>()
                 .copied()
                 .unwrap_or_else(|| Operation::from_path(parts.uri.path())),
+            // Set by the authentication layer; without it, fail closed.
+            caller: parts
+                .extensions
+                .get::<Caller>()
+                .cloned()
+                .unwrap_or_else(Caller::nobody),
         })
     }
 }
@@ -147,6 +157,11 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
 /// and, on errors, [`AwsErrorCode`] in the response's extensions. Health and metrics routes
 /// belong in another router merged beside this one, so they stay out of request tracing.
 pub fn router<S: JobService>(service: Arc<S>) -> Router {
+    router_with_auth(service, Auth::None)
+}
+
+/// [`router`] with authentication: every request passes [`Auth`] before its handler.
+pub fn router_with_auth<S: JobService>(service: Arc<S>, auth: Auth) -> Router {
     Router::new()
         .route(
             "/v1/terminatejob",
@@ -162,6 +177,10 @@ pub fn router<S: JobService>(service: Arc<S>) -> Router {
         )
         .route("/v1/listjobs", post(list_jobs::<S>).fallback(wrong_method))
         .fallback(unknown_operation)
+        .layer(middleware::from_fn_with_state(
+            Arc::new(auth),
+            authn::authenticate,
+        ))
         .layer(middleware::from_fn(request_context))
         .with_state(service)
 }

@@ -93,6 +93,37 @@ pub struct ServeArgs {
     /// With --sim: write the embedded cluster's kubeconfig to this path, for kubectl.
     #[arg(long, env = "BATCH_TERMINATOR_SIM_KUBECONFIG", requires = "sim")]
     pub sim_kubeconfig: Option<PathBuf>,
+
+    /// How API requests are authenticated: `sigv4` (AWS Signature Version 4, keys from
+    /// --credentials-file) or `none` (anyone who reaches the port may do anything). Default:
+    /// sigv4, or none with --sim.
+    #[arg(long, env = "BATCH_TERMINATOR_AUTH", value_enum)]
+    pub auth: Option<AuthMode>,
+
+    /// With --auth sigv4: a YAML (or JSON) file mapping access key IDs to their secret and
+    /// the namespaces and operations they may use (see the README).
+    #[arg(long, env = "BATCH_TERMINATOR_CREDENTIALS_FILE")]
+    pub credentials_file: Option<PathBuf>,
+}
+
+/// How API requests are authenticated.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMode {
+    /// No authentication (the demo).
+    None,
+    /// AWS Signature Version 4.
+    Sigv4,
+}
+
+impl ServeArgs {
+    /// --auth, or its default: sigv4, except for the --sim demo.
+    pub fn auth_mode(&self) -> AuthMode {
+        self.auth.unwrap_or(if self.sim {
+            AuthMode::None
+        } else {
+            AuthMode::Sigv4
+        })
+    }
 }
 
 /// How log lines are written.
@@ -149,6 +180,10 @@ mod tests {
         assert!(!args.strict_unknown_jobs);
         assert!(!args.sim);
         assert_eq!(args.sim_kubeconfig, None);
+        assert_eq!(args.auth, None);
+        assert_eq!(args.auth_mode(), AuthMode::Sigv4);
+        assert_eq!(args.credentials_file, None);
+        assert_eq!(serve(&["--sim"]).unwrap().auth_mode(), AuthMode::None);
     }
 
     #[test]
@@ -165,6 +200,8 @@ mod tests {
             "--strict-unknown-jobs",
             "--sim",
             "--sim-kubeconfig=/tmp/kc",
+            "--auth=sigv4",
+            "--credentials-file=/etc/bt/credentials.yaml",
         ])
         .unwrap();
         assert_eq!(args.listen, "127.0.0.1:9000".parse().unwrap());
@@ -176,6 +213,12 @@ mod tests {
         assert!(args.strict_unknown_jobs);
         assert!(args.sim);
         assert_eq!(args.sim_kubeconfig, Some(PathBuf::from("/tmp/kc")));
+        assert_eq!(args.auth_mode(), AuthMode::Sigv4);
+        assert_eq!(
+            args.credentials_file,
+            Some(PathBuf::from("/etc/bt/credentials.yaml"))
+        );
+        assert_eq!(serve(&["--auth=none"]).unwrap().auth_mode(), AuthMode::None);
     }
 
     #[test]
@@ -185,6 +228,7 @@ mod tests {
             &["--account-id=12345"],
             &["--listen=localhost"],
             &["--log-format=yaml"],
+            &["--auth=basic"],
             &["--sim-kubeconfig=/tmp/kc"], // requires --sim
         ] {
             assert!(serve(bad).is_err(), "{bad:?} was accepted");
@@ -224,7 +268,7 @@ mod tests {
             assert!(arg.get_long().is_some(), "--{id} is not a long flag");
         }
         assert_eq!(
-            seen, 14,
+            seen, 16,
             "a ServeArgs field was added or removed: update this test"
         );
     }

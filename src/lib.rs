@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 pub mod admin;
 pub mod api;
+pub mod auth;
 pub mod batch;
 pub mod config;
 pub mod controller;

@@ -11,7 +11,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::admin::{self, Readiness};
-use crate::config::ServeArgs;
+use crate::auth::{Auth, Credentials};
+use crate::config::{AuthMode, ServeArgs};
 use crate::controller::{self, Context};
 use crate::index::Index;
 use crate::metrics::Metrics;
@@ -42,6 +43,13 @@ pub enum Error {
     InstallCrd(#[source] kube::Error),
     #[error("serving HTTP: {0}")]
     Serve(#[source] std::io::Error),
+    #[error(
+        "--auth sigv4 (the default without --sim) needs --credentials-file \
+         (BATCH_TERMINATOR_CREDENTIALS_FILE); pass --auth none to run without authentication"
+    )]
+    CredentialsFileRequired,
+    #[error("loading the credentials: {0}")]
+    Credentials(#[source] crate::auth::credentials::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -56,11 +64,24 @@ pub struct Settings {
     pub record_retention: Duration,
     pub service: ServiceSettings,
     pub shutdown_timeout: Duration,
+    /// How API requests are authenticated. `Debug` shows no secret.
+    pub auth: Auth,
 }
 
 impl Settings {
-    pub fn from_args(args: &ServeArgs) -> Self {
-        Settings {
+    /// Reads the credentials file when --auth is sigv4.
+    pub fn from_args(args: &ServeArgs) -> Result<Self> {
+        let auth = match args.auth_mode() {
+            AuthMode::None => Auth::None,
+            AuthMode::Sigv4 => {
+                let path = args
+                    .credentials_file
+                    .as_deref()
+                    .ok_or(Error::CredentialsFileRequired)?;
+                Auth::sigv4(Credentials::load(path).map_err(Error::Credentials)?)
+            }
+        };
+        Ok(Settings {
             listen: args.listen,
             admin_listen: args.admin_listen,
             namespaces: args.namespaces.clone(),
@@ -71,7 +92,8 @@ impl Settings {
                 strict_unknown_jobs: args.strict_unknown_jobs,
             },
             shutdown_timeout: args.shutdown_timeout,
-        }
+            auth,
+        })
     }
 }
 
@@ -148,10 +170,9 @@ impl Server {
         let api_addr = api_listener.local_addr().map_err(Error::Serve)?;
         let admin_addr = admin_listener.local_addr().map_err(Error::Serve)?;
 
-        let api = crate::api::router(service).layer(axum::middleware::from_fn_with_state(
-            metrics.clone(),
-            track_request,
-        ));
+        let api = crate::api::router_with_auth(service, settings.auth.clone()).layer(
+            axum::middleware::from_fn_with_state(metrics.clone(), track_request),
+        );
         let admin = admin::router(readiness, registry);
         let servers = vec![
             tokio::spawn(
@@ -315,8 +336,15 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 /// Runs the service until SIGTERM or Ctrl-C.
 pub async fn run(args: ServeArgs) -> Result<()> {
     let stop = shutdown_signal();
-    let settings = Settings::from_args(&args);
-    tracing::warn!("no authentication: anyone who reaches the API port can terminate jobs");
+    let settings = Settings::from_args(&args)?;
+    match &settings.auth {
+        Auth::None => tracing::warn!(
+            "no authentication (--auth none): anyone who reaches the API port can terminate jobs"
+        ),
+        Auth::SigV4 { credentials, .. } => {
+            tracing::info!(access_keys = credentials.len(), "SigV4 authentication on")
+        }
+    }
     // The embedded cluster lives as long as the service.
     let sim = match args.sim {
         true => Some(

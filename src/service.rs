@@ -43,6 +43,31 @@ pub fn job_queue(job: &Job) -> String {
         .unwrap_or_else(|| job.namespace().unwrap_or_default())
 }
 
+/// The namespace of a job: its Job's, or its record's once the Job is gone.
+fn entry_namespace(entry: &JobEntry) -> Option<String> {
+    entry
+        .job
+        .as_deref()
+        .and_then(|job| job.namespace())
+        .or_else(|| entry.record.as_deref().and_then(|r| r.namespace()))
+}
+
+/// A job outside the caller's namespaces is refused, as IAM refuses a resource outside a
+/// policy, rather than hidden.
+fn authorize(ctx: &RequestContext, id: &str, entry: &JobEntry) -> Result<(), ServiceError> {
+    if ctx.caller.touches_all_namespaces()
+        || entry_namespace(entry).is_some_and(|ns| ctx.caller.may_touch(&ns))
+    {
+        return Ok(());
+    }
+    Err(ServiceError::AccessDenied(format!(
+        "User: {} is not authorized to perform: batch:{} on job {id}: \
+         the job is outside the namespaces of this access key",
+        ctx.caller.name(),
+        ctx.operation.as_str()
+    )))
+}
+
 fn record_name(job_uid: &str) -> String {
     job_uid.to_string()
 }
@@ -56,15 +81,24 @@ impl KubeJobService {
         }
     }
 
-    fn lookup(&self, id: &str) -> Result<Option<JobEntry>, ServiceError> {
+    fn lookup(&self, ctx: &RequestContext, id: &str) -> Result<Option<JobEntry>, ServiceError> {
         match self.index.lookup(id) {
-            Lookup::Found(entry) => Ok(Some(entry)),
+            Lookup::Found(entry) => {
+                authorize(ctx, id, &entry)?;
+                Ok(Some(entry))
+            }
             Lookup::NotFound => Ok(None),
             Lookup::Ambiguous(namespaces) => Err(ServiceError::Client(format!(
                 "job ID {id} is the {} label of Jobs in several namespaces ({}); \
                  address one of them by its uid",
                 crate::record::JOB_ID_LABEL,
-                namespaces.join(", ")
+                // Only the caller's own namespaces are named.
+                namespaces
+                    .iter()
+                    .filter(|ns| ctx.caller.may_touch(ns))
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))),
         }
     }
@@ -98,12 +132,20 @@ impl KubeJobService {
         }
     }
 
-    fn summaries(&self, query: &ListQuery) -> Vec<JobSummary> {
-        match &query.scope {
+    /// The summaries of the jobs in the query's scope. A queue lists only the jobs in the
+    /// caller's namespaces; an array job outside them is refused.
+    fn summaries(
+        &self,
+        ctx: &RequestContext,
+        query: &ListQuery,
+    ) -> Result<Vec<JobSummary>, ServiceError> {
+        Ok(match &query.scope {
             ListScope::JobQueue(queue) => {
                 let mut out = Vec::new();
                 for job in self.index.jobs() {
-                    if job_queue(&job) != *queue {
+                    if job_queue(&job) != *queue
+                        || !ctx.caller.may_touch(&job.namespace().unwrap_or_default())
+                    {
                         continue;
                     }
                     let Some(id) = crate::index::job_id(&job) else {
@@ -121,7 +163,9 @@ impl KubeJobService {
                 }
                 // Jobs deleted by a cancel live on in their records.
                 for record in self.index.orphan_records() {
-                    if record.namespace().as_deref() == Some(queue.as_str()) {
+                    if record.namespace().as_deref() == Some(queue.as_str())
+                        && ctx.caller.may_touch(queue)
+                    {
                         let entry = JobEntry {
                             job: None,
                             pods: Vec::new(),
@@ -136,27 +180,30 @@ impl KubeJobService {
                 out
             }
             ListScope::ArrayJob(parent) => match self.index.lookup(parent) {
-                Lookup::Found(entry) => match entry.job.as_deref() {
-                    Some(job) => {
-                        let pods: Vec<batch::PodView> =
-                            entry.pods.iter().map(|p| views::pod_view(p)).collect();
-                        let termination = entry.record.as_deref().map(views::termination_view);
-                        let ctx = self.context(parent, job_queue(job));
-                        batch::array_children(
-                            &views::job_view(job),
-                            &pods,
-                            termination.as_ref(),
-                            &ctx,
-                        )
-                        .iter()
-                        .map(JobDetail::summary)
-                        .collect()
+                Lookup::Found(entry) => {
+                    match (authorize(ctx, parent, &entry), entry.job.as_deref()) {
+                        (Err(denied), _) => return Err(denied),
+                        (Ok(()), Some(job)) => {
+                            let pods: Vec<batch::PodView> =
+                                entry.pods.iter().map(|p| views::pod_view(p)).collect();
+                            let termination = entry.record.as_deref().map(views::termination_view);
+                            let ctx = self.context(parent, job_queue(job));
+                            batch::array_children(
+                                &views::job_view(job),
+                                &pods,
+                                termination.as_ref(),
+                                &ctx,
+                            )
+                            .iter()
+                            .map(JobDetail::summary)
+                            .collect()
+                        }
+                        (Ok(()), None) => Vec::new(),
                     }
-                    None => Vec::new(),
-                },
+                }
                 Lookup::NotFound | Lookup::Ambiguous(_) => Vec::new(),
             },
-        }
+        })
     }
 }
 
@@ -171,7 +218,7 @@ impl JobService for KubeJobService {
             return Err(error.into());
         }
         let id = command.job_id();
-        let Some(entry) = self.lookup(id)? else {
+        let Some(entry) = self.lookup(&ctx, id)? else {
             if self.settings.strict_unknown_jobs {
                 return Err(ServiceError::Client(format!("job {id} not found")));
             }
@@ -240,7 +287,7 @@ impl JobService for KubeJobService {
 
     async fn describe(
         &self,
-        _ctx: RequestContext,
+        ctx: RequestContext,
         command: DescribeCommand,
     ) -> Result<Vec<JobDetail>, ServiceError> {
         let mut out = Vec::new();
@@ -249,14 +296,14 @@ impl JobService for KubeJobService {
                 Some((parent, index)) => (parent, Some(index)),
                 None => (id.as_str(), None),
             };
-            if let Some(entry) = self.lookup(parent)? {
+            if let Some(entry) = self.lookup(&ctx, parent)? {
                 out.extend(self.detail(parent, &entry, child));
             }
         }
         Ok(out)
     }
 
-    async fn list(&self, _ctx: RequestContext, query: ListQuery) -> Result<ListPage, ServiceError> {
-        Ok(batch::paginate(self.summaries(&query), &query))
+    async fn list(&self, ctx: RequestContext, query: ListQuery) -> Result<ListPage, ServiceError> {
+        Ok(batch::paginate(self.summaries(&ctx, &query)?, &query))
     }
 }

@@ -4,6 +4,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::auth::sigv4;
 use crate::batch;
 
 /// The AWS error codes this API answers with. `X-Amzn-ErrorType` and `__type` carry
@@ -21,6 +22,14 @@ pub enum AwsErrorCode {
     TooManyRequestsException,
     /// 404: no operation at this path.
     UnknownOperationException,
+    /// 403: SigV4 on, and the request carries no `Authorization` header.
+    MissingAuthenticationTokenException,
+    /// 400: a malformed `Authorization` header, or no `X-Amz-Date`.
+    IncompleteSignatureException,
+    /// 403: the access key ID is unknown.
+    UnrecognizedClientException,
+    /// 403: a signature that does not match, or a stale date.
+    InvalidSignatureException,
 }
 
 impl AwsErrorCode {
@@ -31,6 +40,12 @@ impl AwsErrorCode {
             AwsErrorCode::AccessDeniedException => "AccessDeniedException",
             AwsErrorCode::TooManyRequestsException => "TooManyRequestsException",
             AwsErrorCode::UnknownOperationException => "UnknownOperationException",
+            AwsErrorCode::MissingAuthenticationTokenException => {
+                "MissingAuthenticationTokenException"
+            }
+            AwsErrorCode::IncompleteSignatureException => "IncompleteSignatureException",
+            AwsErrorCode::UnrecognizedClientException => "UnrecognizedClientException",
+            AwsErrorCode::InvalidSignatureException => "InvalidSignatureException",
         }
     }
 
@@ -41,6 +56,10 @@ impl AwsErrorCode {
             AwsErrorCode::AccessDeniedException => StatusCode::FORBIDDEN,
             AwsErrorCode::TooManyRequestsException => StatusCode::TOO_MANY_REQUESTS,
             AwsErrorCode::UnknownOperationException => StatusCode::NOT_FOUND,
+            AwsErrorCode::MissingAuthenticationTokenException
+            | AwsErrorCode::UnrecognizedClientException
+            | AwsErrorCode::InvalidSignatureException => StatusCode::FORBIDDEN,
+            AwsErrorCode::IncompleteSignatureException => StatusCode::BAD_REQUEST,
         }
     }
 }
@@ -101,6 +120,9 @@ pub enum ApiError {
     UnknownOperation { method: String, path: String },
     #[error(transparent)]
     Service(#[from] ServiceError),
+    /// SigV4 refused the request.
+    #[error(transparent)]
+    Unauthenticated(#[from] sigv4::Error),
     /// A response could not be serialised (a bug).
     #[error("the response could not be serialised")]
     Serialize {
@@ -120,6 +142,16 @@ impl ApiError {
             | ApiError::MethodNotAllowed { .. } => AwsErrorCode::ClientException,
             ApiError::UnknownOperation { .. } => AwsErrorCode::UnknownOperationException,
             ApiError::Serialize { .. } => AwsErrorCode::ServerException,
+            ApiError::Unauthenticated(e) => match e {
+                sigv4::Error::MissingAuthorization => {
+                    AwsErrorCode::MissingAuthenticationTokenException
+                }
+                sigv4::Error::Incomplete(_) => AwsErrorCode::IncompleteSignatureException,
+                sigv4::Error::UnknownAccessKey => AwsErrorCode::UnrecognizedClientException,
+                sigv4::Error::SignatureMismatch { .. } | sigv4::Error::Invalid(_) => {
+                    AwsErrorCode::InvalidSignatureException
+                }
+            },
             ApiError::Service(e) => match e {
                 ServiceError::Invalid(_) | ServiceError::Client(_) => AwsErrorCode::ClientException,
                 ServiceError::Server(_) => AwsErrorCode::ServerException,

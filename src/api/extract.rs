@@ -1,7 +1,8 @@
 //! The JSON body extractor: a 64 KiB limit and AWS-shaped errors that name the field.
 
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 
@@ -20,35 +21,36 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
-        let too_large = ApiError::BodyTooLarge {
-            limit: MAX_BODY_BYTES,
-        };
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-            return Err(too_large);
-        }
-        let bytes = match Limited::new(req.into_body(), MAX_BODY_BYTES)
-            .collect()
-            .await
-        {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) if e.is::<LengthLimitError>() => return Err(too_large),
-            Err(e) => {
-                return Err(ApiError::Body {
-                    source: axum::Error::new(e),
-                });
-            }
-        };
+        let (parts, body) = req.into_parts();
+        let bytes = read_body(&parts.headers, body).await?;
         let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
             &bytes
         };
         parse(bytes).map(AwsJson)
+    }
+}
+
+/// The body of a request, at most [`MAX_BODY_BYTES`] (a larger declared length is refused
+/// before reading).
+pub(super) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let too_large = ApiError::BodyTooLarge {
+        limit: MAX_BODY_BYTES,
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_large);
+    }
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(too_large),
+        Err(e) => Err(ApiError::Body {
+            source: axum::Error::new(e),
+        }),
     }
 }
 

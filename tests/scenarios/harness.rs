@@ -71,6 +71,7 @@ pub fn settings() -> Settings {
             strict_unknown_jobs: false,
         },
         shutdown_timeout: Duration::from_secs(5),
+        auth: batch_terminator::auth::Auth::None,
     }
 }
 
@@ -80,11 +81,20 @@ impl Env {
     }
 
     pub async fn start_with(config: kubesim::Config) -> Env {
-        Self::start_with_settings(config, settings()).await
+        Self::start_with_settings(config, |_| settings()).await
     }
 
-    pub async fn start_with_settings(config: kubesim::Config, settings: Settings) -> Env {
+    /// Starts the service with the settings `settings_for(namespace)` gives for the test's
+    /// namespace (e.g. credentials scoped to it). Not for an external service.
+    pub async fn start_with_settings(
+        config: kubesim::Config,
+        settings_for: impl FnOnce(&str) -> Settings,
+    ) -> Env {
         let http = reqwest::Client::new();
+        let ns = format!(
+            "bt-test-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..10]
+        );
         let external = (
             std::env::var("BT_E2E_KUBECONFIG").ok(),
             std::env::var("BT_E2E_ENDPOINT").ok(),
@@ -101,16 +111,12 @@ impl Env {
                 let sim = kubesim::start(config).await.expect("kubesim starts");
                 let client = sim_client(&sim);
                 install_crd(&client).await.expect("CRD installs");
-                let server = Server::start(client.clone(), settings)
+                let server = Server::start(client.clone(), settings_for(&ns))
                     .await
                     .expect("service starts");
                 (client, server.api_url(), Some(sim), Some(server))
             }
         };
-        let ns = format!(
-            "bt-test-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..10]
-        );
         let namespaces: Api<Namespace> = Api::all(client.clone());
         let namespace: Namespace = serde_json::from_value(json!({
             "metadata": {"name": ns, "labels": {TEST_LABEL: "true"}}

@@ -1,6 +1,7 @@
 //! TerminateJob, CancelJob and DescribeJobs end to end: every row of design.md's behaviour
 //! table, against a cluster with a Job controller, a scheduler and a kubelet.
 
+mod auth;
 mod harness;
 
 use harness::{Env, eventually};
@@ -488,7 +489,7 @@ async fn records_expire_after_the_retention_period() {
         record_retention: std::time::Duration::ZERO,
         ..harness::settings()
     };
-    let env = Env::start_with_settings(harness::sim_config(), settings).await;
+    let env = Env::start_with_settings(harness::sim_config(), |_| settings).await;
     let records: kube::Api<batch_terminator::record::JobTermination> =
         kube::Api::namespaced(env.client.clone(), &env.ns);
     let queued = env

@@ -1,0 +1,218 @@
+//! SigV4 and per-namespace access, end to end with the unmodified `aws-sdk-batch` crate.
+
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_batch::config::Region;
+use aws_sdk_batch::config::retry::RetryConfig;
+use aws_smithy_async::time::StaticTimeSource;
+use batch_terminator::auth::{Auth, Credentials};
+use kube::ResourceExt;
+use serde_json::json;
+
+use crate::harness::{Env, settings, sim_config};
+
+/// A client signing with this key; `at` fixes the clock it signs with. No retries, so each
+/// error is the server's first answer.
+fn sdk(env: &Env, key: &str, secret: &str, at: Option<SystemTime>) -> aws_sdk_batch::Client {
+    let mut config = aws_sdk_batch::Config::builder()
+        .endpoint_url(&env.endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            key, secret, None, None, "test",
+        ))
+        .retry_config(RetryConfig::disabled())
+        .behavior_version_latest();
+    if let Some(at) = at {
+        config = config.time_source(StaticTimeSource::new(at));
+    }
+    aws_sdk_batch::Client::from_conf(config.build())
+}
+
+/// The error code and message of a failed call, as the SDK surfaces them.
+macro_rules! code_and_message {
+    ($result:expr $(,)?) => {{
+        let err = $result.expect_err("the call fails").into_service_error();
+        (
+            err.meta().code().unwrap_or_default().to_owned(),
+            err.meta().message().unwrap_or_default().to_owned(),
+        )
+    }};
+}
+
+/// Three keys: one for the test's namespace, one for another namespace, one that may only
+/// read, everywhere. Written to a file and loaded as `--credentials-file` would load it.
+fn credentials_for(ns: &str) -> Credentials {
+    let yaml = format!(
+        r#"
+accessKeys:
+  AKIDTEAM:
+    secretAccessKey: "team/secret+key"
+    namespaces: ["{ns}"]
+    operations: ["*"]
+  AKIDELSEWHERE:
+    secretAccessKey: elsewhere-secret
+    namespaces: [some-other-namespace]
+    operations: ["*"]
+  AKIDREADER:
+    secretAccessKey: reader-secret
+    namespaces: ["*"]
+    operations: [DescribeJobs, ListJobs]
+"#
+    );
+    let path = std::env::temp_dir().join(format!("bt-credentials-{ns}.yaml"));
+    std::fs::write(&path, yaml).expect("credentials file written");
+    let credentials = Credentials::load(&path).expect("credentials load");
+    let _ = std::fs::remove_file(&path);
+    credentials
+}
+
+#[tokio::test]
+async fn sigv4_authenticates_and_scopes_keys_to_namespaces() {
+    if std::env::var("BT_E2E_ENDPOINT").is_ok() {
+        eprintln!("skipped: needs an in-process service configured with its own credentials");
+        return;
+    }
+    let env = Env::start_with_settings(sim_config(), |ns| {
+        let mut settings = settings();
+        settings.auth = Auth::sigv4(credentials_for(ns));
+        settings
+    })
+    .await;
+    let job = env.create_job("signed", json!({}), json!({})).await;
+    let id = job.uid().expect("uid");
+    env.wait_pod_phase(&job, "Running").await;
+
+    // The right key works: describe and list its own namespace.
+    let team = sdk(&env, "AKIDTEAM", "team/secret+key", None);
+    let described = team
+        .describe_jobs()
+        .jobs(&id)
+        .send()
+        .await
+        .expect("DescribeJobs with the right key");
+    assert_eq!(described.jobs().len(), 1);
+    assert_eq!(described.jobs()[0].job_id(), Some(id.as_str()));
+    let listed = team
+        .list_jobs()
+        .job_queue(&env.ns)
+        .send()
+        .await
+        .expect("ListJobs");
+    assert!(
+        listed
+            .job_summary_list()
+            .iter()
+            .any(|j| j.job_id() == Some(id.as_str())),
+        "{listed:?}"
+    );
+
+    // A wrong secret.
+    let (code, message) = code_and_message!(
+        sdk(&env, "AKIDTEAM", "not-the-secret", None)
+            .describe_jobs()
+            .jobs(&id)
+            .send()
+            .await,
+    );
+    assert_eq!(code, "InvalidSignatureException");
+    assert!(
+        message.starts_with("The request signature we calculated does not match"),
+        "{message}"
+    );
+
+    // An unknown key.
+    let (code, message) = code_and_message!(
+        sdk(&env, "AKIDNOBODY", "whatever", None)
+            .describe_jobs()
+            .jobs(&id)
+            .send()
+            .await,
+    );
+    assert_eq!(code, "UnrecognizedClientException");
+    assert_eq!(
+        message,
+        "The security token included in the request is invalid."
+    );
+
+    // A stale date: signed 20 minutes ago.
+    let stale = SystemTime::now() - Duration::from_secs(20 * 60);
+    let (code, message) = code_and_message!(
+        sdk(&env, "AKIDTEAM", "team/secret+key", Some(stale))
+            .describe_jobs()
+            .jobs(&id)
+            .send()
+            .await,
+    );
+    assert_eq!(code, "InvalidSignatureException");
+    assert!(message.starts_with("Signature expired: "), "{message}");
+
+    // A key used outside its namespaces: terminate and describe are refused, the queue
+    // lists nothing of this namespace.
+    let elsewhere = sdk(&env, "AKIDELSEWHERE", "elsewhere-secret", None);
+    let (code, message) = code_and_message!(
+        elsewhere
+            .terminate_job()
+            .job_id(&id)
+            .reason("not mine")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDeniedException");
+    assert!(message.contains("AKIDELSEWHERE"), "{message}");
+    let (code, _) = code_and_message!(elsewhere.describe_jobs().jobs(&id).send().await);
+    assert_eq!(code, "AccessDeniedException");
+    let listed = elsewhere
+        .list_jobs()
+        .job_queue(&env.ns)
+        .send()
+        .await
+        .expect("ListJobs outside the key's namespaces");
+    assert!(listed.job_summary_list().is_empty(), "{listed:?}");
+
+    // A key without the operation.
+    let reader = sdk(&env, "AKIDREADER", "reader-secret", None);
+    let (code, message) = code_and_message!(
+        reader
+            .cancel_job()
+            .job_id(&id)
+            .reason("read-only key")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDeniedException");
+    assert!(message.contains("batch:CancelJob"), "{message}");
+    reader
+        .describe_jobs()
+        .jobs(&id)
+        .send()
+        .await
+        .expect("the reader describes");
+
+    // No signature at all.
+    let (status, error_type, body) = env
+        .post("/v1/describejobs", &json!({"jobs": [id]}).to_string())
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        error_type.as_deref(),
+        Some("MissingAuthenticationTokenException")
+    );
+
+    // None of the refused calls changed the job; the right key terminates it.
+    assert!(
+        env.jobs()
+            .get("signed")
+            .await
+            .expect("job")
+            .annotations()
+            .get("batch-terminator.dev/reason")
+            .is_none()
+    );
+    team.terminate_job()
+        .job_id(&id)
+        .reason("signed and allowed")
+        .send()
+        .await
+        .expect("TerminateJob with the right key");
+    env.wait_condition("signed", "Failed").await;
+}
