@@ -86,6 +86,13 @@ pub struct Server {
     shutdown_timeout: Duration,
 }
 
+fn local_url(mut addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{addr}")
+}
+
 async fn bind(addr: SocketAddr) -> Result<TcpListener> {
     TcpListener::bind(addr)
         .await
@@ -170,13 +177,14 @@ impl Server {
         })
     }
 
-    /// The AWS API's base URL, e.g. `http://127.0.0.1:8080`.
+    /// The AWS API's base URL, e.g. `http://127.0.0.1:8080` (loopback when bound to all
+    /// addresses, so the URL can be used as it is).
     pub fn api_url(&self) -> String {
-        format!("http://{}", self.api_addr)
+        local_url(self.api_addr)
     }
 
     pub fn admin_url(&self) -> String {
-        format!("http://{}", self.admin_addr)
+        local_url(self.admin_addr)
     }
 
     pub fn index(&self) -> &Index {

@@ -480,3 +480,42 @@ async fn a_restart_between_steps_completes_the_termination_once() {
         );
     }
 }
+
+/// Records are deleted once the retention period has passed and their Job is gone or finished.
+#[tokio::test]
+async fn records_expire_after_the_retention_period() {
+    let settings = harness::Settings {
+        record_retention: std::time::Duration::ZERO,
+        ..harness::settings()
+    };
+    let env = Env::start_with_settings(harness::sim_config(), settings).await;
+    let records: kube::Api<batch_terminator::record::JobTermination> =
+        kube::Api::namespaced(env.client.clone(), &env.ns);
+    let queued = env
+        .create_job("queued", json!({"suspend": true}), json!({}))
+        .await;
+    let running = env.create_job("running", json!({}), json!({})).await;
+    env.wait_pod_phase(&running, "Running").await;
+
+    for job in [&queued, &running] {
+        assert_eq!(env.terminate(&uid(job), REASON).await, (200, json!({})));
+        // The record existed (the 200 promised it), and goes once it is done.
+        eventually("the record to be deleted", || async {
+            records
+                .get_opt(&uid(job))
+                .await
+                .expect("get")
+                .is_none()
+                .then_some(())
+        })
+        .await;
+    }
+    env.wait_condition("running", "Failed").await;
+    assert!(env.jobs().get_opt("queued").await.expect("get").is_none());
+    // Without its record a deleted Job is unknown again; a finished one reads from the Job.
+    assert!(env.describe(&uid(&queued)).await.is_none());
+    assert_eq!(
+        env.describe(&uid(&running)).await.expect("described")["status"],
+        "FAILED"
+    );
+}
