@@ -805,15 +805,15 @@ async fn terminate_scenarios(cluster: &Cluster, server: &Server, ns: &str) {
     .await;
 }
 
-/// Fails on any denied request of the product, and on any granted rule no request used.
-fn assert_least_privilege(sim: &kubesim::Handle, rules: &Value) {
-    let requests: Vec<_> = sim
+/// Fails on any denied request of the product, and on any granted rule no request used; with
+/// `namespace`, only that namespace's requests count (a Role grants nothing elsewhere).
+fn assert_least_privilege(sim: &kubesim::Handle, rules: &Value, namespace: Option<&str>) {
+    let all: Vec<_> = sim
         .requests()
         .into_iter()
         .filter(|r| r.user_agent == PRODUCT_AGENT && !r.verb.is_empty())
         .collect();
-    assert!(!requests.is_empty(), "no request of the product was logged");
-    let denied: Vec<String> = requests
+    let denied: Vec<String> = all
         .iter()
         .filter(|r| r.status == 401 || r.status == 403)
         .map(|r| format!("{} {} {}?{}", r.status, r.method, r.path, r.query))
@@ -823,6 +823,11 @@ fn assert_least_privilege(sim: &kubesim::Handle, rules: &Value) {
         "the chart's RBAC denied the product:\n{}",
         denied.join("\n")
     );
+    let requests: Vec<_> = all
+        .iter()
+        .filter(|r| namespace.is_none_or(|ns| r.namespace == ns))
+        .collect();
+    assert!(!requests.is_empty(), "no request of the product was logged");
     let used: BTreeSet<(String, String, String)> = requests
         .iter()
         .map(|r| {
@@ -925,7 +930,7 @@ async fn installs_into_kubesim_with_rbac_runs_as_its_service_account_and_uninsta
     );
     cluster.create_namespace(&ns).await;
     terminate_scenarios(&cluster, &server, &ns).await;
-    assert_least_privilege(&cluster.sim, &role["rules"]);
+    assert_least_privilege(&cluster.sim, &role["rules"], None);
     server.shutdown().await;
 
     let out = helm_ok(&cluster.dir, &["test", RELEASE, "--namespace", RELEASE_NS]).await;
@@ -984,12 +989,12 @@ async fn installs_into_kubesim_with_rbac_runs_as_its_service_account_and_uninsta
     );
 }
 
-/// `watchNamespaces`: a Role in the namespace suffices, and every rule of it is used.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn namespaced_install_is_sufficient_with_roles_only() {
+/// `watchNamespaces`: Roles in the listed namespaces suffice, and every rule of them is used.
+async fn namespaced_install(namespaces: &[&str]) {
     let cluster = Cluster::start("namespaced").await;
-    let ns = "team-a";
-    cluster.create_namespace(ns).await;
+    for ns in namespaces {
+        cluster.create_namespace(ns).await;
+    }
     helm_ok(
         &cluster.dir,
         &[
@@ -1000,7 +1005,7 @@ async fn namespaced_install_is_sufficient_with_roles_only() {
             RELEASE_NS,
             "--create-namespace",
             "--set",
-            &format!("watchNamespaces={{{ns}}}"),
+            &format!("watchNamespaces={{{}}}", namespaces.join(",")),
         ],
     )
     .await;
@@ -1009,20 +1014,23 @@ async fn namespaced_install_is_sufficient_with_roles_only() {
         !objects.iter().any(|o| o.1.starts_with("Cluster")),
         "{objects:?}"
     );
-    let role = cluster
-        .sim
-        .store()
-        .get(
-            &Gvr::new("rbac.authorization.k8s.io", "v1", "roles"),
-            Some(ns),
-            SERVICE_ACCOUNT,
-        )
-        .expect("Role in the watched namespace");
-
-    let server = cluster.start_product(vec![ns.to_string()]).await;
-    terminate_scenarios(&cluster, &server, ns).await;
-    assert_least_privilege(&cluster.sim, &role["rules"]);
-    // Outside its namespace the ServiceAccount may do nothing.
+    let server = cluster
+        .start_product(namespaces.iter().map(|n| n.to_string()).collect())
+        .await;
+    for ns in namespaces {
+        let role = cluster
+            .sim
+            .store()
+            .get(
+                &Gvr::new("rbac.authorization.k8s.io", "v1", "roles"),
+                Some(ns),
+                SERVICE_ACCOUNT,
+            )
+            .expect("Role in the watched namespace");
+        terminate_scenarios(&cluster, &server, ns).await;
+        assert_least_privilege(&cluster.sim, &role["rules"], Some(ns));
+    }
+    // Outside its namespaces the ServiceAccount may do nothing.
     let token = cluster
         .sim
         .token_for_service_account(RELEASE_NS, SERVICE_ACCOUNT);
@@ -1033,6 +1041,18 @@ async fn namespaced_install_is_sufficient_with_roles_only() {
         .expect_err("jobs in another namespace");
     assert!(matches!(denied, kube::Error::Api(s) if s.code == 403));
     server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespaced_install_is_sufficient_with_roles_only() {
+    namespaced_install(&["team-a"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "controller::run watches JobTerminations in all namespaces when two or more are \
+            watched, which Roles do not allow; remove this once it watches each namespace"]
+async fn namespaced_install_with_two_namespaces_is_sufficient_with_roles_only() {
+    namespaced_install(&["team-a", "team-b"]).await;
 }
 
 /// The request log's resource names (plurals) as this file derives them from kinds.
