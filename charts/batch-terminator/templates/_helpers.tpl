@@ -1,0 +1,91 @@
+{{/* The chart name. */}}
+{{- define "batch-terminator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The full name of the release's resources. */}}
+{{- define "batch-terminator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "batch-terminator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "batch-terminator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "batch-terminator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "batch-terminator.labels" -}}
+helm.sh/chart: {{ include "batch-terminator.chart" . }}
+{{ include "batch-terminator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: batch-terminator
+{{- end }}
+
+{{- define "batch-terminator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "batch-terminator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "batch-terminator.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* The Secret holding the SigV4 credentials file; empty when there is none. */}}
+{{- define "batch-terminator.credentialsSecret" -}}
+{{- if eq .Values.auth "sigv4" }}
+{{- if .Values.credentials.existingSecret }}
+{{- .Values.credentials.existingSecret }}
+{{- else }}
+{{- printf "%s-credentials" (include "batch-terminator.fullname" .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "batch-terminator.credentialsDir" -}}
+/etc/batch-terminator/credentials
+{{- end }}
+
+{{/*
+The RBAC rules: exactly the API calls of the code, each named by the function that makes it.
+tests/chart.rs fails when a rule is not used by some request during the terminate scenarios.
+*/}}
+{{- define "batch-terminator.rules" -}}
+# index.rs watches Jobs; controller.rs observe() gets one, mark() JSON-patches it
+# (annotations, fence or suspend), carry() deletes a cancelled one.
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get", "list", "watch", "patch", "delete"]
+# index.rs watches the Jobs' pods; observe() lists them; carry() deletes a terminated Job's pods.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list", "watch", "delete"]
+# mark() records one Event regarding the Job.
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create"]
+# service.rs creates the durable record; index.rs and the controller watch records;
+# retain() deletes an expired one.
+- apiGroups: ["batch-terminator.dev"]
+  resources: ["jobterminations"]
+  verbs: ["list", "watch", "create", "delete"]
+# write_status() merge-patches the record's status.
+- apiGroups: ["batch-terminator.dev"]
+  resources: ["jobterminations/status"]
+  verbs: ["patch"]
+{{- end }}
