@@ -105,8 +105,8 @@ def write_credentials(path: Path, keys: Iterable[Key]) -> None:
     path.write_text(json.dumps(doc, indent=2))
 
 
-def auth_args(workdir: Path) -> list[str]:
-    match AUTH:
+def auth_args(workdir: Path, auth: str = AUTH) -> list[str]:
+    match auth:
         case "none":
             return []
         case "sigv4":
@@ -148,7 +148,7 @@ class Service:
     args: list[str] = field(default_factory=list)
 
     @classmethod
-    def start(cls, workdir: Path, timeout: float = 60.0) -> "Service":
+    def start(cls, workdir: Path, timeout: float = 60.0, auth: str = AUTH) -> "Service":
         exe = binary()
         if not exe.exists():
             raise FileNotFoundError(f"{exe} is missing: run `cargo build --bin batch-terminator` first")
@@ -166,7 +166,7 @@ class Service:
             f"127.0.0.1:{api_port}",
             "--admin-listen",
             f"127.0.0.1:{admin_port}",
-            *auth_args(workdir),
+            *auth_args(workdir, auth),
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("BATCH_TERMINATOR_")}
         with log.open("wb") as out:
