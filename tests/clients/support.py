@@ -11,6 +11,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -93,14 +94,17 @@ KEYS = (SUITE_KEY, CONFINED_KEY)
 
 
 def write_credentials(path: Path, keys: Iterable[Key]) -> None:
-    """The `--credentials-file` of `--auth sigv4`: access key ID -> secret, namespaces, operations."""
+    """The `--credentials-file` of `--auth sigv4` (YAML, of which JSON is a part): access key
+    ID -> secret, namespaces, operations."""
     doc = {
-        k.access_key_id: {
-            "secretAccessKey": k.secret_access_key,
-            "namespaces": list(k.namespaces),
-            "operations": list(k.operations),
+        "accessKeys": {
+            k.access_key_id: {
+                "secretAccessKey": k.secret_access_key,
+                "namespaces": list(k.namespaces),
+                "operations": list(k.operations),
+            }
+            for k in keys
         }
-        for k in keys
     }
     path.write_text(json.dumps(doc, indent=2))
 
@@ -315,13 +319,15 @@ def aws_env(key: Key) -> dict[str, str]:
     return env
 
 
-def aws(endpoint: str, *args: str, key: Key = SUITE_KEY, extra_env: dict[str, str] | None = None) -> CliResult:
-    """`aws batch ARGS --endpoint-url ENDPOINT --region us-east-1 --output json`."""
-    env = aws_env(key)
-    env.update(extra_env or {})
+def aws(endpoint: str, *args: str, key: Key = SUITE_KEY, clock_skew_minutes: float | None = None) -> CliResult:
+    """`aws batch ARGS --endpoint-url ENDPOINT --region us-east-1 --output json`, signed with
+    `key`; with `clock_skew_minutes`, aws-cli's clock is that far off."""
+    command = [tool("aws")]
+    if clock_skew_minutes is not None:
+        command = [sys.executable, str(Path(__file__).parent / "aws_with_clock.py"), str(clock_skew_minutes)]
     result = subprocess.run(
-        [tool("aws"), "batch", *args, "--endpoint-url", endpoint, "--region", REGION, "--output", "json"],
-        env=env,
+        [*command, "batch", *args, "--endpoint-url", endpoint, "--region", REGION, "--output", "json"],
+        env=aws_env(key),
         capture_output=True,
         text=True,
         timeout=120,
