@@ -162,6 +162,18 @@ struct Caches {
     records: Cache<JobTermination>,
 }
 
+impl Caches {
+    /// References to the records of these Jobs (namespace, uid) that have one.
+    fn records_of(
+        &self,
+        jobs: impl Iterator<Item = (String, String)>,
+    ) -> Vec<ObjectRef<JobTermination>> {
+        jobs.filter(|key| self.records.objects.contains_key(key))
+            .map(|(ns, uid)| ObjectRef::new(&uid).within(&ns))
+            .collect()
+    }
+}
+
 /// The shared cache. Cheap to clone.
 #[derive(Clone)]
 pub struct Index {
@@ -278,6 +290,7 @@ impl Index {
             .cloned()
     }
 
+    /// Applies a Job event; returns the records whose Job changed, to reconcile them.
     pub fn apply_job(
         &self,
         scope: &str,
@@ -285,19 +298,14 @@ impl Index {
     ) -> Vec<ObjectRef<JobTermination>> {
         let mut caches = self.write();
         let changed = caches.jobs.apply(scope, event);
-        changed
-            .iter()
-            .filter_map(|job| {
-                let (ns, uid) = (job.namespace()?, job.uid()?);
-                caches
-                    .records
-                    .objects
-                    .contains_key(&(ns.clone(), uid.clone()))
-                    .then(|| ObjectRef::new(&uid).within(&ns))
-            })
-            .collect()
+        caches.records_of(
+            changed
+                .iter()
+                .filter_map(|job| Some((job.namespace()?, job.uid()?))),
+        )
     }
 
+    /// Applies a pod event; returns the records whose Job's pods changed.
     pub fn apply_pod(
         &self,
         scope: &str,
@@ -305,17 +313,11 @@ impl Index {
     ) -> Vec<ObjectRef<JobTermination>> {
         let mut caches = self.write();
         let changed = caches.pods.apply(scope, event);
-        changed
-            .iter()
-            .filter_map(|pod| {
-                let (ns, uid) = (pod.namespace()?, owning_job_uid(pod)?);
-                caches
-                    .records
-                    .objects
-                    .contains_key(&(ns.clone(), uid.clone()))
-                    .then(|| ObjectRef::new(&uid).within(&ns))
-            })
-            .collect()
+        caches.records_of(
+            changed
+                .iter()
+                .filter_map(|pod| Some((pod.namespace()?, owning_job_uid(pod)?))),
+        )
     }
 
     pub fn apply_record(&self, scope: &str, event: watcher::Event<JobTermination>) {
@@ -336,61 +338,40 @@ impl Index {
         namespaces: &[String],
         triggers: mpsc::UnboundedSender<ObjectRef<JobTermination>>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        let scopes: Vec<String> = if namespaces.is_empty() {
-            vec![String::new()]
-        } else {
-            namespaces.to_vec()
+        let scopes = match namespaces {
+            [] => vec![String::new()],
+            some => some.to_vec(),
         };
         let mut tasks = Vec::new();
         for scope in scopes {
-            let api = |c: Client| -> (Api<Job>, Api<Pod>, Api<JobTermination>) {
-                if scope.is_empty() {
-                    (Api::all(c.clone()), Api::all(c.clone()), Api::all(c))
-                } else {
-                    (
-                        Api::namespaced(c.clone(), &scope),
-                        Api::namespaced(c.clone(), &scope),
-                        Api::namespaced(c, &scope),
-                    )
+            self.streams.fetch_add(3, Ordering::SeqCst);
+            let forward = |refs: Vec<ObjectRef<JobTermination>>, tx: &mpsc::UnboundedSender<_>| {
+                for r in refs {
+                    // The controller is gone only during shutdown.
+                    let _ = tx.send(r);
                 }
             };
-            let (jobs, pods, records) = api(client.clone());
-            self.streams.fetch_add(3, Ordering::SeqCst);
 
-            let jobs_stream = watcher(jobs, watcher::Config::default()).modify(strip_job);
-            let index = self.clone();
-            let (s, tx) = (scope.clone(), triggers.clone());
-            tasks.push(tokio::spawn(index.clone().drive(
-                "jobs",
-                jobs_stream,
-                move |e| {
-                    for r in index.apply_job(&s, e) {
-                        let _ = tx.send(r);
-                    }
-                },
-            )));
+            let jobs =
+                watcher(scoped(&client, &scope), watcher::Config::default()).modify(strip_job);
+            let (index, s, tx) = (self.clone(), scope.clone(), triggers.clone());
+            tasks.push(tokio::spawn(self.clone().drive("jobs", jobs, move |e| {
+                forward(index.apply_job(&s, e), &tx)
+            })));
 
-            let pods_cfg = watcher::Config::default().labels(CONTROLLER_UID_LABEL);
-            let pods_stream = watcher(pods, pods_cfg).modify(strip_pod);
-            let index = self.clone();
-            let (s, tx) = (scope.clone(), triggers.clone());
-            tasks.push(tokio::spawn(index.clone().drive(
-                "pods",
-                pods_stream,
-                move |e| {
-                    for r in index.apply_pod(&s, e) {
-                        let _ = tx.send(r);
-                    }
-                },
-            )));
+            let pods_config = watcher::Config::default().labels(CONTROLLER_UID_LABEL);
+            let pods = watcher(scoped(&client, &scope), pods_config).modify(strip_pod);
+            let (index, s, tx) = (self.clone(), scope.clone(), triggers.clone());
+            tasks.push(tokio::spawn(self.clone().drive("pods", pods, move |e| {
+                forward(index.apply_pod(&s, e), &tx)
+            })));
 
-            let records_stream = watcher(records, watcher::Config::default())
+            let records = watcher(scoped(&client, &scope), watcher::Config::default())
                 .modify(|r: &mut JobTermination| r.managed_fields_mut().clear());
-            let index = self.clone();
-            let s = scope.clone();
-            tasks.push(tokio::spawn(index.clone().drive(
+            let (index, s) = (self.clone(), scope.clone());
+            tasks.push(tokio::spawn(self.clone().drive(
                 "records",
-                records_stream,
+                records,
                 move |e| index.apply_record(&s, e),
             )));
         }
@@ -422,6 +403,17 @@ impl Index {
                 Err(error) => tracing::warn!(kind, %error, "watch failed; retrying with backoff"),
             }
         }
+    }
+}
+
+/// An Api over one namespace, or all of them for the scope "".
+fn scoped<K>(client: &Client, scope: &str) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match scope {
+        "" => Api::all(client.clone()),
+        ns => Api::namespaced(client.clone(), ns),
     }
 }
 

@@ -86,6 +86,13 @@ pub struct Server {
     shutdown_timeout: Duration,
 }
 
+fn local_url(mut addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{addr}")
+}
+
 async fn bind(addr: SocketAddr) -> Result<TcpListener> {
     TcpListener::bind(addr)
         .await
@@ -170,13 +177,14 @@ impl Server {
         })
     }
 
-    /// The AWS API's base URL, e.g. `http://127.0.0.1:8080`.
+    /// The AWS API's base URL, e.g. `http://127.0.0.1:8080` (loopback when bound to all
+    /// addresses, so the URL can be used as it is).
     pub fn api_url(&self) -> String {
-        format!("http://{}", self.api_addr)
+        local_url(self.api_addr)
     }
 
     pub fn admin_url(&self) -> String {
-        format!("http://{}", self.admin_addr)
+        local_url(self.admin_addr)
     }
 
     pub fn index(&self) -> &Index {
@@ -274,32 +282,39 @@ pub async fn install_crd(client: &Client) -> Result<(), kube::Error> {
     Ok(())
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Listens for SIGTERM and Ctrl-C from the moment it is called (so a signal that arrives during
+/// start-up is not lost) and returns a future that resolves on either.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(
-            tokio::signal::unix::SignalKind::terminate(),
-        ) {
-            Ok(term) => term,
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the service");
-                let _ = ctrl_c.await;
-                return;
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
+                }
+                (term, int) => {
+                    let error = term.err().or(int.err());
+                    tracing::warn!(?error, "cannot listen for signals; falling back to Ctrl-C");
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
         }
     }
     #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Runs the service until SIGTERM or Ctrl-C.
 pub async fn run(args: ServeArgs) -> Result<()> {
+    let stop = shutdown_signal();
     let settings = Settings::from_args(&args);
     tracing::warn!("no authentication: anyone who reaches the API port can terminate jobs");
     // The embedded cluster lives as long as the service.
@@ -335,7 +350,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             )
         );
     }
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())

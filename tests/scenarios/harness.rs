@@ -8,7 +8,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use batch_terminator::serve::{Server, Settings, install_crd};
+pub use batch_terminator::serve::Settings;
+use batch_terminator::serve::{Server, install_crd};
 use batch_terminator::service::ServiceSettings;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
@@ -79,6 +80,10 @@ impl Env {
     }
 
     pub async fn start_with(config: kubesim::Config) -> Env {
+        Self::start_with_settings(config, settings()).await
+    }
+
+    pub async fn start_with_settings(config: kubesim::Config, settings: Settings) -> Env {
         let http = reqwest::Client::new();
         let external = (
             std::env::var("BT_E2E_KUBECONFIG").ok(),
@@ -96,7 +101,7 @@ impl Env {
                 let sim = kubesim::start(config).await.expect("kubesim starts");
                 let client = sim_client(&sim);
                 install_crd(&client).await.expect("CRD installs");
-                let server = Server::start(client.clone(), settings())
+                let server = Server::start(client.clone(), settings)
                     .await
                     .expect("service starts");
                 (client, server.api_url(), Some(sim), Some(server))

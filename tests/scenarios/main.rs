@@ -480,3 +480,136 @@ async fn a_restart_between_steps_completes_the_termination_once() {
         );
     }
 }
+
+/// Records are deleted once the retention period has passed and their Job is gone or finished.
+#[tokio::test]
+async fn records_expire_after_the_retention_period() {
+    let settings = harness::Settings {
+        record_retention: std::time::Duration::ZERO,
+        ..harness::settings()
+    };
+    let env = Env::start_with_settings(harness::sim_config(), settings).await;
+    let records: kube::Api<batch_terminator::record::JobTermination> =
+        kube::Api::namespaced(env.client.clone(), &env.ns);
+    let queued = env
+        .create_job("queued", json!({"suspend": true}), json!({}))
+        .await;
+    let running = env.create_job("running", json!({}), json!({})).await;
+    env.wait_pod_phase(&running, "Running").await;
+
+    for job in [&queued, &running] {
+        assert_eq!(env.terminate(&uid(job), REASON).await, (200, json!({})));
+        // The record existed (the 200 promised it), and goes once it is done.
+        eventually("the record to be deleted", || async {
+            records
+                .get_opt(&uid(job))
+                .await
+                .expect("get")
+                .is_none()
+                .then_some(())
+        })
+        .await;
+    }
+    env.wait_condition("running", "Failed").await;
+    assert!(env.jobs().get_opt("queued").await.expect("get").is_none());
+    // Without its record a deleted Job is unknown again; a finished one reads from the Job.
+    assert!(env.describe(&uid(&queued)).await.is_none());
+    assert_eq!(
+        env.describe(&uid(&running)).await.expect("described")["status"],
+        "FAILED"
+    );
+}
+
+/// `/readyz` is 200 once synced, `/livez` is 200, and `/metrics` counts requests by
+/// operation and AWS error code, and reconciles by action.
+#[tokio::test]
+async fn probes_and_metrics_tell_the_truth() {
+    let env = Env::start().await;
+    let Some(server) = &env.server else { return };
+    let admin = server.admin_url();
+    for probe in ["/livez", "/readyz"] {
+        let resp = env
+            .http
+            .get(format!("{admin}{probe}"))
+            .send()
+            .await
+            .expect("probe");
+        assert_eq!(resp.status().as_u16(), 200, "{probe}");
+    }
+    let job = env
+        .create_job("counted", json!({"suspend": true}), json!({}))
+        .await;
+    assert_eq!(env.terminate(&uid(&job), REASON).await.0, 200);
+    assert_eq!(env.terminate("", REASON).await.0, 400);
+    env.wait_described(&uid(&job), "FAILED").await;
+
+    let text = eventually("the cancel to be counted", || async {
+        let text = env
+            .http
+            .get(format!("{admin}/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.contains(
+            r#"batch_terminator_controller_reconciles_total{action="cancel",result="ok"}"#,
+        )
+        .then_some(text)
+    })
+    .await;
+    assert!(
+        text.contains(
+            r#"batch_terminator_api_requests_total{operation="TerminateJob",code="OK"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"batch_terminator_api_requests_total{operation="TerminateJob",code="ClientException"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("batch_terminator_api_request_duration_seconds_bucket"),
+        "{text}"
+    );
+}
+
+/// When the API server fails, TerminateJob answers 500 ServerException and writes nothing; a
+/// retry (as every AWS client makes) then succeeds.
+#[tokio::test]
+async fn a_kubernetes_failure_is_a_server_exception_and_never_a_false_200() {
+    use kubesim::faults::{Effect, Rule};
+    let env = Env::start().await;
+    let job = env
+        .create_job("flaky", json!({"suspend": true}), json!({}))
+        .await;
+    let rule = Rule::new(Effect::Error {
+        code: 500,
+        retry_after_seconds: None,
+    })
+    .verbs(&["create"])
+    .resources(&["jobterminations"]);
+    env.sim().faults().add(rule).expect("fault rule");
+
+    let body = json!({"jobId": uid(&job), "reason": REASON}).to_string();
+    let (status, error_type, body) = env.post("/v1/terminatejob", &body).await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(error_type.as_deref(), Some("ServerException"));
+    assert_eq!(body["__type"], "ServerException");
+    let records: kube::Api<batch_terminator::record::JobTermination> =
+        kube::Api::namespaced(env.client.clone(), &env.ns);
+    assert!(records.get_opt(&uid(&job)).await.expect("get").is_none());
+    assert_eq!(
+        env.describe(&uid(&job)).await.expect("described")["status"],
+        "RUNNABLE"
+    );
+
+    env.sim().faults().clear();
+    assert_eq!(env.terminate(&uid(&job), REASON).await, (200, json!({})));
+    assert_failed_with(
+        &env.wait_described(&uid(&job), "FAILED").await,
+        REASON,
+        false,
+    );
+}
