@@ -112,6 +112,7 @@ def write_credentials(path: Path, keys: Iterable[Key]) -> None:
 def auth_args(workdir: Path, auth: str = AUTH) -> list[str]:
     match auth:
         case "none":
+            # `serve --sim` runs without authentication unless told otherwise.
             return []
         case "sigv4":
             creds = workdir / "credentials.json"

@@ -87,8 +87,12 @@ def test_boto3_key_outside_its_namespaces(endpoint, batch, kube, ns, confined_ns
     confined = boto3_client(endpoint, CONFINED_KEY, **NO_RETRY)
 
     assert_error(refused(confined.terminate_job, jobId=outside, reason="not mine"), "AccessDeniedException")
-    assert_error(refused(confined.list_jobs, jobQueue=ns), "AccessDeniedException")
+    assert_error(refused(confined.cancel_job, jobId=outside, reason="not mine"), "AccessDeniedException")
+    assert_error(refused(confined.describe_jobs, jobs=[outside]), "AccessDeniedException")
     assert kube.records(ns) == []
+    # A queue lists only the jobs of the key's namespaces.
+    assert [s["jobId"] for s in batch.list_jobs(jobQueue=ns)["jobSummaryList"]] == [outside]
+    assert confined.list_jobs(jobQueue=ns)["jobSummaryList"] == []
 
     confined.terminate_job(jobId=inside, reason="mine")
     assert wait_status(batch, inside, "FAILED")["statusReason"] == "mine"
