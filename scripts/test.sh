@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs the tools it drives, then checks
-# formatting, lints, generated files, and runs every test of the workspace.
+# formatting, lints, generated files, runs every test of the workspace, then the aws-cli and
+# boto3 suites against the built binary (tests/clients).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,3 +22,7 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --no-fail-fast
 fi
+
+echo "== client suites (aws-cli, boto3)"
+cargo build --bin batch-terminator
+.venv/bin/python -m pytest -q tests/clients
