@@ -314,7 +314,7 @@ async fn a_cancelled_job_stays_listed_under_its_queue() {
     .await;
     let id = job.uid().expect("uid");
     let runnable = list(&env, json!({"jobQueue": queue, "jobStatus": "RUNNABLE"})).await;
-    assert_eq!(ids(&runnable), [id.clone()]);
+    assert_eq!(ids(&runnable), [id.as_str()]);
 
     assert_eq!(env.cancel(&id, "not needed").await, (200, json!({})));
     eventually("the Job to be deleted", || async {
@@ -328,7 +328,7 @@ async fn a_cancelled_job_stays_listed_under_its_queue() {
     .await;
     let page = eventually("the cancelled job to be listed FAILED", || async {
         let page = list(&env, json!({"jobQueue": queue, "jobStatus": "FAILED"})).await;
-        (ids(&page) == [id.clone()]).then_some(page)
+        (ids(&page) == [id.as_str()]).then_some(page)
     })
     .await;
     assert_eq!(page["jobSummaryList"][0]["statusReason"], "not needed");
