@@ -20,7 +20,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde::Serialize;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -34,13 +34,15 @@ use crate::batch::{
 mod authn;
 mod error;
 mod extract;
+pub mod openapi;
 mod wire;
 
 pub use error::{ApiError, AwsErrorCode, JSON_PARSE_MESSAGE, MAX_BODY_BYTES, ServiceError};
 pub use extract::AwsJson;
 pub use wire::{
-    CancelJobRequest, DescribeJobsRequest, DescribeJobsResponse, EmptyResponse, KeyValuesPair,
-    ListJobsRequest, ListJobsResponse, TerminateJobRequest,
+    BulkJobEntry, BulkJobError, BulkJobSuccess, BulkJobsRequest, BulkJobsResponse,
+    CancelJobRequest, DescribeJobsRequest, DescribeJobsResponse, EmptyResponse, ErrorResponse,
+    KeyValuesPair, ListJobsRequest, ListJobsResponse, TerminateJobRequest,
 };
 
 /// `x-amzn-RequestId` (header names are case-insensitive; clients look it up that way).
@@ -87,6 +89,12 @@ pub enum Operation {
     CancelJob,
     DescribeJobs,
     ListJobs,
+    /// The bulk TerminateJob (an extension; each entry is a TerminateJob).
+    TerminateJobs,
+    /// The bulk CancelJob (an extension; each entry is a CancelJob).
+    CancelJobs,
+    /// `GET /openapi.json`.
+    OpenApiDocument,
     /// A path that is no operation.
     Unknown,
 }
@@ -98,6 +106,9 @@ impl Operation {
             "/v1/canceljob" => Operation::CancelJob,
             "/v1/describejobs" => Operation::DescribeJobs,
             "/v1/listjobs" => Operation::ListJobs,
+            "/v1/terminatejobs" => Operation::TerminateJobs,
+            "/v1/canceljobs" => Operation::CancelJobs,
+            openapi::PATH => Operation::OpenApiDocument,
             _ => Operation::Unknown,
         }
     }
@@ -108,6 +119,9 @@ impl Operation {
             Operation::CancelJob => "CancelJob",
             Operation::DescribeJobs => "DescribeJobs",
             Operation::ListJobs => "ListJobs",
+            Operation::TerminateJobs => "TerminateJobs",
+            Operation::CancelJobs => "CancelJobs",
+            Operation::OpenApiDocument => "OpenApiDocument",
             Operation::Unknown => "Unknown",
         }
     }
@@ -176,6 +190,18 @@ pub fn router_with_auth<S: JobService>(service: Arc<S>, auth: Auth) -> Router {
             post(describe_jobs::<S>).fallback(wrong_method),
         )
         .route("/v1/listjobs", post(list_jobs::<S>).fallback(wrong_method))
+        .route(
+            "/v1/terminatejobs",
+            post(terminate_jobs::<S>).fallback(wrong_method),
+        )
+        .route(
+            "/v1/canceljobs",
+            post(cancel_jobs::<S>).fallback(wrong_method),
+        )
+        .route(
+            openapi::PATH,
+            get(openapi_document).fallback(unknown_operation),
+        )
         .fallback(unknown_operation)
         .layer(middleware::from_fn_with_state(
             Arc::new(auth),
@@ -317,6 +343,82 @@ async fn list_jobs<S: JobService>(
         job_summary_list: page.jobs,
         next_token: page.next_token,
     })
+}
+
+async fn terminate_jobs<S: JobService>(
+    State(service): State<Arc<S>>,
+    ctx: RequestContext,
+    AwsJson(req): AwsJson<BulkJobsRequest>,
+) -> Result<Response, ApiError> {
+    run_bulk(&*service, ctx, TerminateKind::Terminate, req).await
+}
+
+async fn cancel_jobs<S: JobService>(
+    State(service): State<Arc<S>>,
+    ctx: RequestContext,
+    AwsJson(req): AwsJson<BulkJobsRequest>,
+) -> Result<Response, ApiError> {
+    run_bulk(&*service, ctx, TerminateKind::Cancel, req).await
+}
+
+/// Validates the request as a whole (1 to 50 distinct jobs), then runs each valid entry as
+/// its own TerminateJob or CancelJob, concurrently. Each entry's outcome is what the single
+/// operation would have answered; the request answers 200 with both lists.
+async fn run_bulk<S: JobService>(
+    service: &S,
+    ctx: RequestContext,
+    kind: TerminateKind,
+    req: BulkJobsRequest,
+) -> Result<Response, ApiError> {
+    let entries = req
+        .jobs
+        .ok_or(crate::batch::Error::Required { field: "jobs" })?
+        .into_iter()
+        .map(|e| (e.job_id.unwrap_or_default(), e.reason.unwrap_or_default()))
+        .collect();
+    let entries = crate::batch::bulk_commands(kind, entries)?;
+    tracing::info!(
+        kind = kind.operation(),
+        jobs = entries.len(),
+        "bulk request"
+    );
+    let outcomes = futures::future::join_all(entries.into_iter().map(|entry| {
+        let ctx = ctx.clone();
+        async move {
+            let outcome = match entry.command {
+                Ok(command) => service
+                    .terminate(ctx, command)
+                    .await
+                    .map_err(ApiError::from),
+                Err(invalid) => Err(ApiError::from(invalid)),
+            };
+            (entry.job_id, outcome)
+        }
+    }))
+    .await;
+    let mut response = BulkJobsResponse::default();
+    for (job_id, outcome) in outcomes {
+        match outcome {
+            Ok(()) => response.successful.push(BulkJobSuccess { job_id }),
+            Err(error) => {
+                let code = error.code();
+                if code.status().is_server_error() {
+                    tracing::error!(%job_id, %error, "bulk entry failed");
+                }
+                response.errors.push(BulkJobError {
+                    job_id,
+                    code: code.as_str().to_owned(),
+                    message: error.to_string(),
+                    sender_fault: !code.status().is_server_error(),
+                });
+            }
+        }
+    }
+    ok_json(&response)
+}
+
+async fn openapi_document() -> Response {
+    json_bytes(StatusCode::OK, openapi::document_json().into_bytes())
 }
 
 async fn wrong_method(method: Method, uri: Uri) -> ApiError {

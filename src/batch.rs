@@ -24,8 +24,8 @@ pub use detail::{
 };
 pub use list::{ListFilter, ListPage, ListParams, ListQuery, ListScope, ListSelection, paginate};
 pub use validate::{
-    DescribeCommand, Error, MAX_DESCRIBE_JOBS, MAX_REASON_CHARS, Result, TerminateCommand,
-    split_array_child, truncate_utf8,
+    BulkEntry, DescribeCommand, Error, MAX_BULK_JOBS, MAX_DESCRIBE_JOBS, MAX_REASON_CHARS, Result,
+    TerminateCommand, bulk_commands, split_array_child, truncate_utf8,
 };
 pub use view::{
     ConditionView, ContainerView, IndexSet, JobView, PodPhase, PodView, TerminationPhase,

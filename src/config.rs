@@ -27,6 +27,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print the JobTermination CustomResourceDefinition as YAML.
     Crd,
+    /// Print the OpenAPI 3 document of the HTTP API as JSON.
+    #[command(name = "openapi")]
+    OpenApi,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -153,7 +156,7 @@ mod tests {
         let argv = ["batch-terminator", "serve"].iter().chain(args).copied();
         match Cli::try_parse_from(argv)?.command {
             Command::Serve(args) => Ok(args),
-            Command::Crd => panic!("parsed serve as crd"),
+            Command::Crd | Command::OpenApi => panic!("parsed serve as another command"),
         }
     }
 

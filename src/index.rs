@@ -14,7 +14,7 @@ use kube::runtime::watcher::{self, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::{Notify, mpsc};
 
-use crate::record::{JOB_ID_LABEL, JobTermination};
+use crate::record::{JOB_ID_LABEL, JOB_QUEUE_LABEL, JobTermination, KUEUE_QUEUE_LABEL};
 
 pub mod views;
 
@@ -28,6 +28,30 @@ pub fn job_id(job: &Job) -> Option<String> {
         .filter(|id| !id.is_empty())
         .cloned()
         .or_else(|| job.uid())
+}
+
+/// A Job's Batch job queue: Kueue's queue label, else `batch-terminator.dev/job-queue`, else
+/// the namespace.
+pub fn job_queue(job: &Job) -> String {
+    let labels = job.labels();
+    labels
+        .get(KUEUE_QUEUE_LABEL)
+        .or_else(|| labels.get(JOB_QUEUE_LABEL))
+        .filter(|q| !q.is_empty())
+        .cloned()
+        .unwrap_or_else(|| job.namespace().unwrap_or_default())
+}
+
+/// The queue of the job a record stands for: the record's `batch-terminator.dev/job-queue`
+/// label (copied from the Job when the record is written), else its namespace. It is what
+/// lists a cancelled job under its queue once the Job is deleted.
+pub fn record_queue(record: &JobTermination) -> String {
+    record
+        .labels()
+        .get(JOB_QUEUE_LABEL)
+        .filter(|q| !q.is_empty())
+        .cloned()
+        .unwrap_or_else(|| record.namespace().unwrap_or_default())
 }
 
 /// The uid of the Job that controls a pod, from its controller ownerReference.
@@ -45,21 +69,60 @@ fn key_of<K: Resource>(obj: &K) -> Key {
     (obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
-/// One kind's objects plus a secondary index from a derived string (job ID, owner uid) to keys.
+/// A secondary index: a derived string (job ID, owner uid, queue) to the keys that have it.
+struct Secondary<K> {
+    key_of: fn(&K) -> Option<String>,
+    keys: HashMap<String, BTreeSet<Key>>,
+}
+
+impl<K> Secondary<K> {
+    fn new(key_of: fn(&K) -> Option<String>) -> Self {
+        Self {
+            key_of,
+            keys: HashMap::new(),
+        }
+    }
+
+    fn insert(&mut self, obj: &K, key: &Key) {
+        if let Some(ix) = (self.key_of)(obj) {
+            self.keys.entry(ix).or_default().insert(key.clone());
+        }
+    }
+
+    fn remove(&mut self, obj: &K, key: &Key) {
+        if let Some(ix) = (self.key_of)(obj)
+            && let Some(keys) = self.keys.get_mut(&ix)
+        {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.keys.remove(&ix);
+            }
+        }
+    }
+}
+
+/// One kind's objects plus two secondary indexes: `by` (job ID, owner uid) and `by_queue`.
 struct Cache<K> {
     objects: HashMap<Key, Arc<K>>,
-    by: HashMap<String, BTreeSet<Key>>,
-    index_key: fn(&K) -> Option<String>,
+    by: Secondary<K>,
+    by_queue: Secondary<K>,
     /// Objects of a relist in progress, per watched namespace ("" = all namespaces).
     relisting: HashMap<String, Vec<K>>,
 }
 
 impl<K: Resource> Cache<K> {
     fn new(index_key: fn(&K) -> Option<String>) -> Self {
+        Self::with_queue(index_key, |_| None)
+    }
+
+    fn with_queue(
+        index_key: fn(&K) -> Option<String>,
+        queue_key: fn(&K) -> Option<String>,
+    ) -> Self {
         Self {
             objects: HashMap::new(),
-            by: HashMap::new(),
-            index_key,
+            by: Secondary::new(index_key),
+            by_queue: Secondary::new(queue_key),
             relisting: HashMap::new(),
         }
     }
@@ -67,22 +130,15 @@ impl<K: Resource> Cache<K> {
     fn insert(&mut self, obj: K) {
         let key = key_of(&obj);
         self.remove(&key);
-        if let Some(ix) = (self.index_key)(&obj) {
-            self.by.entry(ix).or_default().insert(key.clone());
-        }
+        self.by.insert(&obj, &key);
+        self.by_queue.insert(&obj, &key);
         self.objects.insert(key, Arc::new(obj));
     }
 
     fn remove(&mut self, key: &Key) -> Option<Arc<K>> {
         let old = self.objects.remove(key)?;
-        if let Some(ix) = (self.index_key)(&old)
-            && let Some(keys) = self.by.get_mut(&ix)
-        {
-            keys.remove(key);
-            if keys.is_empty() {
-                self.by.remove(&ix);
-            }
-        }
+        self.by.remove(&old, key);
+        self.by_queue.remove(&old, key);
         Some(old)
     }
 
@@ -128,7 +184,16 @@ impl<K: Resource> Cache<K> {
     }
 
     fn lookup(&self, ix: &str) -> Vec<Arc<K>> {
-        self.by
+        self.get_all(&self.by, ix)
+    }
+
+    fn in_queue(&self, queue: &str) -> Vec<Arc<K>> {
+        self.get_all(&self.by_queue, queue)
+    }
+
+    fn get_all(&self, index: &Secondary<K>, ix: &str) -> Vec<Arc<K>> {
+        index
+            .keys
             .get(ix)
             .map(|keys| {
                 keys.iter()
@@ -193,9 +258,12 @@ impl Index {
     pub fn new() -> Self {
         Self {
             caches: Arc::new(RwLock::new(Caches {
-                jobs: Cache::new(job_id),
+                jobs: Cache::with_queue(job_id, |j| Some(job_queue(j))),
                 pods: Cache::new(owning_job_uid),
-                records: Cache::new(|r: &JobTermination| Some(r.spec.job_id.clone())),
+                records: Cache::with_queue(
+                    |r: &JobTermination| Some(r.spec.job_id.clone()),
+                    |r| Some(record_queue(r)),
+                ),
             })),
             synced: Arc::new(AtomicUsize::new(0)),
             streams: Arc::new(AtomicUsize::new(0)),
@@ -259,9 +327,43 @@ impl Index {
         }
     }
 
-    /// All cached Jobs (for ListJobs).
+    /// All cached Jobs.
     pub fn jobs(&self) -> Vec<Arc<Job>> {
         self.read().jobs.objects.values().cloned().collect()
+    }
+
+    /// Every job of a Batch job queue (for ListJobs), from one consistent snapshot: the
+    /// queue's Jobs with their pods and records, then the records of the queue whose Job is
+    /// gone (jobs deleted by a cancel). Cost: the queue's jobs, not the cluster's.
+    pub fn queue(&self, queue: &str) -> Vec<JobEntry> {
+        let caches = self.read();
+        let mut out: Vec<JobEntry> = caches
+            .jobs
+            .in_queue(queue)
+            .into_iter()
+            .map(|job| {
+                let uid = job.uid().unwrap_or_default();
+                let ns = job.namespace().unwrap_or_default();
+                JobEntry {
+                    pods: caches.pods.lookup(&uid),
+                    record: caches.records.objects.get(&(ns, uid)).cloned(),
+                    job: Some(job),
+                }
+            })
+            .collect();
+        out.extend(
+            caches
+                .records
+                .in_queue(queue)
+                .into_iter()
+                .filter(|r| caches.jobs.lookup(&r.spec.job_id).is_empty())
+                .map(|record| JobEntry {
+                    job: None,
+                    pods: Vec::new(),
+                    record: Some(record),
+                }),
+        );
+        out
     }
 
     /// Records whose Job is no longer cached: jobs deleted by a cancel (or by anyone).
@@ -549,6 +651,54 @@ mod tests {
         assert!(matches!(index.lookup("uid-1"), Lookup::NotFound));
         assert!(matches!(index.lookup("uid-2"), Lookup::Found(_)));
         assert!(matches!(index.lookup("uid-3"), Lookup::Found(_)));
+    }
+
+    fn queued(mut j: Job, labels: &[(&str, &str)]) -> Job {
+        let l = j.metadata.labels.get_or_insert_with(Default::default);
+        for (k, v) in labels {
+            l.insert((*k).to_string(), (*v).to_string());
+        }
+        j
+    }
+
+    fn queue_names(index: &Index, queue: &str) -> Vec<String> {
+        let mut names: Vec<String> = index
+            .queue(queue)
+            .iter()
+            .filter_map(|e| e.job.as_ref().map(|j| j.name_any()))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn jobs_are_indexed_by_queue_and_move_with_their_labels() {
+        let index = Index::new();
+        let add = |j: Job| index.apply_job("", watcher::Event::Apply(j));
+        add(job("a", "plain", "uid-1", None));
+        add(queued(
+            job("a", "ours", "uid-2", None),
+            &[(JOB_QUEUE_LABEL, "gpu")],
+        ));
+        add(queued(
+            job("b", "kueue", "uid-3", None),
+            &[(JOB_QUEUE_LABEL, "gpu"), (KUEUE_QUEUE_LABEL, "cpu")],
+        ));
+        index.apply_pod("", watcher::Event::Apply(pod("a", "p", "uid-2")));
+        assert_eq!(queue_names(&index, "a"), ["plain"]);
+        assert_eq!(queue_names(&index, "gpu"), ["ours"]);
+        assert_eq!(queue_names(&index, "cpu"), ["kueue"]);
+        assert_eq!(index.queue("gpu")[0].pods.len(), 1);
+        assert!(index.queue("b").is_empty());
+        // Relabelled: it leaves the old queue.
+        add(queued(
+            job("a", "ours", "uid-2", None),
+            &[(JOB_QUEUE_LABEL, "cpu")],
+        ));
+        assert!(index.queue("gpu").is_empty());
+        assert_eq!(queue_names(&index, "cpu"), ["kueue", "ours"]);
+        index.apply_job("", watcher::Event::Delete(job("b", "kueue", "uid-3", None)));
+        assert_eq!(queue_names(&index, "cpu"), ["ours"]);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use batch_terminator::config::{Cli, Command};
-use batch_terminator::{record, serve, telemetry};
+use batch_terminator::{api, record, serve, telemetry};
 use clap::Parser;
 
 #[tokio::main]
@@ -15,6 +15,11 @@ async fn main() -> anyhow::Result<()> {
             std::io::stdout()
                 .write_all(yaml.as_bytes())
                 .context("writing the CRD to stdout")?;
+        }
+        Command::OpenApi => {
+            std::io::stdout()
+                .write_all(api::openapi::document_json().as_bytes())
+                .context("writing the OpenAPI document to stdout")?;
         }
         Command::Serve(args) => {
             telemetry::init(args.log_format, &args.log_filter)?;

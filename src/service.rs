@@ -2,7 +2,6 @@
 //! CancelJob answers 200 only once its JobTermination record exists in the API server.
 
 use chrono::Utc;
-use k8s_openapi::api::batch::v1::Job;
 use kube::api::{Api, PostParams};
 use kube::{Client, ResourceExt};
 
@@ -12,10 +11,8 @@ use crate::batch::{
     TerminateCommand,
 };
 use crate::controller::FIELD_MANAGER;
-use crate::index::{Index, JobEntry, Lookup, views};
-use crate::record::{
-    JOB_QUEUE_LABEL, JOB_UID_LABEL, JobTermination, JobTerminationSpec, KUEUE_QUEUE_LABEL,
-};
+use crate::index::{Index, JobEntry, Lookup, record_queue, views};
+use crate::record::{JOB_QUEUE_LABEL, JOB_UID_LABEL, JobTermination, JobTerminationSpec};
 
 /// Settings of the API's answers.
 #[derive(Debug, Clone)]
@@ -33,15 +30,7 @@ pub struct KubeJobService {
     settings: ServiceSettings,
 }
 
-/// A Job's queue: Kueue's queue label, else ours, else the namespace.
-pub fn job_queue(job: &Job) -> String {
-    let labels = job.labels();
-    labels
-        .get(KUEUE_QUEUE_LABEL)
-        .or_else(|| labels.get(JOB_QUEUE_LABEL))
-        .cloned()
-        .unwrap_or_else(|| job.namespace().unwrap_or_default())
-}
+pub use crate::index::job_queue;
 
 /// The namespace of a job: its Job's, or its record's once the Job is gone.
 fn entry_namespace(entry: &JobEntry) -> Option<String> {
@@ -119,7 +108,7 @@ impl KubeJobService {
         let job = entry.job.as_deref();
         let queue = match (job, entry.record.as_deref()) {
             (Some(job), _) => job_queue(job),
-            (None, Some(record)) => record.namespace().unwrap_or_default(),
+            (None, Some(record)) => record_queue(record),
             (None, None) => return None,
         };
         let ctx = self.context(id, queue);
@@ -140,45 +129,23 @@ impl KubeJobService {
         query: &ListQuery,
     ) -> Result<Vec<JobSummary>, ServiceError> {
         Ok(match &query.scope {
-            ListScope::JobQueue(queue) => {
-                let mut out = Vec::new();
-                for job in self.index.jobs() {
-                    if job_queue(&job) != *queue
-                        || !ctx.caller.may_touch(&job.namespace().unwrap_or_default())
-                    {
-                        continue;
-                    }
-                    let Some(id) = crate::index::job_id(&job) else {
-                        continue;
+            ListScope::JobQueue(queue) => self
+                .index
+                .queue(queue)
+                .iter()
+                .filter_map(|entry| {
+                    let (id, namespace) = match (entry.job.as_deref(), entry.record.as_deref()) {
+                        (Some(job), _) => (crate::index::job_id(job)?, job.namespace()?),
+                        // Jobs deleted by a cancel live on in their records.
+                        (None, Some(record)) => (record.spec.job_id.clone(), record.namespace()?),
+                        (None, None) => return None,
                     };
-                    let uid = job.uid().unwrap_or_default();
-                    let entry = JobEntry {
-                        pods: self.index.pods_of(&uid),
-                        record: self
-                            .index
-                            .record_of(&job.namespace().unwrap_or_default(), &uid),
-                        job: Some(job),
-                    };
-                    out.extend(self.detail(&id, &entry, None).map(|d| d.summary()));
-                }
-                // Jobs deleted by a cancel live on in their records.
-                for record in self.index.orphan_records() {
-                    if record.namespace().as_deref() == Some(queue.as_str())
-                        && ctx.caller.may_touch(queue)
-                    {
-                        let entry = JobEntry {
-                            job: None,
-                            pods: Vec::new(),
-                            record: Some(record.clone()),
-                        };
-                        out.extend(
-                            self.detail(&record.spec.job_id, &entry, None)
-                                .map(|d| d.summary()),
-                        );
+                    if !ctx.caller.may_touch(&namespace) {
+                        return None;
                     }
-                }
-                out
-            }
+                    self.detail(&id, entry, None).map(|d| d.summary())
+                })
+                .collect(),
             ListScope::ArrayJob(parent) => match self.index.lookup(parent) {
                 Lookup::Found(entry) => {
                     match (authorize(ctx, parent, &entry), entry.job.as_deref()) {
@@ -264,7 +231,14 @@ impl JobService for KubeJobService {
             },
         );
         record.metadata.namespace = Some(ns.clone());
-        record.metadata.labels = Some([(JOB_UID_LABEL.to_string(), uid)].into());
+        // The queue label lets ListJobs find the job under its queue after a cancel deleted it.
+        record.metadata.labels = Some(
+            [
+                (JOB_UID_LABEL.to_string(), uid),
+                (JOB_QUEUE_LABEL.to_string(), job_queue(job)),
+            ]
+            .into(),
+        );
         let api: Api<JobTermination> = Api::namespaced(self.client.clone(), &ns);
         let params = PostParams {
             field_manager: Some(FIELD_MANAGER.into()),

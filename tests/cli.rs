@@ -91,3 +91,21 @@ fn an_invalid_log_filter_fails_with_its_cause() {
         "the error chain is printed: {stderr}"
     );
 }
+
+#[test]
+fn committed_openapi_document_matches_the_rust_types() {
+    const PATH: &str = "docs/openapi.json";
+    let output = run(&["openapi"], &[]);
+    assert!(output.status.success(), "{output:?}");
+    let generated = String::from_utf8(output.stdout).unwrap();
+    let committed_path = Path::new(env!("CARGO_MANIFEST_DIR")).join(PATH);
+    let committed = std::fs::read_to_string(&committed_path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", committed_path.display()));
+    assert!(
+        generated == committed,
+        "{PATH} has drifted from the request and response types in src/api and src/batch. \
+         Regenerate it with:\n\n    cargo run -q -- openapi > {PATH}\n"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&generated).expect("valid JSON");
+    assert_eq!(doc["openapi"], "3.0.3");
+}

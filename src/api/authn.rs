@@ -27,8 +27,11 @@ pub(super) async fn authenticate(
 }
 
 async fn authenticated(auth: &Auth, req: Request) -> Result<Request, ApiError> {
+    // The API's own description is public, as a service's published model is.
+    let public = Operation::from_path(req.uri().path()) == Operation::OpenApiDocument;
     let (mut req, caller) = match auth {
         Auth::None => (req, Caller::anonymous()),
+        Auth::SigV4 { .. } if public => (req, Caller::anonymous()),
         Auth::SigV4 { .. } => {
             let (parts, body) = req.into_parts();
             let bytes = read_body(&parts.headers, body).await?;
@@ -85,15 +88,18 @@ async fn authenticated(auth: &Auth, req: Request) -> Result<Request, ApiError> {
     Ok(req)
 }
 
-/// The name a credentials file grants an operation by; `None` for paths that are no
-/// operation (they answer 404 after authentication).
+/// The name a credentials file grants an operation by: a bulk operation needs the grant of
+/// its single form. `None` for the public document and for paths that are no operation (they
+/// answer 404 after authentication).
 fn granted_name(operation: Operation) -> Option<&'static str> {
     match operation {
         Operation::TerminateJob
         | Operation::CancelJob
         | Operation::DescribeJobs
         | Operation::ListJobs => Some(operation.as_str()),
-        Operation::Unknown => None,
+        Operation::TerminateJobs => Some(Operation::TerminateJob.as_str()),
+        Operation::CancelJobs => Some(Operation::CancelJob.as_str()),
+        Operation::OpenApiDocument | Operation::Unknown => None,
     }
 }
 
@@ -108,10 +114,14 @@ mod tests {
             Operation::CancelJob,
             Operation::DescribeJobs,
             Operation::ListJobs,
+            Operation::TerminateJobs,
+            Operation::CancelJobs,
         ] {
             let name = granted_name(operation).expect("an operation");
             assert!(crate::auth::OPERATIONS.contains(&name), "{name}");
         }
+        assert_eq!(granted_name(Operation::TerminateJobs), Some("TerminateJob"));
         assert_eq!(granted_name(Operation::Unknown), None);
+        assert_eq!(granted_name(Operation::OpenApiDocument), None);
     }
 }

@@ -108,3 +108,66 @@ pub struct ListJobsResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
 }
+
+/// `POST /v1/terminatejobs` and `POST /v1/canceljobs`: an extension of this service (AWS
+/// Batch has no bulk form), shaped after AWS's batch operations such as SQS
+/// DeleteMessageBatch: up to 50 entries, each acted on as TerminateJob or CancelJob would.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkJobsRequest {
+    /// 1 to 50 entries with distinct job IDs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(required, with = "Vec<BulkJobEntry>", length(min = 1, max = 50))]
+    pub jobs: Option<Vec<BulkJobEntry>>,
+}
+
+/// One job of a bulk request, with the same rules as TerminateJob's body.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkJobEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(required, with = "String", length(min = 1))]
+    pub job_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(required, with = "String", length(min = 1, max = 1024))]
+    pub reason: Option<String>,
+}
+
+/// The answer of a bulk request: 200 with every entry in exactly one of the lists, in
+/// request order. An entry succeeds when TerminateJob or CancelJob would have answered 200.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkJobsResponse {
+    pub successful: Vec<BulkJobSuccess>,
+    pub errors: Vec<BulkJobError>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkJobSuccess {
+    pub job_id: String,
+}
+
+/// An entry that failed: what TerminateJob or CancelJob would have answered for it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkJobError {
+    /// The job ID as sent (empty when it was missing).
+    pub job_id: String,
+    /// The AWS error code, e.g. `ClientException` or `ServerException`.
+    pub code: String,
+    pub message: String,
+    /// True when the caller's request was at fault (do not retry it unchanged); false for
+    /// server errors, which may be retried.
+    pub sender_fault: bool,
+}
+
+/// The body of every error response (also in the `X-Amzn-ErrorType` header).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorResponse {
+    /// The AWS error code: ClientException, ServerException, AccessDeniedException,
+    /// TooManyRequestsException or UnknownOperationException.
+    #[serde(rename = "__type")]
+    pub type_: String,
+    pub message: String,
+}

@@ -902,3 +902,65 @@ fn array_children_list_in_index_order_and_ignore_filters() {
         ["p:1", "p:2", "p:10"]
     );
 }
+
+fn bulk(n: usize) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| (format!("job-{i}"), "why".to_owned()))
+        .collect()
+}
+
+#[test]
+fn bulk_takes_one_to_fifty_distinct_jobs() {
+    assert_eq!(
+        bulk_commands(TerminateKind::Terminate, Vec::new()),
+        Err(Error::Required { field: "jobs" })
+    );
+    assert_eq!(
+        bulk_commands(TerminateKind::Terminate, bulk(MAX_BULK_JOBS + 1)),
+        Err(Error::TooMany {
+            field: "jobs",
+            max: 50,
+            actual: 51
+        })
+    );
+    assert_eq!(
+        bulk_commands(TerminateKind::Cancel, bulk(MAX_BULK_JOBS))
+            .expect("fifty is fine")
+            .len(),
+        50
+    );
+    let mut twice = bulk(3);
+    twice.push(("job-1".into(), "again".into()));
+    let err = bulk_commands(TerminateKind::Terminate, twice).expect_err("duplicate");
+    assert!(
+        err.to_string()
+            .contains("job-1 is listed twice (positions 1 and 3)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bulk_validates_each_entry_on_its_own() {
+    let entries = vec![
+        ("a".to_owned(), "ok".to_owned()),
+        (String::new(), "no id".to_owned()),
+        ("b".to_owned(), String::new()),
+        ("c".to_owned(), "x".repeat(MAX_REASON_CHARS + 1)),
+        (String::new(), "another without id".to_owned()),
+    ];
+    let out = bulk_commands(TerminateKind::Cancel, entries).expect("request is valid");
+    assert_eq!(out.len(), 5);
+    let cmd = out[0].command.as_ref().expect("first is valid");
+    assert_eq!((cmd.job_id(), cmd.kind()), ("a", TerminateKind::Cancel));
+    assert_eq!(out[1].command, Err(Error::Required { field: "jobId" }));
+    assert_eq!(out[2].job_id, "b");
+    assert_eq!(out[2].command, Err(Error::Required { field: "reason" }));
+    assert!(matches!(
+        out[3].command,
+        Err(Error::Length {
+            field: "reason",
+            ..
+        })
+    ));
+    assert_eq!(out[4].command, Err(Error::Required { field: "jobId" }));
+}

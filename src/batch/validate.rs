@@ -7,6 +7,8 @@ use super::TerminateKind;
 pub const MAX_REASON_CHARS: usize = 1024;
 /// DescribeJobs takes at most 100 job IDs.
 pub const MAX_DESCRIBE_JOBS: usize = 100;
+/// TerminateJobs and CancelJobs take at most 50 jobs.
+pub const MAX_BULK_JOBS: usize = 50;
 
 /// A request that breaks the API's rules. `Display` is the message sent to the client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -148,6 +150,53 @@ impl DescribeCommand {
     pub fn into_job_ids(self) -> Vec<String> {
         self.job_ids
     }
+}
+
+/// One entry of a TerminateJobs or CancelJobs request: the job ID as sent (echoed in the
+/// answer), and its validated command or why it is invalid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BulkEntry {
+    pub job_id: String,
+    pub command: Result<TerminateCommand>,
+}
+
+/// Validates a bulk request. The request as a whole fails when it lists no job, more than
+/// [`MAX_BULK_JOBS`], or the same job ID twice (as SQS's batch operations refuse
+/// non-distinct entries); each entry is then validated on its own, so one bad entry does not
+/// fail the others. `entries` are `(jobId, reason)` pairs, `""` for missing fields.
+pub fn bulk_commands(
+    kind: TerminateKind,
+    entries: Vec<(String, String)>,
+) -> Result<Vec<BulkEntry>> {
+    if entries.is_empty() {
+        return Err(Error::Required { field: "jobs" });
+    }
+    if entries.len() > MAX_BULK_JOBS {
+        return Err(Error::TooMany {
+            field: "jobs",
+            max: MAX_BULK_JOBS,
+            actual: entries.len(),
+        });
+    }
+    let mut seen = std::collections::HashMap::new();
+    for (i, (job_id, _)) in entries.iter().enumerate() {
+        if job_id.is_empty() {
+            continue;
+        }
+        if let Some(first) = seen.insert(job_id.as_str(), i) {
+            return Err(Error::Invalid {
+                field: "jobs",
+                message: format!("job ID {job_id} is listed twice (positions {first} and {i})"),
+            });
+        }
+    }
+    Ok(entries
+        .into_iter()
+        .map(|(job_id, reason)| BulkEntry {
+            command: TerminateCommand::new(kind, job_id.clone(), reason),
+            job_id,
+        })
+        .collect())
 }
 
 /// Splits an array child ID `<parent>:<index>`. Job IDs are label values or uids, and

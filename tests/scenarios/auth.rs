@@ -197,6 +197,26 @@ async fn sigv4_authenticates_and_scopes_keys_to_namespaces() {
         error_type.as_deref(),
         Some("MissingAuthenticationTokenException")
     );
+    // The bulk operations need the grant of their single form, so the reader is refused.
+    let (status, error_type, body) = env
+        .post(
+            "/v1/terminatejobs",
+            &json!({"jobs": [{"jobId": id, "reason": "r"}]}).to_string(),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type.as_deref()),
+        (403, Some("MissingAuthenticationTokenException")),
+        "{body}"
+    );
+    // The API's own description is public.
+    let doc = env
+        .http
+        .get(format!("{}/openapi.json", env.endpoint))
+        .send()
+        .await
+        .expect("GET /openapi.json");
+    assert_eq!(doc.status().as_u16(), 200);
 
     // None of the refused calls changed the job; the right key terminates it.
     assert!(

@@ -1,8 +1,11 @@
 //! TerminateJob, CancelJob and DescribeJobs end to end: every row of design.md's behaviour
 //! table, against a cluster with a Job controller, a scheduler and a kubelet.
 
+mod arrays;
 mod auth;
+mod bulk;
 mod harness;
+mod list;
 
 use harness::{Env, eventually};
 use k8s_openapi::api::batch::v1::Job;
