@@ -100,15 +100,7 @@ async fn cancel_jobs_cancels_only_queued_jobs() {
     );
     assert_eq!(answer["errors"], json!([]));
     env.wait_described(&queued_id, "FAILED").await;
-    eventually("the queued Job to be deleted", || async {
-        env.jobs()
-            .get_opt("queued")
-            .await
-            .expect("get")
-            .is_none()
-            .then_some(())
-    })
-    .await;
+    env.wait_job_gone("queued").await;
     // CancelJob leaves a started job alone, as AWS does.
     let detail = env.describe(&running_id).await.expect("described");
     assert_eq!(detail["status"], "RUNNING", "{detail}");

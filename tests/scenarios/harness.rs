@@ -210,6 +210,15 @@ impl Env {
         .await
     }
 
+    /// Waits until the Job named `name` is gone.
+    pub async fn wait_job_gone(&self, name: &str) {
+        eventually(&format!("Job {name} to be deleted"), || async {
+            let job = self.jobs().get_opt(name).await.expect("get job");
+            job.is_none().then_some(())
+        })
+        .await
+    }
+
     /// Waits until the Job has the condition `type_` True.
     pub async fn wait_condition(&self, name: &str, type_: &str) -> Job {
         eventually(&format!("Job {name} condition {type_}"), || async {

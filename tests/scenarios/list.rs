@@ -317,15 +317,7 @@ async fn a_cancelled_job_stays_listed_under_its_queue() {
     assert_eq!(ids(&runnable), [id.as_str()]);
 
     assert_eq!(env.cancel(&id, "not needed").await, (200, json!({})));
-    eventually("the Job to be deleted", || async {
-        env.jobs()
-            .get_opt("queued")
-            .await
-            .expect("get")
-            .is_none()
-            .then_some(())
-    })
-    .await;
+    env.wait_job_gone("queued").await;
     let page = eventually("the cancelled job to be listed FAILED", || async {
         let page = list(&env, json!({"jobQueue": queue, "jobStatus": "FAILED"})).await;
         (ids(&page) == [id.as_str()]).then_some(page)

@@ -64,15 +64,7 @@ async fn a_suspended_job_is_cancelled_and_deleted() {
 
     assert_eq!(env.terminate(&id, REASON).await, (200, json!({})));
 
-    eventually("the Job to be deleted", || async {
-        env.jobs()
-            .get_opt("queued")
-            .await
-            .expect("get")
-            .is_none()
-            .then_some(())
-    })
-    .await;
+    env.wait_job_gone("queued").await;
     assert!(env.job_pods(&job).await.is_empty());
     let events = env.events_for("queued", "JobCancelled").await;
     assert_eq!(events.len(), 1, "exactly one Event");
