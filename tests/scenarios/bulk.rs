@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Env, eventually};
+use crate::harness::Env;
 use crate::list::create;
 
 fn job_ids(list: &Value) -> Vec<&str> {

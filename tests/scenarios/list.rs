@@ -225,7 +225,13 @@ async fn list_jobs_pages_filters_and_orders_a_queue() {
     let name_filter = |value: &str| json!({"jobQueue": queue, "filters": [{"name": "JOB_NAME", "values": [value]}]});
     let alphas = list(&env, name_filter("alpha*")).await;
     let mut expected = vec![uid(&newer[0])];
-    expected.extend(older.iter().map(uid).collect::<BTreeSet<_>>());
+    // The older two may straddle a second boundary: newest first, then by ID.
+    let mut older_order: Vec<(std::cmp::Reverse<i64>, String)> = older
+        .iter()
+        .map(|j| (std::cmp::Reverse(created_secs(j)), uid(j)))
+        .collect();
+    older_order.sort();
+    expected.extend(older_order.into_iter().map(|(_, id)| id));
     assert_eq!(ids(&alphas), expected, "newest first, then by ID");
     assert_eq!(
         ids(&list(&env, name_filter("BETA-3")).await),
