@@ -664,3 +664,148 @@ async fn created_job_runs() {
     })
     .await;
 }
+
+/// A CronJob whose template uses many PodSpec and Container fields, applied as JSON.
+const RICH_CRONJOB: &str = r#"apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: rich
+spec:
+  schedule: "0 * * * *"
+  jobTemplate:
+    metadata:
+      labels: {team: a}
+    spec:
+      parallelism: 2
+      completions: 4
+      backoffLimit: 0
+      activeDeadlineSeconds: 600
+      ttlSecondsAfterFinished: 30
+      completionMode: Indexed
+      template:
+        metadata:
+          labels: {app: rich}
+          annotations: {note: "x"}
+        spec:
+          restartPolicy: Never
+          terminationGracePeriodSeconds: 5
+          activeDeadlineSeconds: 100
+          nodeSelector: {gpu: "true"}
+          serviceAccountName: runner
+          automountServiceAccountToken: true
+          priority: 10
+          priorityClassName: high
+          shareProcessNamespace: true
+          runtimeClassName: rc
+          enableServiceLinks: false
+          preemptionPolicy: Never
+          hostname: h
+          subdomain: s
+          securityContext: {runAsUser: 1000, runAsNonRoot: true, fsGroup: 2000, runAsGroup: 3000}
+          imagePullSecrets: [{name: regcred}]
+          volumes:
+          - {name: v, emptyDir: {medium: Memory, sizeLimit: 64Mi}}
+          - {name: h, hostPath: {path: /data, type: Directory}}
+          - name: s
+            secret: {secretName: sec, defaultMode: 0400, optional: true, items: [{key: a, path: b, mode: 0600}]}
+          - name: cm
+            configMap: {name: cfg, items: [{key: k, path: p}]}
+          - {name: pvc, persistentVolumeClaim: {claimName: data, readOnly: true}}
+          tolerations:
+          - {key: k, operator: Equal, value: v, effect: NoSchedule, tolerationSeconds: 60}
+          initContainers:
+          - name: init
+            image: busybox
+            restartPolicy: Always
+          containers:
+          - name: c
+            image: busybox:1.36
+            command: [sh, -c]
+            args: ["echo hi"]
+            workingDir: /w
+            ports: [{name: http, containerPort: 80, hostPort: 8080, protocol: TCP, hostIP: 1.2.3.4}]
+            env:
+            - {name: A, value: "1"}
+            - name: B
+              valueFrom: {fieldRef: {apiVersion: v1, fieldPath: metadata.name}}
+            - name: C
+              valueFrom: {configMapKeyRef: {name: cm, key: k, optional: true}}
+            - name: D
+              valueFrom: {secretKeyRef: {name: sec, key: k}}
+            - name: E
+              valueFrom: {resourceFieldRef: {containerName: c, resource: limits.cpu, divisor: 1m}}
+            resources:
+              limits: {cpu: 500m, memory: 1Gi}
+              requests: {cpu: 100m}
+            volumeMounts:
+            - {name: v, mountPath: /v, readOnly: true, subPath: sp, mountPropagation: None}
+            stdin: true
+            terminationMessagePolicy: FallbackToLogsOnError
+"#;
+
+/// `kubectl create job --from=cronjob/x` re-encodes the stored template with client-go's own
+/// protobuf marshaller, so every field of the tables must come back unchanged: a wrong field
+/// number would rename or refuse a field. Fields of one type carry different values, so that
+/// two swapped numbers would show too.
+#[tokio::test]
+async fn job_from_a_rich_cronjob_round_trips_through_protobuf() {
+    let s = sim().await;
+    let k = Cli::new(&s.handle, "kubectl-create-pb-rich");
+    let f = k.write("cj.yaml", RICH_CRONJOB);
+    k.ok("kubectl", &["apply", "-f", f.to_str().unwrap()]).await;
+    k.ok(
+        "kubectl",
+        &["create", "job", "rich1", "--from=cronjob/rich"],
+    )
+    .await;
+    let cj = get_json(&k, &["cronjob", "rich"]).await;
+    let j = get_json(&k, &["job", "rich1"]).await;
+    let want = &cj["spec"]["jobTemplate"]["spec"];
+    let got = &j["spec"];
+    assert_eq!(got["template"]["spec"], want["template"]["spec"]);
+    assert_eq!(
+        got["template"]["metadata"]["annotations"],
+        want["template"]["metadata"]["annotations"]
+    );
+    assert_eq!(got["template"]["metadata"]["labels"]["app"], "rich");
+    for field in [
+        "parallelism",
+        "completions",
+        "backoffLimit",
+        "activeDeadlineSeconds",
+        "ttlSecondsAfterFinished",
+        "completionMode",
+    ] {
+        assert_eq!(got[field], want[field], "{field}");
+    }
+    assert_eq!(got["backoffLimit"], 0);
+    assert_eq!(j["metadata"]["labels"]["team"], "a");
+    // A few spot checks, so that a field both sides lost would not pass unnoticed.
+    let c = &got["template"]["spec"]["containers"][0];
+    assert_eq!(
+        c["resources"]["limits"],
+        json!({"cpu": "500m", "memory": "1Gi"})
+    );
+    assert_eq!(
+        c["env"][2]["valueFrom"]["configMapKeyRef"],
+        json!({"name": "cm", "key": "k", "optional": true})
+    );
+    assert_eq!(
+        c["env"][4]["valueFrom"]["resourceFieldRef"]["divisor"],
+        "1m"
+    );
+    assert_eq!(c["volumeMounts"][0]["readOnly"], true);
+    let vols = &got["template"]["spec"]["volumes"];
+    assert_eq!(vols[0]["emptyDir"]["sizeLimit"], "64Mi");
+    assert_eq!(vols[2]["secret"]["items"][0]["mode"], 0o600);
+    assert_eq!(vols[3]["configMap"]["name"], "cfg");
+    assert_eq!(vols[4]["persistentVolumeClaim"]["readOnly"], true);
+    assert_eq!(c["ports"][0]["hostIP"], "1.2.3.4");
+    let spec = &got["template"]["spec"];
+    assert_eq!(spec["securityContext"]["runAsGroup"], 3000);
+    assert_eq!(spec["tolerations"][0]["tolerationSeconds"], 60);
+    assert_eq!(spec["initContainers"][0]["restartPolicy"], "Always");
+    assert_eq!(spec["enableServiceLinks"], false);
+    assert_eq!(spec["automountServiceAccountToken"], true);
+    assert_eq!(c["stdin"], true);
+}

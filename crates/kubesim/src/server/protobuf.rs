@@ -334,6 +334,7 @@ const VOLUME_MOUNT: Message = m(
         f(4, "subPath", Kind::Str),
         f(5, "mountPropagation", Kind::Str),
         f(6, "subPathExpr", Kind::Str),
+        f(7, "recursiveReadOnly", Kind::Str),
     ],
 );
 
@@ -380,9 +381,85 @@ const TOLERATION: Message = m(
     ],
 );
 
+const KEY_TO_PATH: Message = m(
+    "core.v1.KeyToPath",
+    &[
+        f(1, "key", Kind::Str),
+        f(2, "path", Kind::Str),
+        f(3, "mode", Kind::OptI32),
+    ],
+);
+
+/// The common volume sources; others are refused by field number.
+const VOLUME_SOURCE: Message = m(
+    "core.v1.VolumeSource",
+    &[
+        f(
+            1,
+            "hostPath",
+            Kind::Msg(&m(
+                "core.v1.HostPathVolumeSource",
+                &[f(1, "path", Kind::Str), f(2, "type", Kind::Str)],
+            )),
+        ),
+        f(
+            2,
+            "emptyDir",
+            Kind::Msg(&m(
+                "core.v1.EmptyDirVolumeSource",
+                &[f(1, "medium", Kind::Str), f(2, "sizeLimit", Kind::Quantity)],
+            )),
+        ),
+        f(
+            6,
+            "secret",
+            Kind::Msg(&m(
+                "core.v1.SecretVolumeSource",
+                &[
+                    f(1, "secretName", Kind::Str),
+                    f(2, "items", Kind::RepMsg(&KEY_TO_PATH)),
+                    f(3, "defaultMode", Kind::OptI32),
+                    f(4, "optional", Kind::OptBool),
+                ],
+            )),
+        ),
+        f(
+            10,
+            "persistentVolumeClaim",
+            Kind::Msg(&m(
+                "core.v1.PersistentVolumeClaimVolumeSource",
+                &[f(1, "claimName", Kind::Str), f(2, "readOnly", Kind::Bool)],
+            )),
+        ),
+        f(
+            19,
+            "configMap",
+            Kind::Msg(&m(
+                "core.v1.ConfigMapVolumeSource",
+                &[
+                    f(1, "", Kind::Inline(&LOCAL_OBJECT_REF)),
+                    f(2, "items", Kind::RepMsg(&KEY_TO_PATH)),
+                    f(3, "defaultMode", Kind::OptI32),
+                    f(4, "optional", Kind::OptBool),
+                ],
+            )),
+        ),
+    ],
+);
+
+/// JSON flattens the VolumeSource into the Volume.
+const VOLUME: Message = m(
+    "core.v1.Volume",
+    &[
+        f(1, "name", Kind::Str),
+        f(2, "", Kind::Inline(&VOLUME_SOURCE)),
+    ],
+);
+
 const POD_SPEC: Message = m(
     "core.v1.PodSpec",
     &[
+        f(1, "volumes", Kind::RepMsg(&VOLUME)),
         f(2, "containers", Kind::RepMsg(&CONTAINER)),
         f(3, "restartPolicy", Kind::Str),
         f(4, "terminationGracePeriodSeconds", Kind::OptI64),
@@ -692,6 +769,21 @@ const DEPLOYMENT: Message = m(
                     f(3, "updatedReplicas", Kind::I32),
                     f(4, "availableReplicas", Kind::I32),
                     f(5, "unavailableReplicas", Kind::I32),
+                    f(
+                        6,
+                        "conditions",
+                        Kind::RepMsg(&m(
+                            "apps.v1.DeploymentCondition",
+                            &[
+                                f(1, "type", Kind::Str),
+                                f(2, "status", Kind::Str),
+                                f(4, "reason", Kind::Str),
+                                f(5, "message", Kind::Str),
+                                f(6, "lastUpdateTime", Kind::Time),
+                                f(7, "lastTransitionTime", Kind::Time),
+                            ],
+                        )),
+                    ),
                     f(7, "readyReplicas", Kind::I32),
                     f(8, "collisionCount", Kind::OptI32),
                     f(9, "terminatingReplicas", Kind::OptI32),
