@@ -809,3 +809,36 @@ async fn job_from_a_rich_cronjob_round_trips_through_protobuf() {
     assert_eq!(spec["automountServiceAccountToken"], true);
     assert_eq!(c["stdin"], true);
 }
+
+/// A field the decoder's tables lack is refused with its message and number, not dropped.
+#[tokio::test]
+async fn an_unknown_protobuf_field_is_a_415_that_names_it() {
+    let s = sim().await;
+    let k = Cli::new(&s.handle, "kubectl-create-pb-unknown");
+    let probed = RICH_CRONJOB.replace(
+        "            stdin: true\n",
+        "            stdin: true\n            livenessProbe: {exec: {command: [\"true\"]}}\n",
+    );
+    let f = k.write("cj.yaml", &probed);
+    k.ok("kubectl", &["apply", "-f", f.to_str().unwrap()]).await;
+    let o = k
+        .run(
+            "kubectl",
+            &["create", "job", "rich1", "--from=cronjob/rich"],
+        )
+        .await;
+    assert!(!o.ok, "{o:?}");
+    assert!(
+        o.stderr
+            .contains("field 10 of message core.v1.Container is not supported"),
+        "{o:?}"
+    );
+    let refused = s
+        .handle
+        .requests()
+        .into_iter()
+        .filter(|r| r.verb == "create" && r.resource == "jobs")
+        .map(|r| r.status)
+        .collect::<Vec<_>>();
+    assert_eq!(refused, vec![415]);
+}
