@@ -107,7 +107,11 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value> {
             .map_err(|e| Error::bad_request(format!("error decoding YAML: {e}"))),
         super::protobuf::CONTENT_TYPE => super::protobuf::decode(body).map_err(|e| match e {
             super::protobuf::Error::Malformed(_) => Error::bad_request(e.to_string()),
-            super::protobuf::Error::Unsupported(_) => Error::unsupported_media_type(e.to_string()),
+            super::protobuf::Error::Unsupported(_)
+            | super::protobuf::Error::UnknownField { .. } => {
+                Error::unsupported_media_type(e.to_string())
+            }
+            super::protobuf::Error::WireType { .. } => Error::bad_request(e.to_string()),
         }),
         other => Err(Error::unsupported_media_type(format!(
             "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {other})"
