@@ -11,11 +11,16 @@ use std::str::FromStr;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+mod attempts;
 mod detail;
 mod list;
 mod validate;
 mod view;
 
+pub use attempts::{
+    MAX_KEPT_ATTEMPTS, MAX_KEPT_CONTAINERS, MAX_KEPT_NAME_BYTES, MAX_KEPT_REASON_BYTES,
+    keep_attempts, merge_attempts,
+};
 pub use detail::{
     ArrayPropertiesDetail, ArrayPropertiesSummary, AttemptContainerDetail, AttemptDetail,
     ContainerSummary, DetailContext, EksAttemptContainerDetail, EksAttemptDetail,
@@ -28,8 +33,8 @@ pub use validate::{
     TerminateCommand, bulk_commands, split_array_child, truncate_utf8,
 };
 pub use view::{
-    ConditionView, ContainerView, IndexSet, JobView, PodPhase, PodView, TerminationPhase,
-    TerminationView,
+    AttemptContainerView, AttemptView, ConditionView, ContainerView, IndexSet, JobView, PodPhase,
+    PodView, TerminationPhase, TerminationView,
 };
 
 /// An AWS Batch job status, in lifecycle order.

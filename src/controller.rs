@@ -23,8 +23,8 @@ use crate::batch::{self, Action, BatchState, Decision, TerminateKind};
 use crate::index::views;
 use crate::metrics::Metrics;
 use crate::record::{
-    ACTION_ANNOTATION, JobTermination, JobTerminationStatus, Phase, REASON_ANNOTATION,
-    REQUESTED_AT_ANNOTATION,
+    ACTION_ANNOTATION, ATTEMPT_FINALIZER, JobTermination, JobTerminationStatus, KeptAttempt, Phase,
+    REASON_ANNOTATION, REQUESTED_AT_ANNOTATION,
 };
 
 /// Who writes the Events, as `reportingController`.
@@ -35,6 +35,9 @@ pub const FIELD_MANAGER: &str = "batch-terminator";
 const POLL: Duration = Duration::from_secs(2);
 /// The limit on an Event's note, in bytes.
 const NOTE_LIMIT: usize = 1024;
+/// A held pod whose deletion is this much overdue (its kubelet is gone, say) is let go
+/// without its final state, so the controller never keeps a pod forever.
+const HOLD_LIMIT: Duration = Duration::from_secs(300);
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -53,6 +56,12 @@ pub enum Error {
     #[error("recording the Event for Job {job}: {source}")]
     Event {
         job: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("holding or releasing Pod {pod}: {source}")]
+    Hold {
+        pod: String,
         #[source]
         source: kube::Error,
     },
@@ -83,6 +92,7 @@ impl Error {
             Error::Read { .. } => "read",
             Error::Annotate { .. } => "annotate",
             Error::Event { .. } => "event",
+            Error::Hold { .. } => "hold",
             Error::Act { .. } => "act",
             Error::Status { .. } => "status",
             Error::Cleanup { .. } => "cleanup",
@@ -102,7 +112,8 @@ pub struct Context {
     pub instance: String,
 }
 
-/// The Job and its pods as the API server has them now.
+/// The Job and its pods as the API server has them now (the pods also once the Job is gone,
+/// so the ones the controller holds are let go).
 struct Observed {
     job: Option<Job>,
     pods: Vec<Pod>,
@@ -134,8 +145,9 @@ pub struct Seen {
     pub pods_left: bool,
 }
 
-/// Decides the next step. `seen` is None when the Job is gone (or replaced by another uid).
-pub fn decide(record: &JobTermination, seen: Option<Seen>) -> Step {
+/// Decides the next step. `seen` is None when the Job is gone (or replaced by another uid);
+/// `held` says some pod still carries [`ATTEMPT_FINALIZER`], so the record is not complete.
+pub fn decide(record: &JobTermination, seen: Option<Seen>, held: bool) -> Step {
     let status = record.status.clone().unwrap_or_default();
     match status.phase {
         Some(Phase::Completed | Phase::NoChange) => return Step::Retain,
@@ -164,6 +176,10 @@ pub fn decide(record: &JobTermination, seen: Option<Seen>) -> Step {
             message,
         };
     };
+    if held {
+        // Keep the final state of the pods it holds, and let them go, before completing.
+        return Step::Carry { action };
+    }
     match (action, seen) {
         (Action::Cancel, None) => Step::Complete {
             message: "cancelled: the Job was suspended and deleted".into(),
@@ -224,6 +240,67 @@ pub fn job_patch(job: &Job, record: &JobTermination, action: Action) -> serde_js
         }
     }
     serde_json::Value::Array(ops)
+}
+
+/// The attempts the record keeps after this look at the pods: those it kept, merged with the
+/// pods that ran (a live pod wins), within the record's limits.
+pub fn kept_attempts(record: &JobTermination, pods: &[Pod]) -> Vec<KeptAttempt> {
+    let kept: Vec<batch::AttemptView> = record
+        .status
+        .iter()
+        .flat_map(|s| &s.attempts)
+        .map(batch::AttemptView::from)
+        .collect();
+    batch::keep_attempts(&kept, &views::pod_views(pods))
+        .iter()
+        .map(KeptAttempt::from)
+        .collect()
+}
+
+/// The pod carries [`ATTEMPT_FINALIZER`].
+fn is_held(pod: &Pod) -> bool {
+    pod.finalizers().iter().any(|f| f == ATTEMPT_FINALIZER)
+}
+
+/// Whether a held pod can be let go: its final state is in this observation (kept by the
+/// status write before the release), it never reached a node, or its deletion is overdue.
+pub fn releasable(pod: &Pod, now: DateTime<Utc>) -> bool {
+    let view = views::pod_view(pod);
+    if view.phase.is_final() {
+        return true;
+    }
+    let limit = chrono::Duration::from_std(HOLD_LIMIT).unwrap_or(chrono::Duration::MAX);
+    match view.deletion_timestamp {
+        None => false,
+        Some(deleted) => view.node_name.is_none() || now - deleted > limit,
+    }
+}
+
+/// A JSON patch, guarded by a `test` of the pod's uid, that adds [`ATTEMPT_FINALIZER`].
+pub fn hold_patch(pod: &Pod) -> serde_json::Value {
+    let test = json!({"op": "test", "path": "/metadata/uid", "value": pod.uid()});
+    let add = match &pod.metadata.finalizers {
+        Some(_) => {
+            json!({"op": "add", "path": "/metadata/finalizers/-", "value": ATTEMPT_FINALIZER})
+        }
+        None => json!({"op": "add", "path": "/metadata/finalizers", "value": [ATTEMPT_FINALIZER]}),
+    };
+    json!([test, add])
+}
+
+/// A JSON patch that removes [`ATTEMPT_FINALIZER`], guarded by `test`s of the pod's uid and of
+/// the finalizer at its index; `None` when the pod does not carry it.
+pub fn release_patch(pod: &Pod) -> Option<serde_json::Value> {
+    let i = pod
+        .finalizers()
+        .iter()
+        .position(|f| f == ATTEMPT_FINALIZER)?;
+    let path = format!("/metadata/finalizers/{i}");
+    Some(json!([
+        {"op": "test", "path": "/metadata/uid", "value": pod.uid()},
+        {"op": "test", "path": path, "value": ATTEMPT_FINALIZER},
+        {"op": "remove", "path": path},
+    ]))
 }
 
 /// True when the Job already carries this record's annotations and fence.
@@ -300,38 +377,93 @@ async fn observe(ctx: &Context, record: &JobTermination) -> Result<Observed> {
         .await
         .map_err(read_err)?
         .filter(|j| j.uid().as_deref() == Some(record.spec.job_uid.as_str()));
-    let pods = match &job {
-        Some(_) => {
-            let selector = format!("batch.kubernetes.io/controller-uid={}", record.spec.job_uid);
-            let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-            pods.list(&ListParams::default().labels(&selector))
-                .await
-                .map_err(read_err)?
-                .items
-        }
-        None => Vec::new(),
-    };
+    // Also once the Job is gone: its pods may still carry the finalizer of this controller.
+    let selector = format!("batch.kubernetes.io/controller-uid={}", record.spec.job_uid);
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    let pods = pods
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(read_err)?
+        .items;
     Ok(Observed { job, pods })
 }
 
+/// Merge-patches the record's status, conditioned on the resourceVersion it was read at: a
+/// reconcile of a stale copy must not overwrite attempts kept meanwhile. `Ok(false)` when the
+/// copy was stale; the newer one is reconciled next.
 async fn write_status(
     ctx: &Context,
     record: &JobTermination,
-    status: JobTerminationStatus,
-) -> Result<()> {
+    status: &impl serde::Serialize,
+) -> Result<bool> {
     let ns = record.namespace().unwrap_or_default();
     let api: Api<JobTermination> = Api::namespaced(ctx.client.clone(), &ns);
-    let patch = json!({"status": status});
-    api.patch_status(
-        &record.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await
-    .map_err(|source| Error::Status {
-        record: format!("{ns}/{}", record.name_any()),
+    let patch = json!({
+        "metadata": {"resourceVersion": record.resource_version()},
+        "status": status,
+    });
+    match api
+        .patch_status(
+            &record.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if is_status(&e, &[409]) => Ok(false),
+        Err(source) => Err(Error::Status {
+            record: format!("{ns}/{}", record.name_any()),
+            source,
+        }),
+    }
+}
+
+/// JSON-patches one pod; a pod that is gone, replaced or already changed is left to the next
+/// look.
+async fn patch_pod(ctx: &Context, pod: &Pod, patch: serde_json::Value) -> Result<()> {
+    let ns = pod.namespace().unwrap_or_default();
+    let hold_err = |source| Error::Hold {
+        pod: format!("{ns}/{}", pod.name_any()),
         source,
-    })?;
+    };
+    let patch: json_patch::Patch =
+        serde_json::from_value(patch).map_err(|e| hold_err(kube::Error::SerdeError(e)))?;
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    };
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    match pods
+        .patch(&pod.name_any(), &params, &Patch::<()>::Json(patch))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_status(&e, &[404, 409, 422]) => Ok(()),
+        Err(source) => Err(hold_err(source)),
+    }
+}
+
+/// Puts [`ATTEMPT_FINALIZER`] on the active pods before they are stopped, so each stays in
+/// the API server until its final state is kept in the record.
+async fn hold(ctx: &Context, pods: &[Pod]) -> Result<()> {
+    for pod in pods.iter().filter(|p| {
+        p.metadata.deletion_timestamp.is_none()
+            && !views::pod_view(p).phase.is_final()
+            && !is_held(p)
+    }) {
+        patch_pod(ctx, pod, hold_patch(pod)).await?;
+    }
+    Ok(())
+}
+
+/// Lets go of the held pods whose final state has been kept (see [`releasable`]).
+async fn release(ctx: &Context, pods: &[Pod], now: DateTime<Utc>) -> Result<()> {
+    for pod in pods.iter().filter(|p| releasable(p, now)) {
+        if let Some(patch) = release_patch(pod) {
+            patch_pod(ctx, pod, patch).await?;
+        }
+    }
     Ok(())
 }
 
@@ -392,6 +524,11 @@ async fn carry(
     let Some(job) = &observed.job else {
         return Ok(());
     };
+    match action {
+        // Held before the fence, which makes the Job controller delete them too.
+        Action::Terminate => hold(ctx, &observed.pods).await?,
+        Action::Cancel => {}
+    }
     mark(ctx, record, action, job).await?;
     let ns = job.namespace().unwrap_or_default();
     let name = job.name_any();
@@ -488,7 +625,8 @@ async fn reconcile(record: Arc<JobTermination>, ctx: Arc<Context>) -> Result<Req
             .iter()
             .any(|p| !views::pod_view(p).phase.is_final()),
     });
-    let step = decide(&record, seen);
+    let held = observed.pods.iter().any(is_held);
+    let step = decide(&record, seen, held);
     tracing::debug!(?step, ?seen, "reconciling");
     let requeue = match step {
         Step::Retain => return retain(&ctx, &record, &observed, now).await,
@@ -502,20 +640,24 @@ async fn reconcile(record: Arc<JobTermination>, ctx: Arc<Context>) -> Result<Req
                 None => Phase::NoChange,
             };
             let started_at = views::started_at(&observed.pods);
-            write_status(
-                &ctx,
-                &record,
-                JobTerminationStatus {
-                    phase: Some(phase),
-                    action,
-                    state_before: Some(state_before),
-                    started_at,
-                    stopped_at: Some(now),
-                    completed_at: action.is_none().then_some(now),
-                    message: Some(message),
-                },
-            )
-            .await?;
+            // A record that changes nothing keeps no attempts: the Job's own pods tell them.
+            let attempts = match action {
+                Some(_) => kept_attempts(&record, &observed.pods),
+                None => Vec::new(),
+            };
+            let status = JobTerminationStatus {
+                phase: Some(phase),
+                action,
+                state_before: Some(state_before),
+                started_at,
+                stopped_at: Some(now),
+                completed_at: action.is_none().then_some(now),
+                message: Some(message),
+                attempts,
+            };
+            if !write_status(&ctx, &record, &status).await? {
+                return Ok(Requeue::requeue(POLL));
+            }
             let action = action.map_or("none", Action::as_str);
             tracing::info!(action, state = %state_before, "decided");
             ctx.metrics.controller.reconciled(action, started.elapsed());
@@ -523,6 +665,15 @@ async fn reconcile(record: Arc<JobTermination>, ctx: Arc<Context>) -> Result<Req
             Requeue::await_change()
         }
         Step::Carry { action } => {
+            // Keep what the pods show before anything is deleted or let go.
+            let attempts = kept_attempts(&record, &observed.pods);
+            let kept = record.status.as_ref().map(|s| s.attempts.as_slice());
+            if kept.unwrap_or_default() != attempts.as_slice()
+                && !write_status(&ctx, &record, &json!({"attempts": attempts})).await?
+            {
+                return Ok(Requeue::requeue(POLL));
+            }
+            release(&ctx, &observed.pods, now).await?;
             carry(&ctx, &record, action, &observed).await?;
             ctx.metrics
                 .controller
@@ -540,7 +691,10 @@ async fn reconcile(record: Arc<JobTermination>, ctx: Arc<Context>) -> Result<Req
             status.completed_at = Some(now);
             status.stopped_at.get_or_insert(now);
             status.message = Some(message);
-            write_status(&ctx, &record, status).await?;
+            status.attempts = kept_attempts(&record, &observed.pods);
+            if !write_status(&ctx, &record, &status).await? {
+                return Ok(Requeue::requeue(POLL));
+            }
             tracing::info!("termination complete");
             Requeue::await_change()
         }
@@ -668,7 +822,7 @@ mod tests {
             (c, Succeeded, None),
         ];
         for (op, state, want) in cases {
-            match decide(&record(op, None), seen(state, true)) {
+            match decide(&record(op, None), seen(state, true), false) {
                 Step::Decide {
                     action,
                     state_before,
@@ -688,25 +842,147 @@ mod tests {
         let carry = Step::Carry {
             action: Action::Terminate,
         };
-        assert_eq!(decide(&r, seen(BatchState::Running, true)), carry);
+        assert_eq!(decide(&r, seen(BatchState::Running, true), false), carry);
         // FailureTarget with pods still terminating: not done yet.
-        assert_eq!(decide(&r, seen(BatchState::Failed, true)), carry);
+        assert_eq!(decide(&r, seen(BatchState::Failed, true), false), carry);
         assert!(matches!(
-            decide(&r, seen(BatchState::Failed, false)),
+            decide(&r, seen(BatchState::Failed, false), false),
             Step::Complete { .. }
         ));
         let r = record(TerminateKind::Terminate, decided(Action::Cancel));
         let carry = Step::Carry {
             action: Action::Cancel,
         };
-        assert_eq!(decide(&r, seen(BatchState::Failed, false)), carry);
-        assert!(matches!(decide(&r, None), Step::Complete { .. }));
+        assert_eq!(decide(&r, seen(BatchState::Failed, false), false), carry);
+        assert!(matches!(decide(&r, None, false), Step::Complete { .. }));
+    }
+
+    #[test]
+    fn held_pods_keep_the_record_open_until_they_are_let_go() {
+        let r = record(TerminateKind::Terminate, decided(Action::Terminate));
+        let carry = Step::Carry {
+            action: Action::Terminate,
+        };
+        // The Job has failed and no pod is running, but one is still held; or the Job is gone.
+        assert_eq!(decide(&r, seen(BatchState::Failed, false), true), carry);
+        assert_eq!(decide(&r, None, true), carry);
+        assert!(matches!(
+            decide(&r, seen(BatchState::Failed, false), false),
+            Step::Complete { .. }
+        ));
+    }
+
+    fn held_pod(phase: &str, node: Option<&str>, deleted_secs_ago: Option<i64>) -> Pod {
+        use k8s_openapi::api::core::v1::{PodSpec, PodStatus};
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+        let deleted = deleted_secs_ago.map(|s| {
+            let t = Utc::now() - chrono::Duration::seconds(s);
+            Time(k8s_openapi::jiff::Timestamp::from_second(t.timestamp()).unwrap())
+        });
+        Pod {
+            metadata: ObjectMeta {
+                name: Some("p".into()),
+                uid: Some("pod-uid".into()),
+                finalizers: Some(vec![
+                    "batch.kubernetes.io/job-tracking".into(),
+                    ATTEMPT_FINALIZER.into(),
+                ]),
+                deletion_timestamp: deleted,
+                ..Default::default()
+            },
+            spec: Some(PodSpec {
+                node_name: node.map(Into::into),
+                ..Default::default()
+            }),
+            status: Some(PodStatus {
+                phase: Some(phase.into()),
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn a_held_pod_is_let_go_once_final_never_bound_or_long_overdue() {
+        let now = Utc::now();
+        assert!(releasable(&held_pod("Failed", Some("n"), Some(1)), now));
+        assert!(releasable(&held_pod("Succeeded", Some("n"), None), now));
+        // Still stopping its containers: its exit code is still to come.
+        assert!(!releasable(&held_pod("Running", Some("n"), Some(1)), now));
+        assert!(!releasable(&held_pod("Running", Some("n"), None), now));
+        // Never reached a node: nothing will ever report on it.
+        assert!(releasable(&held_pod("Pending", None, Some(1)), now));
+        let overdue = HOLD_LIMIT.as_secs() as i64 + 10;
+        assert!(releasable(
+            &held_pod("Running", Some("n"), Some(overdue)),
+            now
+        ));
+    }
+
+    #[test]
+    fn hold_and_release_patches_test_the_uid_and_the_finalizer() {
+        let held = held_pod("Failed", Some("n"), None);
+        let release = release_patch(&held).expect("held");
+        assert_eq!(
+            release,
+            json!([
+                {"op": "test", "path": "/metadata/uid", "value": "pod-uid"},
+                {"op": "test", "path": "/metadata/finalizers/1", "value": ATTEMPT_FINALIZER},
+                {"op": "remove", "path": "/metadata/finalizers/1"},
+            ])
+        );
+        let mut free = held.clone();
+        free.metadata.finalizers = None;
+        assert_eq!(release_patch(&free), None);
+        assert_eq!(
+            hold_patch(&free)[1],
+            json!({"op": "add", "path": "/metadata/finalizers", "value": [ATTEMPT_FINALIZER]})
+        );
+        assert_eq!(
+            hold_patch(&held)[1],
+            json!({"op": "add", "path": "/metadata/finalizers/-", "value": ATTEMPT_FINALIZER})
+        );
+        assert!(is_held(&held) && !is_held(&free));
+    }
+
+    #[test]
+    fn kept_attempts_survive_their_pods() {
+        use k8s_openapi::api::core::v1::{
+            ContainerState, ContainerStateTerminated, ContainerStatus,
+        };
+        let mut pod = held_pod("Failed", Some("node-0"), Some(1));
+        let finished = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::from_second(1_700_000_000).unwrap(),
+        );
+        pod.status.as_mut().unwrap().container_statuses = Some(vec![ContainerStatus {
+            name: "main".into(),
+            state: Some(ContainerState {
+                terminated: Some(ContainerStateTerminated {
+                    exit_code: 143,
+                    reason: Some("Error".into()),
+                    started_at: Some(finished.clone()),
+                    finished_at: Some(finished),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }]);
+        let mut r = record(TerminateKind::Terminate, decided(Action::Terminate));
+        let kept = kept_attempts(&r, std::slice::from_ref(&pod));
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].pod_name, "p");
+        assert_eq!(kept[0].node_name.as_deref(), Some("node-0"));
+        assert_eq!(kept[0].containers[0].exit_code, Some(143));
+        assert!(kept[0].stopped_at.is_some());
+        // The pod is gone: the kept attempt stays.
+        r.status.as_mut().unwrap().attempts = kept.clone();
+        assert_eq!(kept_attempts(&r, &[]), kept);
     }
 
     #[test]
     fn a_vanished_job_completes_the_record() {
         let r = record(TerminateKind::Terminate, None);
-        assert!(matches!(decide(&r, None), Step::Complete { .. }));
+        assert!(matches!(decide(&r, None, false), Step::Complete { .. }));
     }
 
     #[test]
@@ -717,7 +993,7 @@ mod tests {
                 ..Default::default()
             });
             assert_eq!(
-                decide(&record(TerminateKind::Terminate, done), None),
+                decide(&record(TerminateKind::Terminate, done), None, false),
                 Step::Retain
             );
         }

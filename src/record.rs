@@ -9,7 +9,10 @@ use kube::core::CustomResourceExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{Action, BatchState, TerminateKind};
+use crate::batch::{
+    Action, AttemptContainerView, AttemptView, BatchState, MAX_KEPT_ATTEMPTS, MAX_KEPT_CONTAINERS,
+    TerminateKind,
+};
 
 /// The API group of every name this product owns on Kubernetes.
 pub const GROUP: &str = "batch-terminator.dev";
@@ -25,6 +28,9 @@ pub const REQUESTED_AT_ANNOTATION: &str = "batch-terminator.dev/requested-at";
 pub const ACTION_ANNOTATION: &str = "batch-terminator.dev/action";
 /// Label on records carrying the target Job's uid, so records can be selected per Job.
 pub const JOB_UID_LABEL: &str = "batch-terminator.dev/job-uid";
+/// Finalizer the controller puts on the pods it is about to stop, so their final state (the
+/// exit code after SIGTERM) is kept in the record before the pod disappears.
+pub const ATTEMPT_FINALIZER: &str = "batch-terminator.dev/attempt";
 
 /// Where the controller is with a record.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
@@ -110,6 +116,99 @@ pub struct JobTerminationStatus {
     pub completed_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The pods that ran, as last seen before they were deleted, oldest first: DescribeJobs'
+    /// `attempts` once the pods are gone. The newest ten are kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    pub attempts: Vec<KeptAttempt>,
+}
+
+/// One pod that ran, kept in the record.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptAttempt {
+    #[schemars(length(max = 253))]
+    pub pod_name: String,
+    #[schemars(length(max = 253))]
+    pub pod_namespace: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
+    pub node_name: Option<String>,
+    /// The completion index of an Indexed Job's pod (the array child).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_index: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    pub status_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    pub containers: Vec<KeptContainer>,
+}
+
+/// A container of a kept attempt.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptContainer {
+    #[schemars(length(max = 253))]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    pub reason: Option<String>,
+}
+
+// The schema's limits are the domain's, which cuts attempts to them before they are written.
+const _: () = assert!(MAX_KEPT_ATTEMPTS == 10 && MAX_KEPT_CONTAINERS == 10);
+
+impl From<&AttemptView> for KeptAttempt {
+    fn from(a: &AttemptView) -> Self {
+        KeptAttempt {
+            pod_name: a.pod_name.clone(),
+            pod_namespace: a.pod_namespace.clone(),
+            node_name: a.node_name.clone(),
+            completion_index: a.completion_index,
+            started_at: a.started_at,
+            stopped_at: a.stopped_at,
+            status_reason: a.status_reason.clone(),
+            containers: a
+                .containers
+                .iter()
+                .map(|c| KeptContainer {
+                    name: c.name.clone(),
+                    exit_code: c.exit_code,
+                    reason: c.reason.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<&KeptAttempt> for AttemptView {
+    fn from(a: &KeptAttempt) -> Self {
+        AttemptView {
+            pod_name: a.pod_name.clone(),
+            pod_namespace: a.pod_namespace.clone(),
+            node_name: a.node_name.clone(),
+            completion_index: a.completion_index,
+            started_at: a.started_at,
+            stopped_at: a.stopped_at,
+            status_reason: a.status_reason.clone(),
+            containers: a
+                .containers
+                .iter()
+                .map(|c| AttemptContainerView {
+                    name: c.name.clone(),
+                    exit_code: c.exit_code,
+                    reason: c.reason.clone(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The CRD as YAML, exactly as `batch-terminator crd` prints it and `charts/` ships it.
@@ -142,6 +241,34 @@ mod tests {
         let reason = &schema["openAPIV3Schema"]["properties"]["spec"]["properties"]["reason"];
         assert_eq!(reason["maxLength"], 1024);
         assert_eq!(reason["minLength"], 1);
+        let attempts = &schema["openAPIV3Schema"]["properties"]["status"]["properties"]["attempts"];
+        assert_eq!(attempts["maxItems"], MAX_KEPT_ATTEMPTS);
+        let attempt = &attempts["items"]["properties"];
+        assert_eq!(attempt["statusReason"]["maxLength"], 256);
+        assert_eq!(attempt["containers"]["maxItems"], MAX_KEPT_CONTAINERS);
+    }
+
+    #[test]
+    fn kept_attempts_round_trip_through_the_domain() {
+        let view = AttemptView {
+            pod_name: "p".into(),
+            pod_namespace: "ns".into(),
+            node_name: Some("n".into()),
+            completion_index: Some(2),
+            started_at: Some(Utc::now()),
+            stopped_at: None,
+            status_reason: Some("why".into()),
+            containers: vec![AttemptContainerView {
+                name: "main".into(),
+                exit_code: Some(143),
+                reason: Some("Error".into()),
+            }],
+        };
+        let kept = KeptAttempt::from(&view);
+        assert_eq!(AttemptView::from(&kept), view);
+        let json = serde_json::to_value(&kept).unwrap();
+        assert_eq!(json["containers"][0]["exitCode"], 143);
+        assert_eq!(json["podName"], "p");
     }
 
     #[test]
@@ -153,6 +280,7 @@ mod tests {
             REQUESTED_AT_ANNOTATION,
             ACTION_ANNOTATION,
             JOB_UID_LABEL,
+            ATTEMPT_FINALIZER,
         ] {
             assert!(name.starts_with(&format!("{GROUP}/")), "{name}");
         }

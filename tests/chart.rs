@@ -185,7 +185,7 @@ fn expected_grants() -> BTreeSet<(String, String, String)> {
             "jobs",
             &["get", "list", "watch", "patch", "delete"][..],
         ),
-        ("", "pods", &["list", "watch", "delete"]),
+        ("", "pods", &["list", "watch", "patch", "delete"]),
         ("events.k8s.io", "events", &["create"]),
         (
             "batch-terminator.dev",

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::view::{IndexSet, JobView, PodPhase, PodView, TerminationView};
+use super::attempts::merge_attempts;
+use super::view::{AttemptView, IndexSet, JobView, PodPhase, PodView, TerminationView};
 use super::{
     Action, BatchState, COND_COMPLETE, COND_FAILED, COND_FAILURE_TARGET, COND_SUCCESS_CRITERIA_MET,
     batch_state, pods_state,
@@ -356,25 +357,13 @@ fn job_reason(job: &JobView, state: BatchState) -> Option<String> {
     }
 }
 
-/// Attempts and eksAttempts, one per pod that ran, oldest first.
-fn attempts(pods: &[&PodView]) -> (Vec<AttemptDetail>, Vec<EksAttemptDetail>) {
-    let mut ran: Vec<&PodView> = pods.iter().copied().filter(|p| p.ran()).collect();
-    ran.sort_by(|a, b| {
-        (a.started_at(), a.created_at, &a.name).cmp(&(b.started_at(), b.created_at, &b.name))
-    });
-    ran.iter()
-        .map(|pod| {
-            let started_at = pod.started_at().map(ms);
-            let stopped_at = pod.stopped_at().map(ms);
-            let status_reason = pod_reason(pod);
-            // The container that decided the outcome: the first with a non-zero exit code,
-            // else the first that exited, else the first.
-            let main = pod
-                .containers
-                .iter()
-                .find(|c| c.exit_code.is_some_and(|e| e != 0))
-                .or_else(|| pod.containers.iter().find(|c| c.exit_code.is_some()))
-                .or_else(|| pod.containers.first());
+/// Attempts and eksAttempts from merged attempts (oldest first).
+fn attempt_details(all: &[AttemptView]) -> (Vec<AttemptDetail>, Vec<EksAttemptDetail>) {
+    all.iter()
+        .map(|a| {
+            let started_at = a.started_at.map(ms);
+            let stopped_at = a.stopped_at.map(ms);
+            let main = a.main_container();
             let attempt = AttemptDetail {
                 container: AttemptContainerDetail {
                     exit_code: main.and_then(|c| c.exit_code),
@@ -382,10 +371,10 @@ fn attempts(pods: &[&PodView]) -> (Vec<AttemptDetail>, Vec<EksAttemptDetail>) {
                 },
                 started_at,
                 stopped_at,
-                status_reason: status_reason.clone(),
+                status_reason: a.status_reason.clone(),
             };
             let eks = EksAttemptDetail {
-                containers: pod
+                containers: a
                     .containers
                     .iter()
                     .map(|c| EksAttemptContainerDetail {
@@ -394,44 +383,16 @@ fn attempts(pods: &[&PodView]) -> (Vec<AttemptDetail>, Vec<EksAttemptDetail>) {
                         reason: c.reason.clone(),
                     })
                     .collect(),
-                pod_name: pod.name.clone(),
-                pod_namespace: pod.namespace.clone(),
-                node_name: pod.node_name.clone(),
+                pod_name: a.pod_name.clone(),
+                pod_namespace: a.pod_namespace.clone(),
+                node_name: a.node_name.clone(),
                 started_at,
                 stopped_at,
-                status_reason,
+                status_reason: a.status_reason.clone(),
             };
             (attempt, eks)
         })
         .unzip()
-}
-
-/// The pod's own reason (`Evicted`, `DeadlineExceeded`), else, once it has stopped, the
-/// first failed container's reason and exit code.
-fn pod_reason(pod: &PodView) -> Option<String> {
-    if let Some(reason) = pod.reason.clone().filter(|r| !r.is_empty()) {
-        return Some(match pod.message.as_deref().filter(|m| !m.is_empty()) {
-            Some(m) => format!("{reason}: {m}"),
-            None => reason,
-        });
-    }
-    pod.stopped_at()?;
-    let failed = pod
-        .containers
-        .iter()
-        .find(|c| c.exit_code.is_some_and(|e| e != 0));
-    match failed {
-        Some(c) => Some(format!(
-            "container {} exited with code {}{}",
-            c.name,
-            c.exit_code.unwrap_or_default(),
-            c.reason
-                .as_deref()
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default()
-        )),
-        None => Some("all containers exited with code 0".to_owned()),
-    }
 }
 
 /// The pod to show in `eksProperties.podProperties`: the newest, preferring one not being
@@ -446,13 +407,30 @@ fn current_pod<'a>(pods: &[&'a PodView]) -> Option<&'a PodView> {
     })
 }
 
-fn eks_properties(pod: Option<&PodView>) -> Option<EksPropertiesDetail> {
-    pod.map(|p| EksPropertiesDetail {
+/// The newest pod's name and node; once the pods are gone, the newest kept attempt's.
+fn eks_properties(pod: Option<&PodView>, attempts: &[AttemptView]) -> Option<EksPropertiesDetail> {
+    let (pod_name, node_name) = match pod {
+        Some(p) => (p.name.clone(), p.node_name.clone()),
+        None => attempts
+            .last()
+            .map(|a| (a.pod_name.clone(), a.node_name.clone()))?,
+    };
+    Some(EksPropertiesDetail {
         pod_properties: EksPodPropertiesDetail {
-            pod_name: Some(p.name.clone()),
-            node_name: p.node_name.clone(),
+            pod_name: Some(pod_name),
+            node_name,
         },
     })
+}
+
+/// The attempts a record kept, for the whole job or one array child.
+fn kept(termination: Option<&TerminationView>, index: Option<u32>) -> Vec<AttemptView> {
+    termination
+        .map_or(&[][..], |t| t.attempts.as_slice())
+        .iter()
+        .filter(|a| a.completion_index == index)
+        .cloned()
+        .collect()
 }
 
 /// The JobDetail of a job, from its Job (if it still exists), its pods and its
@@ -479,10 +457,12 @@ pub fn job_detail(
         termination,
         true,
     );
-    // Pods of a terminated job are gone; the record remembers when it started.
+    // Pods of a terminated job are gone; the record keeps their attempts and when it started.
+    let all_attempts = merge_attempts(&kept(termination, None), pods);
     let started_at = pod_refs
         .iter()
         .filter_map(|p| p.started_at())
+        .chain(all_attempts.iter().filter_map(|a| a.started_at))
         .min()
         .or(termination.and_then(|t| t.job_started_at));
     let mut detail = JobDetail {
@@ -516,10 +496,10 @@ pub fn job_detail(
             index: None,
         });
     } else {
-        let (attempts, eks_attempts) = attempts(&pod_refs);
+        let (attempts, eks_attempts) = attempt_details(&all_attempts);
         detail.attempts = attempts;
         detail.eks_attempts = eks_attempts;
-        detail.eks_properties = eks_properties(current_pod(&pod_refs));
+        detail.eks_properties = eks_properties(current_pod(&pod_refs), &all_attempts);
     }
     Some(detail)
 }
@@ -533,6 +513,9 @@ fn record_only_detail(t: &TerminationView, ctx: &DetailContext) -> Option<JobDet
         Some(_) => (st.state, st.reason, st.stopped_at),
         None => (t.state_before.filter(|s| s.is_final())?, None, None),
     };
+    // An array parent's attempts belong to its children, which need the Job to be listed.
+    let all_attempts = kept(Some(t), None);
+    let (attempts, eks_attempts) = attempt_details(&all_attempts);
     Some(JobDetail {
         job_arn: job_arn(&ctx.region, &ctx.account, &ctx.job_id),
         job_name: t.job_name.clone(),
@@ -543,11 +526,14 @@ fn record_only_detail(t: &TerminationView, ctx: &DetailContext) -> Option<JobDet
         is_cancelled: st.is_cancelled,
         is_terminated: st.is_terminated,
         created_at: ms(t.job_created_at.unwrap_or(t.requested_at)),
-        started_at: t.job_started_at.map(ms),
+        started_at: t
+            .job_started_at
+            .or_else(|| all_attempts.iter().filter_map(|a| a.started_at).min())
+            .map(ms),
         stopped_at: stopped_at.map(ms),
-        attempts: Vec::new(),
-        eks_attempts: Vec::new(),
-        eks_properties: None,
+        attempts,
+        eks_attempts,
+        eks_properties: eks_properties(None, &all_attempts),
         array_properties: None,
         tags: BTreeMap::new(),
     })
@@ -668,7 +654,8 @@ fn child_detail(
         true,
     );
     let child_id = format!("{}:{index}", ctx.job_id);
-    let (attempts, eks_attempts) = attempts(pods);
+    let all_attempts = merge_attempts(&kept(termination, Some(index)), pods.iter().copied());
+    let (attempts, eks_attempts) = attempt_details(&all_attempts);
     JobDetail {
         job_arn: job_arn(&ctx.region, &ctx.account, &child_id),
         job_name: job.name.clone(),
@@ -679,11 +666,16 @@ fn child_detail(
         is_cancelled: st.is_cancelled,
         is_terminated: st.is_terminated,
         created_at: ms(job.created_at),
-        started_at: pods.iter().filter_map(|p| p.started_at()).min().map(ms),
+        started_at: all_attempts
+            .iter()
+            .filter_map(|a| a.started_at)
+            .chain(pods.iter().filter_map(|p| p.started_at()))
+            .min()
+            .map(ms),
         stopped_at: st.stopped_at.map(ms),
         attempts,
         eks_attempts,
-        eks_properties: eks_properties(current_pod(pods)),
+        eks_properties: eks_properties(current_pod(pods), &all_attempts),
         array_properties: Some(ArrayPropertiesDetail {
             status_summary: None,
             size: None,

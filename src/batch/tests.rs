@@ -106,6 +106,7 @@ fn record(
         job_namespace: "ml".into(),
         job_created_at: Some(t(0)),
         job_started_at: None,
+        attempts: Vec::new(),
     }
 }
 
@@ -963,4 +964,116 @@ fn bulk_validates_each_entry_on_its_own() {
         })
     ));
     assert_eq!(out[4].command, Err(Error::Required { field: "jobId" }));
+}
+
+// ---- kept attempts ----
+
+fn kept(name: &str, exit: Option<i32>, started: i64, index: Option<u32>) -> AttemptView {
+    AttemptView {
+        pod_name: name.into(),
+        pod_namespace: "ml".into(),
+        node_name: Some("node-a".into()),
+        completion_index: index,
+        started_at: Some(t(started)),
+        stopped_at: exit.map(|_| t(started + 5)),
+        status_reason: exit.map(|e| format!("container main exited with code {e}")),
+        containers: vec![AttemptContainerView {
+            name: "main".into(),
+            exit_code: exit,
+            reason: exit.map(|_| "Error".into()),
+        }],
+    }
+}
+
+#[test]
+fn live_pods_win_over_kept_attempts_of_the_same_name() {
+    // Kept while running; the live pod has since exited.
+    let old = [kept("a", None, 5, None), kept("gone", Some(1), 1, None)];
+    let live = [finished_pod("a", PodPhase::Failed, 143, 5, 9)];
+    let all = merge_attempts(&old, &live);
+    let names: Vec<&str> = all.iter().map(|a| a.pod_name.as_str()).collect();
+    assert_eq!(names, ["gone", "a"], "oldest first");
+    assert_eq!(all[1].containers[0].exit_code, Some(143));
+    assert_eq!(all[1].stopped_at, Some(t(9)));
+    // A pod that never ran adds nothing.
+    let pending = [pod("p", None, PodPhase::Pending)];
+    assert_eq!(merge_attempts(&[], &pending), Vec::new());
+}
+
+#[test]
+fn keeping_attempts_caps_the_list_and_the_strings() {
+    let many: Vec<AttemptView> = (0..15)
+        .map(|i| kept(&format!("p{i:02}"), Some(1), i, None))
+        .collect();
+    let kept_now = keep_attempts(&many, &[]);
+    assert_eq!(kept_now.len(), MAX_KEPT_ATTEMPTS);
+    assert_eq!(kept_now[0].pod_name, "p05", "the newest are kept");
+    assert_eq!(kept_now[9].pod_name, "p14");
+    let mut long = kept("x", Some(1), 0, None);
+    long.status_reason = Some("é".repeat(1000));
+    long.containers = vec![long.containers[0].clone(); 20];
+    let cut = &keep_attempts(&[long], &[])[0];
+    assert!(cut.status_reason.as_ref().unwrap().len() <= MAX_KEPT_REASON_BYTES);
+    assert_eq!(cut.containers.len(), MAX_KEPT_CONTAINERS);
+}
+
+#[test]
+fn a_terminated_job_shows_its_kept_attempt_after_its_pods_are_gone() {
+    let j = with_cond(job(), cond("Failed", Some("DeadlineExceeded"), None, 120));
+    let r = TerminationView {
+        completed_at: Some(t(125)),
+        attempts: vec![kept("train-abc", Some(143), 10, None)],
+        ..record(
+            TerminateKind::Terminate,
+            Some(Action::Terminate),
+            TerminationPhase::Completed,
+        )
+    };
+    let d = job_detail(Some(&j), &[], Some(&r), &ctx()).expect("detail");
+    assert_eq!(d.attempts.len(), 1);
+    assert_eq!(d.attempts[0].container.exit_code, Some(143));
+    assert_eq!(d.attempts[0].started_at, Some(ms(10)));
+    assert_eq!(d.attempts[0].stopped_at, Some(ms(15)));
+    assert_eq!(d.eks_attempts[0].pod_name, "train-abc");
+    assert_eq!(d.eks_attempts[0].node_name.as_deref(), Some("node-a"));
+    assert_eq!(d.started_at, Some(ms(10)));
+    let pp = d
+        .eks_properties
+        .as_ref()
+        .expect("eksProperties")
+        .pod_properties
+        .clone();
+    assert_eq!(pp.pod_name.as_deref(), Some("train-abc"));
+    assert_eq!(
+        d.summary().container.and_then(|c| c.exit_code),
+        Some(143),
+        "ListJobs shows the kept exit code"
+    );
+    // And once the Job is gone too.
+    let gone = job_detail(None, &[], Some(&r), &ctx()).expect("from the record");
+    assert_eq!(gone.attempts, d.attempts);
+    assert_eq!(gone.eks_attempts, d.eks_attempts);
+}
+
+#[test]
+fn kept_attempts_of_an_array_job_go_to_their_child() {
+    let j = JobView {
+        indexed: true,
+        completions: Some(2),
+        ..job()
+    };
+    let r = TerminationView {
+        attempts: vec![kept("train-1-x", Some(143), 10, Some(1))],
+        ..record(
+            TerminateKind::Terminate,
+            Some(Action::Terminate),
+            TerminationPhase::Completed,
+        )
+    };
+    let parent = job_detail(Some(&j), &[], Some(&r), &ctx()).expect("parent");
+    assert!(parent.attempts.is_empty());
+    let children = array_children(&j, &[], Some(&r), &ctx());
+    assert!(children[0].attempts.is_empty());
+    assert_eq!(children[1].attempts.len(), 1);
+    assert_eq!(children[1].eks_attempts[0].pod_name, "train-1-x");
 }

@@ -177,6 +177,29 @@ pub struct ContainerView {
     pub running: bool,
 }
 
+/// One attempt: a pod that ran, as last seen. Built from a live pod, or kept in the
+/// JobTermination record once the pod is gone.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AttemptView {
+    pub pod_name: String,
+    pub pod_namespace: String,
+    pub node_name: Option<String>,
+    /// The completion index of an Indexed Job's pod: the array child it belongs to.
+    pub completion_index: Option<u32>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub stopped_at: Option<DateTime<Utc>>,
+    pub status_reason: Option<String>,
+    pub containers: Vec<AttemptContainerView>,
+}
+
+/// A container of an attempt.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AttemptContainerView {
+    pub name: String,
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+}
+
 /// Where a JobTermination record is in its life.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum TerminationPhase {
@@ -213,6 +236,8 @@ pub struct TerminationView {
     pub job_namespace: String,
     pub job_created_at: Option<DateTime<Utc>>,
     pub job_started_at: Option<DateTime<Utc>>,
+    /// The attempts the controller kept before it deleted the pods, oldest first.
+    pub attempts: Vec<AttemptView>,
 }
 
 impl TerminationView {

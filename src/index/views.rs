@@ -6,8 +6,8 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 
 use crate::batch::{
-    self, BatchState, ConditionView, ContainerView, JobView, PodPhase, PodView, TerminationPhase,
-    TerminationView,
+    self, AttemptView, BatchState, ConditionView, ContainerView, JobView, PodPhase, PodView,
+    TerminationPhase, TerminationView,
 };
 use crate::record::{JobTermination, Phase};
 
@@ -136,6 +136,7 @@ pub fn termination_view(record: &JobTermination) -> TerminationView {
         job_namespace: record.namespace().unwrap_or_default(),
         job_created_at: Some(record.spec.job_created_at),
         job_started_at: status.started_at,
+        attempts: status.attempts.iter().map(AttemptView::from).collect(),
     }
 }
 

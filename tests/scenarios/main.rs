@@ -101,7 +101,88 @@ async fn an_unschedulable_job_is_cancelled_with_its_pods() {
         gone.then_some(())
     })
     .await;
-    assert_failed_with(&env.wait_described(&id, "FAILED").await, REASON, false);
+    let detail = env.wait_described(&id, "FAILED").await;
+    assert_failed_with(&detail, REASON, false);
+    // The pod never ran: no attempt, before or after the record completes.
+    assert_eq!(detail["attempts"], json!([]), "{detail}");
+    assert_eq!(detail["eksAttempts"], json!([]), "{detail}");
+    eventually("the record to complete", || async {
+        let records: kube::Api<batch_terminator::record::JobTermination> =
+            kube::Api::namespaced(env.client.clone(), &env.ns);
+        let record = records.get_opt(&id).await.expect("get record")?;
+        let status = record.status?;
+        assert!(status.attempts.is_empty(), "{status:?}");
+        (status.phase? == batch_terminator::record::Phase::Completed).then_some(())
+    })
+    .await;
+    let detail = env.describe(&id).await.expect("described from the record");
+    assert_eq!(detail["attempts"], json!([]), "{detail}");
+}
+
+/// A terminated job's attempt outlives its pod: DescribeJobs shows the pod that ran, with its
+/// node, times and the exit code SIGTERM gave it, from the record once the pod is gone; and
+/// ListJobs shows that exit code.
+#[tokio::test]
+async fn a_terminated_job_keeps_its_attempt() {
+    let env = Env::start().await;
+    let job = env.create_job("attempted", json!({}), json!({})).await;
+    let id = uid(&job);
+    let pod = env.wait_pod_phase(&job, "Running").await;
+    let pod_name = pod.name_any();
+
+    assert_eq!(env.terminate(&id, REASON).await, (200, json!({})));
+
+    env.wait_condition("attempted", "Failed").await;
+    eventually("the pods to be gone", || async {
+        env.job_pods(&job).await.is_empty().then_some(())
+    })
+    .await;
+    let detail = env.wait_described(&id, "FAILED").await;
+    assert_failed_with(&detail, REASON, true);
+    let attempts = detail["attempts"].as_array().expect("attempts");
+    let eks = detail["eksAttempts"].as_array().expect("eksAttempts");
+    assert_eq!((attempts.len(), eks.len()), (1, 1), "{detail}");
+    let (attempt, eks) = (&attempts[0], &eks[0]);
+    assert_eq!(attempt["container"]["exitCode"], 143, "{detail}");
+    assert_eq!(eks["podName"], pod_name.as_str(), "{detail}");
+    assert_eq!(eks["podNamespace"], env.ns.as_str(), "{detail}");
+    assert_eq!(eks["nodeName"], "kubesim-node-0", "{detail}");
+    assert_eq!(eks["containers"][0]["exitCode"], 143, "{detail}");
+    let started = eks["startedAt"].as_i64().expect("startedAt");
+    let stopped = eks["stoppedAt"].as_i64().expect("stoppedAt");
+    assert!(
+        started > 1_600_000_000_000 && stopped >= started,
+        "{detail}"
+    );
+    assert_eq!(attempt["startedAt"], started);
+    assert_eq!(attempt["stoppedAt"], stopped);
+    assert_eq!(
+        detail["eksProperties"]["podProperties"]["podName"],
+        pod_name.as_str()
+    );
+
+    // ListJobs: the summary carries the kept exit code.
+    let body = json!({"jobQueue": env.ns, "jobStatus": "FAILED"}).to_string();
+    let (status, _, list) = env.post("/v1/listjobs", &body).await;
+    assert_eq!(status, 200, "{list}");
+    let summary = list["jobSummaryList"]
+        .as_array()
+        .expect("jobSummaryList")
+        .iter()
+        .find(|j| j["jobId"] == id.as_str())
+        .cloned()
+        .expect("listed");
+    assert_eq!(summary["container"]["exitCode"], 143, "{summary}");
+
+    // Also once the Job itself is gone: the record keeps the attempt.
+    env.jobs()
+        .delete("attempted", &kube::api::DeleteParams::background())
+        .await
+        .expect("delete the Job");
+    env.wait_job_gone("attempted").await;
+    let gone = env.describe(&id).await.expect("described from the record");
+    assert_eq!(gone["attempts"], detail["attempts"], "{gone}");
+    assert_eq!(gone["eksAttempts"], detail["eksAttempts"], "{gone}");
 }
 
 /// A running Job is terminated: fenced, its pods deleted and never replaced, the Job ends
@@ -125,12 +206,11 @@ async fn a_running_job_is_terminated() {
         failed.spec.as_ref().and_then(|s| s.active_deadline_seconds),
         Some(0)
     );
-    let pods = env.job_pods(&job).await;
-    assert!(
-        pods.is_empty(),
-        "pods left: {:?}",
-        pods.iter().map(|p| p.name_any()).collect::<Vec<_>>()
-    );
+    // The controller lets go of the pod once its final state is kept in the record.
+    eventually("the pods to be gone", || async {
+        env.job_pods(&job).await.is_empty().then_some(())
+    })
+    .await;
     let status = failed.status.expect("status");
     assert_eq!(status.active.unwrap_or(0), 0);
     // The one pod that ran, and no replacement was ever created.
@@ -169,7 +249,10 @@ async fn a_starting_job_is_terminated() {
 
     let failed = env.wait_condition("starting", "Failed").await;
     assert_annotated(&failed, "terminate", REASON);
-    assert!(env.job_pods(&job).await.is_empty());
+    eventually("the pods to be gone", || async {
+        env.job_pods(&job).await.is_empty().then_some(())
+    })
+    .await;
     assert_eq!(env.events_for("starting", "JobTerminated").await.len(), 1);
     assert_failed_with(&env.wait_described(&id, "FAILED").await, REASON, true);
 }

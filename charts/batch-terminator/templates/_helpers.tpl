@@ -71,10 +71,11 @@ tests/chart.rs fails when a rule is not used by some request during the terminat
 - apiGroups: ["batch"]
   resources: ["jobs"]
   verbs: ["get", "list", "watch", "patch", "delete"]
-# index.rs watches the Jobs' pods; observe() lists them; carry() deletes a terminated Job's pods.
+# index.rs watches the Jobs' pods; observe() lists them; carry() deletes a terminated Job's pods;
+# hold() and release() JSON-patch the attempt finalizer on and off them.
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list", "watch", "delete"]
+  verbs: ["list", "watch", "patch", "delete"]
 # mark() records one Event regarding the Job.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
