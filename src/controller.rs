@@ -467,6 +467,28 @@ async fn release(ctx: &Context, pods: &[Pod], now: DateTime<Utc>) -> Result<()> 
     Ok(())
 }
 
+/// How often pods held for a record that no longer exists are looked for.
+const ORPHAN_SWEEP: Duration = Duration::from_secs(30);
+
+/// Lets go of pods that carry [`ATTEMPT_FINALIZER`] although their record is gone (deleted by
+/// hand), which no reconcile would ever release. Runs until the task is aborted.
+pub async fn release_orphans(ctx: Arc<Context>, index: crate::index::Index) {
+    index.wait_synced().await;
+    let mut every = tokio::time::interval(ORPHAN_SWEEP);
+    loop {
+        every.tick().await;
+        for pod in index.orphaned_held_pods() {
+            let Some(patch) = release_patch(&pod) else {
+                continue;
+            };
+            tracing::info!(pod = %pod.name_any(), "releasing a pod held for a deleted record");
+            if let Err(error) = patch_pod(&ctx, &pod, patch).await {
+                tracing::warn!(%error, "could not release a pod held for a deleted record");
+            }
+        }
+    }
+}
+
 /// Annotates and fences (or suspends) the Job, then records the Event. Both are idempotent,
 /// and both are done even when the Job has meanwhile finished, so every terminated or cancelled
 /// Job carries its reason.

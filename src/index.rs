@@ -14,7 +14,9 @@ use kube::runtime::watcher::{self, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::{Notify, mpsc};
 
-use crate::record::{JOB_ID_LABEL, JOB_QUEUE_LABEL, JobTermination, KUEUE_QUEUE_LABEL};
+use crate::record::{
+    ATTEMPT_FINALIZER, JOB_ID_LABEL, JOB_QUEUE_LABEL, JobTermination, KUEUE_QUEUE_LABEL,
+};
 
 pub mod views;
 
@@ -422,6 +424,26 @@ impl Index {
         )
     }
 
+    /// Pods that carry the attempt finalizer although no record holds them any more (the
+    /// record was deleted by hand): nothing else would ever let them go.
+    pub fn orphaned_held_pods(&self) -> Vec<Arc<Pod>> {
+        let caches = self.read();
+        caches
+            .pods
+            .objects
+            .values()
+            .filter(|pod| pod.finalizers().iter().any(|f| f == ATTEMPT_FINALIZER))
+            .filter(|pod| {
+                let key = (
+                    pod.namespace().unwrap_or_default(),
+                    owning_job_uid(pod).unwrap_or_default(),
+                );
+                !caches.records.objects.contains_key(&key)
+            })
+            .cloned()
+            .collect()
+    }
+
     pub fn apply_record(&self, scope: &str, event: watcher::Event<JobTermination>) {
         self.write().records.apply(scope, event);
     }
@@ -592,6 +614,39 @@ mod tests {
         assert_eq!(found(&index, "uid-1").job.unwrap().name_any(), "plain");
         assert_eq!(found(&index, "my-id").job.unwrap().name_any(), "labelled");
         assert!(matches!(index.lookup("uid-2"), Lookup::NotFound));
+    }
+
+    #[test]
+    fn held_pods_without_a_record_are_orphans() {
+        let index = Index::new();
+        let mut held = pod("a", "held", "uid-1");
+        held.metadata.finalizers = Some(vec![ATTEMPT_FINALIZER.into()]);
+        let mut free = pod("a", "free", "uid-1");
+        free.metadata.finalizers = Some(vec!["other".into()]);
+        index.apply_pod("", watcher::Event::Apply(held));
+        index.apply_pod("", watcher::Event::Apply(free));
+        let orphans = index.orphaned_held_pods();
+        assert_eq!(
+            orphans.iter().map(|p| p.name_any()).collect::<Vec<_>>(),
+            ["held"]
+        );
+
+        let mut record = JobTermination::new(
+            "uid-1",
+            crate::record::JobTerminationSpec {
+                job_id: "uid-1".into(),
+                job_name: "j".into(),
+                job_uid: "uid-1".into(),
+                job_created_at: chrono::Utc::now(),
+                operation: crate::batch::TerminateKind::Terminate,
+                reason: "r".into(),
+                requested_at: chrono::Utc::now(),
+                request_id: None,
+            },
+        );
+        record.metadata.namespace = Some("a".into());
+        index.apply_record("", watcher::Event::Apply(record));
+        assert!(index.orphaned_held_pods().is_empty(), "a record holds it");
     }
 
     #[test]

@@ -154,6 +154,10 @@ impl Server {
             retention: settings.record_retention,
             instance: instance_name(),
         });
+        tasks.push(tokio::spawn(controller::release_orphans(
+            ctx.clone(),
+            index.clone(),
+        )));
         let namespaces = settings.namespaces.clone();
         let stop = shutdown_rx.clone();
         tasks.push(tokio::spawn(async move {
