@@ -968,6 +968,24 @@ async fn get_prints_server_side_columns() {
         "{wide}"
     );
 
+    // --sort-by asks for whole objects (includeObject=Object) and sorts on the client.
+    let sorted = k
+        .ok("kubectl", &["get", "jobs", "--sort-by=.metadata.name"])
+        .await;
+    let names: Vec<&str> = sorted
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names, ["busy", "done"], "{sorted}");
+    assert!(
+        handle
+            .requests()
+            .iter()
+            .any(|r| r.resource == "jobs" && r.query.contains("includeObject=Object")),
+        "kubectl --sort-by asked for includeObject=Object"
+    );
+
     // Other printers: namespaces, nodes, configmaps.
     let ns = k.ok("kubectl", &["get", "ns", "default"]).await;
     assert_eq!(header(&ns), ["NAME", "STATUS", "AGE"]);

@@ -204,3 +204,101 @@ fn custom_cells_by_type() {
     );
     assert_eq!(custom_cell("string", None, n), Value::Null);
 }
+
+fn printer(group: &str, plural: &str, include: IncludeObject) -> Printer {
+    let (kind, columns) = builtin(group, plural);
+    Printer {
+        kind,
+        columns,
+        version: TableVersion::V1,
+        include,
+    }
+}
+
+#[test]
+fn every_printer_has_one_cell_per_column() {
+    let obj = json!({"metadata": {"name": "x", "creationTimestamp": "2025-01-01T00:00:00Z"}});
+    for (g, r) in [
+        ("", "pods"),
+        ("batch", "jobs"),
+        ("batch", "cronjobs"),
+        ("apps", "deployments"),
+        ("", "namespaces"),
+        ("", "nodes"),
+        ("", "events"),
+        ("events.k8s.io", "events"),
+        ("", "services"),
+        ("", "configmaps"),
+        ("", "secrets"),
+        ("", "serviceaccounts"),
+        ("coordination.k8s.io", "leases"),
+        ("rbac.authorization.k8s.io", "roles"),
+    ] {
+        let p = printer(g, r, IncludeObject::Metadata);
+        let t = p.table(std::slice::from_ref(&obj), "7", Some("c"));
+        let cols = t["columnDefinitions"].as_array().unwrap().len();
+        let cells = t["rows"][0]["cells"].as_array().unwrap().len();
+        assert_eq!(cols, cells, "{g}/{r}");
+    }
+}
+
+#[test]
+fn include_object_modes() {
+    let obj = json!({"kind": "ConfigMap", "apiVersion": "v1",
+        "metadata": {"name": "c", "resourceVersion": "5", "creationTimestamp": "2025-01-01T00:00:00Z"},
+        "data": {"a": "1"}});
+    let t = printer("", "configmaps", IncludeObject::Metadata).one(&obj);
+    assert_eq!(t["kind"], "Table");
+    assert_eq!(t["apiVersion"], "meta.k8s.io/v1");
+    assert_eq!(t["metadata"], json!({"resourceVersion": "5"}));
+    assert_eq!(t["rows"][0]["cells"][1], 1);
+    assert_eq!(
+        t["rows"][0]["object"],
+        json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj["metadata"]})
+    );
+    let t = printer("", "configmaps", IncludeObject::Object).one(&obj);
+    assert_eq!(t["rows"][0]["object"], obj);
+    let t = printer("", "configmaps", IncludeObject::None).one(&obj);
+    assert!(t["rows"][0]["object"].is_null());
+    assert_eq!(IncludeObject::parse(None).unwrap(), IncludeObject::Metadata);
+    assert_eq!(IncludeObject::parse(Some("Bogus")).unwrap_err().code, 400);
+    // The default convertor: Name and Created At as RFC 3339.
+    let t = printer("policy", "poddisruptionbudgets", IncludeObject::None).one(&obj);
+    assert_eq!(t["rows"][0]["cells"], json!(["c", "2025-01-01T00:00:00Z"]));
+    assert_eq!(t["columnDefinitions"][0]["format"], "name");
+}
+
+#[test]
+fn event_cells_of_both_groups() {
+    let core = json!({"metadata": {"name": "e1"}, "type": "Warning", "reason": "BackoffLimitExceeded",
+        "involvedObject": {"kind": "Job", "name": "j"}, "message": " Job has reached the backoff limit ",
+        "source": {"component": "job-controller"},
+        "firstTimestamp": "2025-01-01T00:00:00Z", "lastTimestamp": "2025-01-01T00:59:00Z", "count": 2});
+    assert_eq!(
+        event_cells(&core, now()),
+        [
+            json!("60s"),
+            json!("Warning"),
+            json!("BackoffLimitExceeded"),
+            json!("job/j"),
+            json!(""),
+            json!("job-controller"),
+            json!("Job has reached the backoff limit"),
+            json!("60m"),
+            json!(2),
+            json!("e1"),
+        ]
+    );
+    let v1 = json!({"metadata": {"name": "e2"}, "type": "Normal", "reason": "Started",
+        "regarding": {"kind": "Pod", "name": "p", "fieldPath": "spec.containers{c}"}, "note": "ok",
+        "reportingController": "kubelet", "reportingInstance": "node-0",
+        "eventTime": "2025-01-01T00:58:00.000000Z"});
+    let cells = event_cells(&v1, now());
+    assert_eq!(cells[0], "2m");
+    assert_eq!(cells[3], "pod/p");
+    assert_eq!(cells[4], "spec.containers{c}");
+    assert_eq!(cells[5], "kubelet, node-0");
+    assert_eq!(cells[6], "ok");
+    assert_eq!(cells[8], 1);
+}
