@@ -986,6 +986,38 @@ async fn get_prints_server_side_columns() {
         "kubectl --sort-by asked for includeObject=Object"
     );
 
+    // -A adds NAMESPACE from each row's PartialObjectMetadata; --show-labels reads it too.
+    let all = k
+        .ok("kubectl", &["get", "pods", "-A", "--show-labels"])
+        .await;
+    let head: Vec<&str> = all.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(head[..3], ["NAMESPACE", "NAME", "READY"], "{all}");
+    let busy = all.lines().find(|l| l.contains("busy-")).unwrap();
+    assert!(busy.starts_with("default "), "{all}");
+    assert!(busy.contains("job-name=busy"), "{all}");
+
+    // Events: LAST SEEN TYPE REASON OBJECT MESSAGE.
+    let events = common::eventually(20, "the Completed event of job done", || async {
+        let out = k.ok("kubectl", &["get", "events"]).await;
+        out.lines()
+            .any(|l| l.contains("job/done") && l.contains("Completed"))
+            .then_some(out)
+    })
+    .await;
+    let head: Vec<&str> = events
+        .lines()
+        .next()
+        .unwrap()
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(
+        head,
+        ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+        "{events}"
+    );
+
     // Other printers: namespaces, nodes, configmaps.
     let ns = k.ok("kubectl", &["get", "ns", "default"]).await;
     assert_eq!(header(&ns), ["NAME", "STATUS", "AGE"]);
