@@ -4,6 +4,7 @@ mod discovery;
 mod handlers;
 mod path;
 mod protobuf;
+mod table;
 mod watch;
 
 use std::collections::HashMap;

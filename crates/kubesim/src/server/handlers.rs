@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::path::ResourcePath;
+use super::table::{self, IncludeObject, Printer};
 use super::watch::{self, WatchParams};
 use crate::patch::{self, ApplyOptions, PatchKind};
 use crate::resources::{Gvr, Propagation, ResourceInfo};
@@ -182,11 +183,14 @@ pub async fn resource(
     let sub = rp.subresource.as_deref();
     let watching = rp.watch_prefix || flag(q, "watch");
     match (method.as_str(), name, sub) {
-        ("GET", None, None) if watching => watch(app, info, ns, q),
-        ("GET", None, None) => list(app, &info, ns, q),
+        ("GET", None, None) if watching => watch(app, info, ns, q, headers),
+        ("GET", None, None) => list(app, &info, ns, q, headers),
         ("GET", Some(n), None | Some("status")) => {
             let o = app.store.get(&gvr, ns, n)?;
-            Ok(json_response(StatusCode::OK, &o))
+            match printer(app, &info, q, headers)? {
+                Some(p) => Ok(table_response(&p, &p.one(&o))),
+                None => Ok(json_response(StatusCode::OK, &o)),
+            }
         }
         ("GET", Some(n), Some("log")) => {
             app.store.get(&gvr, ns, n)?;
@@ -243,9 +247,46 @@ pub async fn resource(
     }
 }
 
-fn list(app: &AppState, info: &ResourceInfo, ns: Option<&str>, q: &Query) -> Result<Response> {
+/// The Table printer when the client asked for `as=Table`.
+fn printer(
+    app: &AppState,
+    info: &ResourceInfo,
+    q: &Query,
+    headers: &HeaderMap,
+) -> Result<Option<Printer>> {
+    match table::wanted(headers) {
+        Some(v) => {
+            let include = IncludeObject::parse(q.get("includeObject").map(String::as_str))?;
+            Ok(Some(Printer::new(&app.store, info, v, include)))
+        }
+        None => Ok(None),
+    }
+}
+
+fn table_response(p: &Printer, body: &Value) -> Response {
+    let mut resp = json_response(StatusCode::OK, body);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(p.content_type()),
+    );
+    resp
+}
+
+fn list(
+    app: &AppState,
+    info: &ResourceInfo,
+    ns: Option<&str>,
+    q: &Query,
+    headers: &HeaderMap,
+) -> Result<Response> {
     let opts = list_options(q, info, ns)?;
+    let printer = printer(app, info, q, headers)?;
     let page = app.store.list(&info.gvr(), &opts)?;
+    if let Some(p) = printer {
+        let rv = page.resource_version.to_string();
+        let body = p.table(&page.items, &rv, page.continue_token.as_deref());
+        return Ok(table_response(&p, &body));
+    }
     let mut meta = json!({"resourceVersion": page.resource_version.to_string()});
     if let Some(c) = &page.continue_token {
         meta["continue"] = json!(c);
@@ -259,7 +300,14 @@ fn list(app: &AppState, info: &ResourceInfo, ns: Option<&str>, q: &Query) -> Res
     Ok(json_response(StatusCode::OK, &body))
 }
 
-fn watch(app: &AppState, info: Arc<ResourceInfo>, ns: Option<&str>, q: &Query) -> Result<Response> {
+fn watch(
+    app: &AppState,
+    info: Arc<ResourceInfo>,
+    ns: Option<&str>,
+    q: &Query,
+    headers: &HeaderMap,
+) -> Result<Response> {
+    let table = printer(app, &info, q, headers)?.map(Arc::new);
     let send_initial = flag(q, "sendInitialEvents");
     let start = match q.get("resourceVersion").map(String::as_str) {
         None | Some("") | Some("0") => WatchStart::Current,
@@ -285,6 +333,7 @@ fn watch(app: &AppState, info: Arc<ResourceInfo>, ns: Option<&str>, q: &Query) -
         bookmarks,
         initial_events_end: send_initial && bookmarks,
         bookmark_interval: app.bookmark_interval,
+        table,
     };
     watch::serve(&app.store, info, params)
 }

@@ -12,6 +12,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
+use super::table::Printer;
 use crate::resources::ResourceInfo;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::Error;
@@ -29,6 +30,8 @@ pub struct WatchParams {
     /// `sendInitialEvents=true`: a BOOKMARK marks the end of the initial events.
     pub initial_events_end: bool,
     pub bookmark_interval: Duration,
+    /// `as=Table`: each event carries a one-row Table (with its column definitions).
+    pub table: Option<Arc<Printer>>,
 }
 
 fn line(ty: &str, object: &Value) -> Bytes {
@@ -100,7 +103,10 @@ impl Filter {
                 }
             }
         };
-        Some(line(ty, &cur))
+        match &self.params.table {
+            Some(p) => Some(line(ty, &p.one(&cur))),
+            None => Some(line(ty, &cur)),
+        }
     }
 }
 
@@ -110,6 +116,10 @@ pub fn serve(
     info: Arc<ResourceInfo>,
     params: WatchParams,
 ) -> Result<Response, Error> {
+    let content_type = params
+        .table
+        .as_ref()
+        .map_or("application/json", |p| p.content_type());
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(256);
     let gvr = info.gvr();
     match store.watch(&gvr, params.namespace.as_deref(), params.start) {
@@ -127,10 +137,8 @@ pub fn serve(
         Err(e) => return Err(e),
     }
     let mut resp = Response::new(Body::from_stream(ReceiverStream::new(rx)));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     Ok(resp)
 }
 
