@@ -50,7 +50,8 @@ fn helm_bin() -> PathBuf {
 /// A fresh scratch directory (helm's HOME, caches, kubeconfig, values files).
 fn scratch(tag: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
+    // Under target/tmp, so runs leave nothing in the system temp dir.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "bt-chart-{tag}-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::SeqCst)

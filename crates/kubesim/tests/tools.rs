@@ -20,7 +20,8 @@ pub fn tool(name: &str) -> PathBuf {
 /// A fresh scratch directory for one test.
 pub fn scratch(tag: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
+    // Under target/tmp, so runs leave nothing in the system temp dir.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "kubesim-{tag}-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::SeqCst)
