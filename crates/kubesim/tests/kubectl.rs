@@ -254,13 +254,20 @@ async fn wait_for_condition() {
     assert!(out.contains("condition met"), "{out}");
 }
 
-#[tokio::test]
-async fn get_watch_streams_changes() {
-    let s = sim().await;
-    let k = Cli::new(&s.handle, "kubectl-watch");
+/// Runs `kubectl get cm --watch <extra>`, waits until its watch is open, creates the ConfigMap
+/// `watched` with `data`, and returns the first line `kubectl` prints that `matches`.
+async fn watch_configmaps_for(
+    s: &common::Sim,
+    tag: &str,
+    extra: &[&str],
+    data: Value,
+    matches: impl Fn(&str) -> bool,
+) -> Option<String> {
+    let k = Cli::new(&s.handle, tag);
     let mut child = k
         .command("kubectl")
-        .args(["get", "cm", "--watch", "-o", "name"])
+        .args(["get", "cm", "--watch"])
+        .args(extra)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -279,21 +286,35 @@ async fn get_watch_streams_changes() {
         .create(
             &Gvr::configmaps(),
             Some("default"),
-            json!({"metadata": {"name": "watched"}}),
+            json!({"metadata": {"name": "watched"}, "data": data}),
         )
         .unwrap();
-    let found = tokio::time::timeout(Duration::from_secs(10), async {
+    let line = tokio::time::timeout(Duration::from_secs(10), async {
         while let Ok(Some(l)) = lines.next_line().await {
-            if l.contains("configmap/watched") {
-                return true;
+            if matches(&l) {
+                return Some(l);
             }
         }
-        false
+        None
     })
     .await
-    .unwrap_or(false);
+    .ok()
+    .flatten();
     let _ = child.kill().await;
-    assert!(found);
+    line
+}
+
+#[tokio::test]
+async fn get_watch_streams_changes() {
+    let s = sim().await;
+    let line = watch_configmaps_for(&s, "kubectl-watch", &["-o", "name"], json!({}), |l| {
+        l.contains("configmap/watched")
+    })
+    .await;
+    assert!(
+        line.is_some(),
+        "kubectl printed no line for the new ConfigMap"
+    );
 }
 
 #[tokio::test]
@@ -1142,43 +1163,14 @@ async fn get_prints_crd_printer_columns() {
 #[tokio::test]
 async fn get_watch_prints_table_rows() {
     let s = sim().await;
-    let k = Cli::new(&s.handle, "kubectl-watch-table");
-    let mut child = k
-        .command("kubectl")
-        .args(["get", "cm", "--watch"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let handle = &s.handle;
-    common::eventually(10, "kubectl watching", || async {
-        handle
-            .requests()
-            .iter()
-            .any(|r| r.verb == "watch" && r.resource == "configmaps")
-            .then_some(())
-    })
+    let row = watch_configmaps_for(
+        &s,
+        "kubectl-watch-table",
+        &[],
+        json!({"a": "1", "b": "2"}),
+        |l| l.starts_with("watched"),
+    )
     .await;
-    s.handle
-        .store()
-        .create(
-            &Gvr::configmaps(),
-            Some("default"),
-            json!({"metadata": {"name": "watched"}, "data": {"a": "1", "b": "2"}}),
-        )
-        .unwrap();
-    let row = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Ok(Some(l)) = lines.next_line().await {
-            if l.starts_with("watched") {
-                return Some(l);
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten();
-    let _ = child.kill().await;
     let row = row.expect("a row for the new ConfigMap");
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(cells[..2], ["watched", "2"], "{row}");
