@@ -4,6 +4,9 @@
 //! chart's ServiceAccount through the terminate scenarios, every granted rule is used, and
 //! `helm uninstall` leaves nothing behind.
 
+#[path = "support/poll.rs"]
+mod poll;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -544,22 +547,12 @@ async fn client_from(kubeconfig: &str, user_agent: Option<&str>) -> Client {
     Client::try_from(cfg).expect("client")
 }
 
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll::eventually_within(DEADLINE, what, check).await
 }
 
 /// A kubesim with its control plane and RBAC on. helm (client-go sends no token over plain

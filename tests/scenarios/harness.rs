@@ -5,6 +5,9 @@
 //! that already running service (tests/e2e/kind.sh sets them). Otherwise each test starts its own
 //! kubesim with its control plane, installs the CRD and runs the service in-process.
 
+#[path = "../support/poll.rs"]
+mod poll;
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -20,7 +23,6 @@ use serde_json::{Value, json};
 
 /// Every wait polls with this deadline; kubesim runs its control plane on a fast clock.
 pub const DEADLINE: Duration = Duration::from_secs(30);
-const POLL: Duration = Duration::from_millis(50);
 
 /// Label on every namespace a test creates, for cleanup of leftovers.
 pub const TEST_LABEL: &str = "batch-terminator.dev/test";
@@ -35,22 +37,12 @@ pub struct Env {
 }
 
 /// Polls `check` until it returns Some, or panics with `what` at the deadline.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(POLL).await;
-    }
+    poll::eventually_within(DEADLINE, what, check).await
 }
 
 pub fn sim_config() -> kubesim::Config {
