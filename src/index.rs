@@ -329,11 +329,6 @@ impl Index {
         }
     }
 
-    /// All cached Jobs.
-    pub fn jobs(&self) -> Vec<Arc<Job>> {
-        self.read().jobs.objects.values().cloned().collect()
-    }
-
     /// Every job of a Batch job queue (for ListJobs), from one consistent snapshot: the
     /// queue's Jobs with their pods and records, then the records of the queue whose Job is
     /// gone (jobs deleted by a cancel). Cost: the queue's jobs, not the cluster's.
@@ -366,32 +361,6 @@ impl Index {
                 }),
         );
         out
-    }
-
-    /// Records whose Job is no longer cached: jobs deleted by a cancel (or by anyone).
-    pub fn orphan_records(&self) -> Vec<Arc<JobTermination>> {
-        let caches = self.read();
-        caches
-            .records
-            .objects
-            .values()
-            .filter(|r| caches.jobs.lookup(&r.spec.job_id).is_empty())
-            .cloned()
-            .collect()
-    }
-
-    /// Pods of the Job with this uid.
-    pub fn pods_of(&self, job_uid: &str) -> Vec<Arc<Pod>> {
-        self.read().pods.lookup(job_uid)
-    }
-
-    /// The record for the Job with this namespace and uid (records are named after the uid).
-    pub fn record_of(&self, namespace: &str, job_uid: &str) -> Option<Arc<JobTermination>> {
-        self.read()
-            .records
-            .objects
-            .get(&(namespace.to_string(), job_uid.to_string()))
-            .cloned()
     }
 
     /// Applies a Job event; returns the records whose Job changed, to reconcile them.
