@@ -292,6 +292,7 @@ async fn suspend_deletes_pods_and_sets_suspended() {
 
     // Resume: a new start time and new pods.
     let before = st.start_time.clone();
+    // Stored times have whole seconds: let one pass so the new start time can differ.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     jobs.patch(
         "s",
@@ -340,6 +341,7 @@ async fn deadline_zero_on_running_job_fails_it_without_replacements() {
     assert_eq!(st.terminating, Some(0));
     assert_eq!(st.active, None);
     // No replacement pod was ever made.
+    // Proving an absence: give the controller time to (wrongly) act, then look.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let pods = job_pods(&client, &ns, "d").await;
     assert!(
@@ -401,6 +403,7 @@ async fn unschedulable_pod_stays_pending() {
             "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
         )
     );
+    // Proving an absence: the pod stays Pending, however long the scheduler retries.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let pods = job_pods(&client, &ns, "p").await;
     assert_eq!(pods.len(), 1);
@@ -559,6 +562,7 @@ async fn control_plane_off_is_a_plain_api_server() {
     jobs.create(&PostParams::default(), &job("plain", json!({}), json!({})))
         .await
         .expect("create");
+    // Proving an absence: with the control plane off, no controller makes pods.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(job_pods(&client, "default", "plain").await.is_empty());
     let nodes: Api<Node> = Api::all(client);
