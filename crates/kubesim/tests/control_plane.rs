@@ -436,8 +436,9 @@ async fn graceful_deletion_honours_the_scaled_grace_period() {
     let (_h, client) = sim().await;
     let ns = namespace(&client, "grace").await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    // A container that ignores SIGTERM runs for the whole grace period.
     let pod: Pod = serde_json::from_value(json!({
-        "metadata": {"name": "g"},
+        "metadata": {"name": "g", "annotations": {"kubesim.dev/on-sigterm": "ignore"}},
         "spec": {"terminationGracePeriodSeconds": 60,
                  "containers": [{"name": "main", "image": "busybox:1.36"}]}
     }))

@@ -163,7 +163,10 @@ pub fn on_sigterm(pod: &Pod) -> OnSigterm {
         return OnSigterm::Ignore;
     }
     if let Some(code) = v.strip_prefix("exit-code:") {
-        return code.trim().parse().map_or(OnSigterm::Exit, OnSigterm::ExitCode);
+        return code
+            .trim()
+            .parse()
+            .map_or(OnSigterm::Exit, OnSigterm::ExitCode);
     }
     v.strip_prefix("delay:")
         .and_then(|s| s.trim().parse::<f64>().ok())
@@ -543,7 +546,10 @@ pub fn step(
             None => {
                 out.actions
                     .push(KubeletAction::UpdateStatus(Box::new(terminated_status(
-                        pod, node, stop.exit_code, &at,
+                        pod,
+                        node,
+                        stop.exit_code,
+                        &at,
                     ))));
                 out.actions.push(KubeletAction::Remove);
             }

@@ -262,7 +262,10 @@ fn exit_code_on_sigterm_stops_at_once_with_that_code() {
     let s = step(&running, &node(), &mem, &at(20), &cfg);
     assert_eq!(status_of(&s).unwrap().phase.as_deref(), Some("Succeeded"));
     let term = terminated(&s);
-    assert_eq!((term.exit_code, term.reason.as_deref()), (0, Some("Completed")));
+    assert_eq!(
+        (term.exit_code, term.reason.as_deref()),
+        (0, Some("Completed"))
+    );
 
     let (running, mem) = deleted(Some("exit-code:7"), 30);
     let s = step(&running, &node(), &mem, &at(20), &cfg);
