@@ -6,6 +6,7 @@ mod auth;
 mod bulk;
 mod harness;
 mod list;
+mod signals;
 
 use harness::{Env, eventually};
 use k8s_openapi::api::batch::v1::Job;
