@@ -24,6 +24,17 @@ pub async fn sim() -> Sim {
     Sim { handle, client }
 }
 
+/// A fresh kubesim with its control plane on a clock `scale` times real time, and a client.
+pub async fn control_plane(scale: f64) -> (kubesim::Handle, Client) {
+    let config = kubesim::Config::default()
+        .control_plane(true)
+        .time_scale(kubesim::sim::TimeScale::new(scale).expect("scale"));
+    let handle = kubesim::start(config).await.expect("start kubesim");
+    let client =
+        Client::try_from(kube::Config::new(handle.url().parse().expect("url"))).expect("client");
+    (handle, client)
+}
+
 /// A new namespace with a random suffix.
 pub async fn namespace(client: &Client, prefix: &str) -> String {
     let api: Api<Namespace> = Api::all(client.clone());

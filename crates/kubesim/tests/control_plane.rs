@@ -14,13 +14,7 @@ use serde_json::{Value, json};
 const SCALE: f64 = 0.01;
 
 async fn sim() -> (kubesim::Handle, Client) {
-    let config = kubesim::Config::default()
-        .control_plane(true)
-        .time_scale(kubesim::sim::TimeScale::new(SCALE).expect("scale"));
-    let handle = kubesim::start(config).await.expect("start kubesim");
-    let client =
-        Client::try_from(kube::Config::new(handle.url().parse().expect("url"))).expect("client");
-    (handle, client)
+    common::control_plane(SCALE).await
 }
 
 fn job(name: &str, spec: Value, annotations: Value) -> Job {
@@ -509,7 +503,8 @@ async fn ttl_after_finished_deletes_the_job() {
         &PostParams::default(),
         &job(
             "t",
-            json!({"ttlSecondsAfterFinished": 5}),
+            // 1 s real: long enough for the poll below to see the Job Complete first.
+            json!({"ttlSecondsAfterFinished": 100}),
             json!({"kubesim.dev/exit-after": "0"}),
         ),
     )

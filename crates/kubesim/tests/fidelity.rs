@@ -18,13 +18,7 @@ const SCALE: f64 = 0.01;
 const HOLD: &str = "example.com/hold";
 
 async fn sim() -> (kubesim::Handle, Client) {
-    let config = kubesim::Config::default()
-        .control_plane(true)
-        .time_scale(kubesim::sim::TimeScale::new(SCALE).expect("scale"));
-    let handle = kubesim::start(config).await.expect("start kubesim");
-    let client =
-        Client::try_from(kube::Config::new(handle.url().parse().expect("url"))).expect("client");
-    (handle, client)
+    common::control_plane(SCALE).await
 }
 
 fn pod(name: &str, on_sigterm: Option<&str>, spec: serde_json::Value) -> Pod {
