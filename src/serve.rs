@@ -178,7 +178,7 @@ impl Server {
         let api_addr = api_listener.local_addr().map_err(Error::Serve)?;
         let admin_addr = admin_listener.local_addr().map_err(Error::Serve)?;
 
-        let api = crate::api::router_with_auth(service, settings.auth.clone()).layer(
+        let api = crate::api::router(service, settings.auth.clone()).layer(
             axum::middleware::from_fn_with_state(metrics.clone(), track_request),
         );
         let admin = admin::router(readiness, registry);

@@ -181,7 +181,7 @@ fn grants(rules: &Value) -> BTreeSet<(String, String, String)> {
     out
 }
 
-/// What the code calls, read from src/index.rs, src/controller.rs and src/service.rs.
+/// What the code calls, read from crates/k8s: index.rs, controller.rs and service.rs.
 fn expected_grants() -> BTreeSet<(String, String, String)> {
     [
         (

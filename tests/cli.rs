@@ -29,7 +29,7 @@ fn committed_crd_matches_the_rust_types() {
         .unwrap_or_else(|e| panic!("reading {}: {e}", committed_path.display()));
     assert!(
         generated == committed,
-        "{CRD_PATH} has drifted from the Rust types in src/record.rs. Regenerate it with:\n\n    \
+        "{CRD_PATH} has drifted from the Rust types in crates/k8s/src/record.rs. Regenerate it with:\n\n    \
          cargo run -q -- crd > {CRD_PATH}\n"
     );
 }
@@ -110,7 +110,7 @@ fn committed_openapi_document_matches_the_rust_types() {
         .unwrap_or_else(|e| panic!("reading {}: {e}", committed_path.display()));
     assert!(
         generated == committed,
-        "{PATH} has drifted from the request and response types in src/api and src/batch. \
+        "{PATH} has drifted from the request and response types in crates/api and crates/core. \
          Regenerate it with:\n\n    cargo run -q -- openapi > {PATH}\n"
     );
     let doc: serde_json::Value = serde_json::from_str(&generated).expect("valid JSON");

@@ -171,15 +171,11 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
     }
 }
 
-/// The Batch API router. Layers added outside (metrics) see [`Operation`], [`RequestId`]
-/// and, on errors, [`AwsErrorCode`] in the response's extensions. Health and metrics routes
-/// belong in another router merged beside this one, so they stay out of request tracing.
-pub fn router<S: JobService>(service: Arc<S>) -> Router {
-    router_with_auth(service, Auth::None)
-}
-
-/// [`router`] with authentication: every request passes [`Auth`] before its handler.
-pub fn router_with_auth<S: JobService>(service: Arc<S>, auth: Auth) -> Router {
+/// The Batch API router: every request passes [`Auth`] before its handler. Layers added
+/// outside (metrics) see [`Operation`], [`RequestId`] and, on errors, [`AwsErrorCode`] in the
+/// response's extensions. Health and metrics routes belong in another router merged beside
+/// this one, so they stay out of request tracing.
+pub fn router<S: JobService>(service: Arc<S>, auth: Auth) -> Router {
     Router::new()
         .route(
             "/v1/terminatejob",
