@@ -135,8 +135,8 @@ mod tests {
     async fn metrics_are_openmetrics_text() {
         let (_readiness, metrics, router) = setup();
         metrics.api.observe(
-            "CancelJob",
-            Some("ServerException"),
+            crate::api::Operation::CancelJob,
+            Some(crate::api::AwsErrorCode::ServerException),
             Duration::from_millis(2),
         );
         let (status, content_type, body) = get(&router, "/metrics").await;

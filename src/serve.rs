@@ -267,12 +267,10 @@ async fn track_request(
         .copied()
         .unwrap_or(crate::api::Operation::Unknown);
     let code = response
-        .headers()
-        .get(crate::api::ERROR_TYPE_HEADER)
-        .and_then(|v| v.to_str().ok());
-    metrics
-        .api
-        .observe(operation.as_str(), code, started.elapsed());
+        .extensions()
+        .get::<crate::api::AwsErrorCode>()
+        .copied();
+    metrics.api.observe(operation, code, started.elapsed());
     response
 }
 

@@ -517,16 +517,6 @@ async fn log_lines_of_a_request_carry_its_id() {
 }
 
 #[test]
-fn operations_map_from_paths() {
-    assert_eq!(
-        Operation::from_path("/v1/terminatejob"),
-        Operation::TerminateJob
-    );
-    assert_eq!(Operation::from_path("/v1/listjobs").as_str(), "ListJobs");
-    assert_eq!(Operation::from_path("/"), Operation::Unknown);
-}
-
-#[test]
 fn request_schemas_mark_required_fields() {
     let schema = schemars::schema_for!(TerminateJobRequest);
     let v = serde_json::to_value(&schema).expect("json");
