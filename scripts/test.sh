@@ -14,6 +14,28 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
+echo "== layering"
+# The layers are crates, so the build keeps them apart; these check the dependency graph itself.
+# Prints the names of the crates in PACKAGE's normal dependency tree (ARGS pass to cargo tree).
+deps() { cargo tree --offline -q -e normal --prefix none --format '{p}' "$@" | cut -d' ' -f1 | sort -u; }
+# Fails when one of the crates named after the package appears in its tree.
+forbid() {
+  local tree; tree=$(deps "${@:2}")
+  for name in $1; do
+    if grep -qx "$name" <<<"$tree"; then echo "layering: $name is in the tree of: ${*:2}" >&2; exit 1; fi
+  done
+}
+forbid "kube k8s-openapi axum hyper tokio kubesim" -p batch-terminator-core
+forbid "kube k8s-openapi kubesim" -p batch-terminator-api
+forbid "kubesim" -p batch-terminator --no-default-features
+# The checks can fail: the default build does carry kubesim.
+deps -p batch-terminator | grep -qx kubesim
+# The release build (deploy/Dockerfile) has no --sim flag.
+cargo build --bin batch-terminator --no-default-features
+if target/debug/batch-terminator serve --help | grep -qE '^ +--sim'; then
+  echo "layering: a --no-default-features build offers --sim" >&2; exit 1
+fi
+
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast

@@ -33,11 +33,6 @@ impl Readiness {
         self.0.store(true, Ordering::Release);
     }
 
-    /// Marks the service not ready, e.g. when shutdown begins.
-    pub fn set_not_ready(&self) {
-        self.0.store(false, Ordering::Release);
-    }
-
     pub fn is_ready(&self) -> bool {
         self.0.load(Ordering::Acquire)
     }
@@ -134,19 +129,14 @@ mod tests {
         );
         readiness.set_ready();
         assert_eq!(get(&router, "/readyz").await.0, StatusCode::OK);
-        readiness.set_not_ready();
-        assert_eq!(
-            get(&router, "/readyz").await.0,
-            StatusCode::SERVICE_UNAVAILABLE
-        );
     }
 
     #[tokio::test]
     async fn metrics_are_openmetrics_text() {
         let (_readiness, metrics, router) = setup();
         metrics.api.observe(
-            "CancelJob",
-            Some("ServerException"),
+            crate::api::Operation::CancelJob,
+            Some(crate::api::AwsErrorCode::ServerException),
             Duration::from_millis(2),
         );
         let (status, content_type, body) = get(&router, "/metrics").await;

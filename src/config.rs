@@ -90,10 +90,12 @@ pub struct ServeArgs {
 
     /// Run against an embedded in-memory Kubernetes API server (kubesim), for a demo without a
     /// cluster.
+    #[cfg(feature = "sim")]
     #[arg(long, env = "BATCH_TERMINATOR_SIM")]
     pub sim: bool,
 
     /// With --sim: write the embedded cluster's kubeconfig to this path, for kubectl.
+    #[cfg(feature = "sim")]
     #[arg(long, env = "BATCH_TERMINATOR_SIM_KUBECONFIG", requires = "sim")]
     pub sim_kubeconfig: Option<PathBuf>,
 
@@ -121,11 +123,19 @@ pub enum AuthMode {
 impl ServeArgs {
     /// --auth, or its default: sigv4, except for the --sim demo.
     pub fn auth_mode(&self) -> AuthMode {
-        self.auth.unwrap_or(if self.sim {
+        self.auth.unwrap_or(if self.is_demo() {
             AuthMode::None
         } else {
             AuthMode::Sigv4
         })
+    }
+
+    /// Whether this is the --sim demo (a build without the `sim` feature has no demo).
+    pub fn is_demo(&self) -> bool {
+        #[cfg(feature = "sim")]
+        return self.sim;
+        #[cfg(not(feature = "sim"))]
+        false
     }
 }
 
@@ -181,12 +191,33 @@ mod tests {
         assert_eq!(args.log_filter, "info");
         assert_eq!(args.shutdown_timeout, Duration::from_secs(10));
         assert!(!args.strict_unknown_jobs);
-        assert!(!args.sim);
-        assert_eq!(args.sim_kubeconfig, None);
+        assert!(!args.is_demo());
         assert_eq!(args.auth, None);
         assert_eq!(args.auth_mode(), AuthMode::Sigv4);
         assert_eq!(args.credentials_file, None);
-        assert_eq!(serve(&["--sim"]).unwrap().auth_mode(), AuthMode::None);
+    }
+
+    #[cfg(feature = "sim")]
+    #[test]
+    fn the_demo_flags() {
+        let args = serve(&[]).unwrap();
+        assert!(!args.sim);
+        assert_eq!(args.sim_kubeconfig, None);
+        let args = serve(&["--sim", "--sim-kubeconfig=/tmp/kc"]).unwrap();
+        assert!(args.is_demo());
+        assert_eq!(args.sim_kubeconfig, Some(PathBuf::from("/tmp/kc")));
+        assert_eq!(args.auth_mode(), AuthMode::None);
+        let args = serve(&["--sim", "--auth=sigv4"]).unwrap();
+        assert_eq!(args.auth_mode(), AuthMode::Sigv4);
+        // --sim-kubeconfig requires --sim.
+        assert!(serve(&["--sim-kubeconfig=/tmp/kc"]).is_err());
+    }
+
+    #[cfg(not(feature = "sim"))]
+    #[test]
+    fn a_build_without_sim_has_no_demo_flags() {
+        assert!(serve(&["--sim"]).is_err());
+        assert!(serve(&["--sim-kubeconfig=/tmp/kc"]).is_err());
     }
 
     #[test]
@@ -201,8 +232,6 @@ mod tests {
             "--log-format=json",
             "--account-id=123456789012",
             "--strict-unknown-jobs",
-            "--sim",
-            "--sim-kubeconfig=/tmp/kc",
             "--auth=sigv4",
             "--credentials-file=/etc/bt/credentials.yaml",
         ])
@@ -214,8 +243,6 @@ mod tests {
         assert_eq!(args.log_format, LogFormat::Json);
         assert_eq!(args.account_id, "123456789012");
         assert!(args.strict_unknown_jobs);
-        assert!(args.sim);
-        assert_eq!(args.sim_kubeconfig, Some(PathBuf::from("/tmp/kc")));
         assert_eq!(args.auth_mode(), AuthMode::Sigv4);
         assert_eq!(
             args.credentials_file,
@@ -232,7 +259,6 @@ mod tests {
             &["--listen=localhost"],
             &["--log-format=yaml"],
             &["--auth=basic"],
-            &["--sim-kubeconfig=/tmp/kc"], // requires --sim
         ] {
             assert!(serve(bad).is_err(), "{bad:?} was accepted");
         }
@@ -270,8 +296,10 @@ mod tests {
             assert!(arg.get_help().is_some(), "--{id} has no doc comment");
             assert!(arg.get_long().is_some(), "--{id} is not a long flag");
         }
+        // --sim and --sim-kubeconfig exist only with the `sim` feature.
+        let expected = if cfg!(feature = "sim") { 16 } else { 14 };
         assert_eq!(
-            seen, 16,
+            seen, expected,
             "a ServeArgs field was added or removed: update this test"
         );
     }

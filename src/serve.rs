@@ -33,12 +33,16 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[cfg(feature = "sim")]
     #[error("the embedded kubesim cluster: {0}")]
     Sim(#[source] kubesim::Error),
+    #[cfg(feature = "sim")]
     #[error("the embedded kubesim cluster's URL: {0}")]
     SimUrl(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[cfg(feature = "sim")]
     #[error("creating the demo jobs: {0}")]
     Demo(#[source] kube::Error),
+    #[cfg(feature = "sim")]
     #[error("installing the JobTermination CRD into the embedded cluster: {0}")]
     InstallCrd(#[source] kube::Error),
     #[error("serving HTTP: {0}")]
@@ -174,7 +178,7 @@ impl Server {
         let api_addr = api_listener.local_addr().map_err(Error::Serve)?;
         let admin_addr = admin_listener.local_addr().map_err(Error::Serve)?;
 
-        let api = crate::api::router_with_auth(service, settings.auth.clone()).layer(
+        let api = crate::api::router(service, settings.auth.clone()).layer(
             axum::middleware::from_fn_with_state(metrics.clone(), track_request),
         );
         let admin = admin::router(readiness, registry);
@@ -214,6 +218,13 @@ impl Server {
 
     pub fn index(&self) -> &Index {
         &self.index
+    }
+
+    /// Serves until `stop` resolves, then shuts down.
+    pub async fn serve_until(self, stop: impl std::future::Future<Output = ()>) {
+        stop.await;
+        tracing::info!("shutting down");
+        self.shutdown().await;
     }
 
     /// Stops accepting requests, lets in-flight ones finish (up to the shutdown timeout), then
@@ -256,12 +267,10 @@ async fn track_request(
         .copied()
         .unwrap_or(crate::api::Operation::Unknown);
     let code = response
-        .headers()
-        .get(crate::api::ERROR_TYPE_HEADER)
-        .and_then(|v| v.to_str().ok());
-    metrics
-        .api
-        .observe(operation.as_str(), code, started.elapsed());
+        .extensions()
+        .get::<crate::api::AwsErrorCode>()
+        .copied();
+    metrics.api.observe(operation, code, started.elapsed());
     response
 }
 
@@ -349,41 +358,14 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             tracing::info!(access_keys = credentials.len(), "SigV4 authentication on")
         }
     }
-    // The embedded cluster lives as long as the service.
-    let sim = match args.sim {
-        true => Some(
-            kubesim::start(kubesim::Config::default().control_plane(true))
-                .await
-                .map_err(Error::Sim)?,
-        ),
-        false => None,
-    };
-    let client = match &sim {
-        Some(sim) => {
-            let url = sim.url().parse().map_err(|e| Error::SimUrl(Box::new(e)))?;
-            let client = Client::try_from(kube::Config::new(url)).map_err(Error::Client)?;
-            install_crd(&client).await.map_err(Error::InstallCrd)?;
-            if let Some(path) = &args.sim_kubeconfig {
-                sim.write_kubeconfig(path).map_err(Error::Sim)?;
-            }
-            client
-        }
-        None => client_for(&args).await?,
-    };
-    let server = Server::start(client.clone(), settings).await?;
-    if let Some(sim) = &sim {
-        crate::demo::seed(&client).await.map_err(Error::Demo)?;
-        println!(
-            "{}",
-            crate::demo::instructions(
-                &server.api_url(),
-                &sim.url(),
-                args.sim_kubeconfig.as_deref()
-            )
-        );
+    #[cfg(feature = "sim")]
+    if args.sim {
+        return crate::demo::serve(&args, settings, stop).await;
     }
-    stop.await;
-    tracing::info!("shutting down");
-    server.shutdown().await;
+    let client = client_for(&args).await?;
+    Server::start(client, settings)
+        .await?
+        .serve_until(stop)
+        .await;
     Ok(())
 }

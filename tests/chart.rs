@@ -4,9 +4,6 @@
 //! chart's ServiceAccount through the terminate scenarios, every granted rule is used, and
 //! `helm uninstall` leaves nothing behind.
 
-#[path = "support/poll.rs"]
-mod poll;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,7 +11,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use batch_terminator::serve::{Server, Settings};
-use batch_terminator::service::ServiceSettings;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -24,6 +20,7 @@ use kube::{Client, ResourceExt};
 use kubesim::Gvr;
 use kubesim::rbac::{AuthConfig, UserInfo};
 use serde_json::{Value, json};
+use test_support::{describe, eventually_within, post};
 
 const CHART: &str = "charts/batch-terminator";
 const MANIFESTS: &str = "deploy/manifests/batch-terminator.yaml";
@@ -181,7 +178,7 @@ fn grants(rules: &Value) -> BTreeSet<(String, String, String)> {
     out
 }
 
-/// What the code calls, read from src/index.rs, src/controller.rs and src/service.rs.
+/// What the code calls, read from crates/k8s: index.rs, controller.rs and service.rs.
 fn expected_grants() -> BTreeSet<(String, String, String)> {
     [
         (
@@ -552,7 +549,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    poll::eventually_within(DEADLINE, what, check).await
+    eventually_within(DEADLINE, what, check).await
 }
 
 /// A kubesim with its control plane and RBAC on. helm (client-go sends no token over plain
@@ -622,18 +619,10 @@ impl Cluster {
             .token_for_service_account(RELEASE_NS, SERVICE_ACCOUNT);
         let client = client_from(&self.sim.kubeconfig_for_token(&token), Some(PRODUCT_AGENT)).await;
         let settings = Settings {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            admin_listen: "127.0.0.1:0".parse().expect("address"),
             namespaces,
             // Short, so the records' deletion (a granted verb) happens during the test.
             record_retention: Duration::from_secs(3),
-            service: ServiceSettings {
-                region: "us-east-1".into(),
-                account_id: "123456789012".into(),
-                strict_unknown_jobs: false,
-            },
-            shutdown_timeout: Duration::from_secs(5),
-            auth: batch_terminator::auth::Auth::None,
+            ..test_support::settings()
         };
         let server = Server::start(client, settings)
             .await
@@ -676,23 +665,6 @@ fn gvr_of(api_version: &str, kind: &str) -> Gvr {
         None => format!("{kind}s"),
     };
     Gvr::new(group, version, &plural)
-}
-
-async fn post(http: &reqwest::Client, url: &str, body: Value) -> (u16, Value) {
-    let resp = http.post(url).json(&body).send().await.expect("request");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.expect("JSON body"))
-}
-
-async fn describe(http: &reqwest::Client, api: &str, id: &str) -> Option<Value> {
-    let (status, body) = post(
-        http,
-        &format!("{api}/v1/describejobs"),
-        json!({"jobs": [id]}),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    body["jobs"].as_array().and_then(|j| j.first().cloned())
 }
 
 async fn job_pods(pods: &Api<Pod>, job: &Job) -> Vec<Pod> {
@@ -740,10 +712,10 @@ async fn terminate_scenarios(cluster: &Cluster, server: &Server, ns: &str) {
     .await;
 
     for id in [&queued_id, &running_id] {
-        let (status, body) = post(
+        let (status, _, body) = post(
             &http,
             &format!("{api}/v1/terminatejob"),
-            json!({"jobId": id, "reason": REASON}),
+            &json!({"jobId": id, "reason": REASON}).to_string(),
         )
         .await;
         assert_eq!((status, &body), (200, &json!({})));

@@ -1,4 +1,4 @@
-//! TerminateJob, CancelJob and DescribeJobs end to end: every row of design.md's behaviour
+//! TerminateJob, CancelJob and DescribeJobs end to end: every row of the README's behaviour
 //! table, against a cluster with a Job controller, a scheduler and a kubelet.
 
 mod arrays;
@@ -19,7 +19,7 @@ fn uid(job: &Job) -> String {
     job.uid().expect("uid")
 }
 
-/// The three annotations design.md names, as written on the Job.
+/// The three annotations the README names, as written on the Job.
 fn assert_annotated(job: &Job, action: &str, reason: &str) {
     let a = job.annotations();
     assert_eq!(

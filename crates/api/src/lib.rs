@@ -21,7 +21,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, any, get, post};
 use serde::Serialize;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -39,10 +39,12 @@ mod authn;
 mod error;
 mod extract;
 pub mod openapi;
+mod operation;
 mod wire;
 
 pub use error::{ApiError, AwsErrorCode, JSON_PARSE_MESSAGE, MAX_BODY_BYTES, ServiceError};
 pub use extract::AwsJson;
+pub use operation::{OPERATIONS, Operation, Spec};
 pub use wire::{
     BulkJobEntry, BulkJobError, BulkJobSuccess, BulkJobsRequest, BulkJobsResponse,
     CancelJobRequest, DescribeJobsRequest, DescribeJobsResponse, EmptyResponse, ErrorResponse,
@@ -85,52 +87,6 @@ pub trait JobService: Send + Sync + 'static {
     ) -> impl Future<Output = Result<ListPage, ServiceError>> + Send;
 }
 
-/// The AWS operation a request is for. The request-context middleware puts it in the
-/// request's and the response's extensions (and the span), for metrics layers outside.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Operation {
-    TerminateJob,
-    CancelJob,
-    DescribeJobs,
-    ListJobs,
-    /// The bulk TerminateJob (an extension; each entry is a TerminateJob).
-    TerminateJobs,
-    /// The bulk CancelJob (an extension; each entry is a CancelJob).
-    CancelJobs,
-    /// `GET /openapi.json`.
-    OpenApiDocument,
-    /// A path that is no operation.
-    Unknown,
-}
-
-impl Operation {
-    pub fn from_path(path: &str) -> Operation {
-        match path {
-            "/v1/terminatejob" => Operation::TerminateJob,
-            "/v1/canceljob" => Operation::CancelJob,
-            "/v1/describejobs" => Operation::DescribeJobs,
-            "/v1/listjobs" => Operation::ListJobs,
-            "/v1/terminatejobs" => Operation::TerminateJobs,
-            "/v1/canceljobs" => Operation::CancelJobs,
-            openapi::PATH => Operation::OpenApiDocument,
-            _ => Operation::Unknown,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operation::TerminateJob => "TerminateJob",
-            Operation::CancelJob => "CancelJob",
-            Operation::DescribeJobs => "DescribeJobs",
-            Operation::ListJobs => "ListJobs",
-            Operation::TerminateJobs => "TerminateJobs",
-            Operation::CancelJobs => "CancelJobs",
-            Operation::OpenApiDocument => "OpenApiDocument",
-            Operation::Unknown => "Unknown",
-        }
-    }
-}
-
 /// The `x-amzn-RequestId` of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RequestId(pub Uuid);
@@ -171,40 +127,21 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
     }
 }
 
-/// The Batch API router. Layers added outside (metrics) see [`Operation`], [`RequestId`]
-/// and, on errors, [`AwsErrorCode`] in the response's extensions. Health and metrics routes
-/// belong in another router merged beside this one, so they stay out of request tracing.
-pub fn router<S: JobService>(service: Arc<S>) -> Router {
-    router_with_auth(service, Auth::None)
-}
-
-/// [`router`] with authentication: every request passes [`Auth`] before its handler.
-pub fn router_with_auth<S: JobService>(service: Arc<S>, auth: Auth) -> Router {
-    Router::new()
-        .route(
-            "/v1/terminatejob",
-            post(terminate_job::<S>).fallback(wrong_method),
+/// The Batch API router: every request passes [`Auth`] before its handler. Layers added
+/// outside (metrics) see [`Operation`], [`RequestId`] and, on errors, [`AwsErrorCode`] in the
+/// response's extensions. Health and metrics routes belong in another router merged beside
+/// this one, so they stay out of request tracing.
+pub fn router<S: JobService>(service: Arc<S>, auth: Auth) -> Router {
+    let router = OPERATIONS.iter().fold(Router::new(), |router, spec| {
+        router.route(
+            spec.path,
+            handler::<S>(spec.operation).fallback(wrong_method),
         )
-        .route(
-            "/v1/canceljob",
-            post(cancel_job::<S>).fallback(wrong_method),
-        )
-        .route(
-            "/v1/describejobs",
-            post(describe_jobs::<S>).fallback(wrong_method),
-        )
-        .route("/v1/listjobs", post(list_jobs::<S>).fallback(wrong_method))
-        .route(
-            "/v1/terminatejobs",
-            post(terminate_jobs::<S>).fallback(wrong_method),
-        )
-        .route(
-            "/v1/canceljobs",
-            post(cancel_jobs::<S>).fallback(wrong_method),
-        )
+    });
+    router
         .route(
             openapi::PATH,
-            get(openapi_document).fallback(unknown_operation),
+            handler::<S>(Operation::OpenApiDocument).fallback(unknown_operation),
         )
         .fallback(unknown_operation)
         .layer(middleware::from_fn_with_state(
@@ -213,6 +150,20 @@ pub fn router_with_auth<S: JobService>(service: Arc<S>, auth: Auth) -> Router {
         ))
         .layer(middleware::from_fn(request_context))
         .with_state(service)
+}
+
+/// The handler of each operation of [`OPERATIONS`], and of the document.
+fn handler<S: JobService>(operation: Operation) -> MethodRouter<Arc<S>> {
+    match operation {
+        Operation::TerminateJob => post(terminate_job::<S>),
+        Operation::CancelJob => post(cancel_job::<S>),
+        Operation::DescribeJobs => post(describe_jobs::<S>),
+        Operation::ListJobs => post(list_jobs::<S>),
+        Operation::TerminateJobs => post(terminate_jobs::<S>),
+        Operation::CancelJobs => post(cancel_jobs::<S>),
+        Operation::OpenApiDocument => get(openapi_document),
+        Operation::Unknown => any(unknown_operation),
+    }
 }
 
 /// Gives each request its ID and span, and puts the ID on the response.

@@ -50,21 +50,12 @@ pub async fn namespace(client: &Client, prefix: &str) -> String {
 }
 
 /// Polls `f` until it returns Some, or panics after `secs` seconds.
-pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("timed out waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    test_support::eventually_within(Duration::from_secs(secs), what, f).await
 }
 
 /// The HTTP code of a kube API error.
