@@ -634,6 +634,7 @@ impl Cluster {
             },
             shutdown_timeout: Duration::from_secs(5),
             auth: batch_terminator::auth::Auth::None,
+            leader_election: None,
         };
         let server = Server::start(client, settings)
             .await

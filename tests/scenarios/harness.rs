@@ -64,6 +64,7 @@ pub fn settings() -> Settings {
         },
         shutdown_timeout: Duration::from_secs(5),
         auth: batch_terminator::auth::Auth::None,
+        leader_election: None,
     }
 }
 
