@@ -103,7 +103,10 @@ impl KubeJobService {
 
     /// DescribeJobs' answer for one entry. `child` selects one index of an array job.
     fn detail(&self, id: &str, entry: &JobEntry, child: Option<u32>) -> Option<JobDetail> {
-        let termination = entry.record.as_deref().map(views::termination_view);
+        let termination = entry
+            .record
+            .as_deref()
+            .map(|r| views::termination_view(r, entry.job.as_deref()));
         let pods: Vec<batch::PodView> = entry.pods.iter().map(|p| views::pod_view(p)).collect();
         let job = entry.job.as_deref();
         let queue = match (job, entry.record.as_deref()) {
@@ -153,7 +156,10 @@ impl KubeJobService {
                         (Ok(()), Some(job)) => {
                             let pods: Vec<batch::PodView> =
                                 entry.pods.iter().map(|p| views::pod_view(p)).collect();
-                            let termination = entry.record.as_deref().map(views::termination_view);
+                            let termination = entry
+            .record
+            .as_deref()
+            .map(|r| views::termination_view(r, entry.job.as_deref()));
                             let ctx = self.context(parent, job_queue(job));
                             batch::array_children(
                                 &views::job_view(job),
