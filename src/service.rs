@@ -157,9 +157,9 @@ impl KubeJobService {
                             let pods: Vec<batch::PodView> =
                                 entry.pods.iter().map(|p| views::pod_view(p)).collect();
                             let termination = entry
-            .record
-            .as_deref()
-            .map(|r| views::termination_view(r, entry.job.as_deref()));
+                                .record
+                                .as_deref()
+                                .map(|r| views::termination_view(r, entry.job.as_deref()));
                             let ctx = self.context(parent, job_queue(job));
                             batch::array_children(
                                 &views::job_view(job),

@@ -104,7 +104,7 @@ impl Env {
                 let sim = kubesim::start(config).await.expect("kubesim starts");
                 let client = sim_client(&sim);
                 install_crd(&client).await.expect("CRD installs");
-                let server = Server::start(client.clone(), settings_for(&ns))
+                let server = Server::start(service_client(&sim), settings_for(&ns))
                     .await
                     .expect("service starts");
                 (client, server.api_url(), Some(sim), Some(server))
@@ -297,6 +297,19 @@ impl Env {
         )
         .await
     }
+}
+
+/// The User-Agent of the in-process service's requests, to tell them from the test's own.
+pub const SERVICE_AGENT: &str = "batch-terminator-scenario-service";
+
+/// A client for the in-process service, with [`SERVICE_AGENT`].
+pub fn service_client(sim: &kubesim::Handle) -> Client {
+    let mut config = kube::Config::new(sim.url().parse().expect("kubesim url"));
+    config.headers.push((
+        reqwest::header::USER_AGENT,
+        reqwest::header::HeaderValue::from_static(SERVICE_AGENT),
+    ));
+    Client::try_from(config).expect("client")
 }
 
 pub fn sim_client(sim: &kubesim::Handle) -> Client {

@@ -4,6 +4,7 @@
 mod arrays;
 mod auth;
 mod bulk;
+mod controller;
 mod harness;
 mod list;
 
