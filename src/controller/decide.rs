@@ -77,7 +77,7 @@ pub fn decided_action(record: &JobTermination, job: Option<&Job>) -> Option<Acti
 
 /// A NoChange record whose spec changed since (a TerminateJob after a CancelJob that changed
 /// nothing) is decided again.
-fn is_redecided(record: &JobTermination) -> bool {
+pub fn is_redecided(record: &JobTermination) -> bool {
     let status = record.status.as_ref();
     let observed = status.and_then(|s| s.observed_generation).unwrap_or(1);
     let generation = record.metadata.generation.unwrap_or(1);

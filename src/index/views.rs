@@ -131,6 +131,10 @@ pub fn termination_view(record: &JobTermination, job: Option<&Job>) -> Terminati
             None | Some(Phase::Pending) => TerminationPhase::Pending,
             Some(Phase::InProgress) => TerminationPhase::InProgress,
             Some(Phase::Completed) => TerminationPhase::Completed,
+            // A TerminateJob after a no-op CancelJob: the controller decides again.
+            Some(Phase::NoChange) if crate::controller::decide::is_redecided(record) => {
+                TerminationPhase::Pending
+            }
             Some(Phase::NoChange) => TerminationPhase::NoChange,
         },
         completed_at: status.completed_at.or(status.stopped_at),
