@@ -100,11 +100,9 @@ impl Settings {
             leader_election: args.lease_namespace.clone().map(|namespace| LeaseSettings {
                 namespace,
                 name: args.lease_name.clone(),
-                identity: format!(
-                    "{}-{}",
-                    instance_name(),
-                    &uuid::Uuid::new_v4().simple().to_string()[..8]
-                ),
+                // Pod names are unique in a cluster; the pid keeps two processes of one host
+                // (the tests) apart.
+                identity: format!("{}-{}", instance_name(), std::process::id()),
                 duration: args.lease_duration,
             }),
         })
