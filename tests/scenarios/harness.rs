@@ -45,6 +45,8 @@ where
     poll::eventually_within(DEADLINE, what, check).await
 }
 
+pub use poll::eventually_within;
+
 pub fn sim_config() -> kubesim::Config {
     kubesim::Config::default()
         .control_plane(true)

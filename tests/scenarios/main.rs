@@ -5,6 +5,7 @@ mod arrays;
 mod auth;
 mod bulk;
 mod controller;
+mod crashes;
 mod harness;
 mod list;
 

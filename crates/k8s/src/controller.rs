@@ -187,8 +187,8 @@ pub async fn reconcile(ctx: &Context, namespace: &str, record: &str) -> Result<N
             };
             let json = status_json(&status, record.metadata.generation);
             match actions::write_status(ctx, record, json).await? {
-                true => tracing::info!(state = %state_before, "nothing to do"),
-                false => return Ok(Next::Soon),
+                Some(_) => tracing::info!(state = %state_before, "nothing to do"),
+                None => return Ok(Next::Soon),
             }
             ("none", Next::Done)
         }
@@ -237,30 +237,11 @@ async fn act(
             event_error = Some(error);
         }
     }
-    let mut done = false;
-    match action {
-        Action::Cancel => {
-            if let Some(job) = job.filter(|j| j.metadata.deletion_timestamp.is_none()) {
-                actions::delete_job(ctx, job).await?;
-                done = true;
-            }
-        }
-        Action::Terminate => {
-            for pod in decide::to_delete(&snapshot.pods) {
-                let uid = pod.uid().unwrap_or_default();
-                if ctx.deleted().contains(&uid) {
-                    continue;
-                }
-                actions::delete_pod(ctx, pod).await?;
-                ctx.deleted().insert(uid);
-            }
-        }
-    }
     let event_recorded = event_error.is_none();
     let deadline = status
         .deadline
         .unwrap_or_else(|| decide::deadline(&snapshot.pods, now));
-    if first || event_recorded != status.event_recorded || done {
+    let progress = |done: bool| {
         let verb = match action {
             Action::Cancel => "cancelling",
             Action::Terminate => "terminating",
@@ -288,13 +269,56 @@ async fn act(
             observed_generation: None,
             attempts: decide::kept_attempts(record, seen(snapshot)),
         };
-        let json = status_json(&new, record.metadata.generation);
-        if !actions::write_status(ctx, record, json).await? {
-            return Ok(Next::Soon);
+        status_json(&new, record.metadata.generation)
+    };
+    // Also a decision recovered from the Job's annotations is made durable before anything
+    // else goes, the Job above all.
+    let news = first || status.action != Some(action) || event_recorded != status.event_recorded;
+    let mut done = false;
+    match action {
+        Action::Cancel => {
+            let mut current = record.as_ref().clone();
+            if news {
+                // Durable in the record before the Job, and the annotations with it, go.
+                match actions::write_status(ctx, &current, progress(false)).await? {
+                    Some(written) => current = written,
+                    None => return Ok(Next::Soon),
+                }
+            }
+            if let Some(job) = job.filter(|j| j.metadata.deletion_timestamp.is_none()) {
+                actions::delete_job(ctx, job).await?;
+                // Completed only with its Event: otherwise the completion step writes it first.
+                if event_recorded {
+                    if actions::write_status(ctx, &current, progress(true))
+                        .await?
+                        .is_none()
+                    {
+                        return Ok(Next::Soon);
+                    }
+                    done = true;
+                }
+            }
         }
-        if first {
-            tracing::info!(action = action.as_str(), state = %state_before, "decided and acted");
+        Action::Terminate => {
+            for pod in decide::to_delete(&snapshot.pods) {
+                let uid = pod.uid().unwrap_or_default();
+                if ctx.deleted().contains(&uid) {
+                    continue;
+                }
+                actions::delete_pod(ctx, pod).await?;
+                ctx.deleted().insert(uid);
+            }
+            if news
+                && actions::write_status(ctx, record, progress(false))
+                    .await?
+                    .is_none()
+            {
+                return Ok(Next::Soon);
+            }
         }
+    }
+    if first {
+        tracing::info!(action = action.as_str(), state = %state_before, "decided and acted");
     }
     if let Some(error) = event_error {
         return Err(error);
@@ -331,7 +355,7 @@ async fn complete(
     status.message = Some(message);
     status.attempts = decide::kept_attempts(record, seen(snapshot));
     let json = status_json(&status, record.metadata.generation);
-    if !actions::write_status(ctx, record, json).await? {
+    if actions::write_status(ctx, record, json).await?.is_none() {
         return Ok(Next::Soon);
     }
     tracing::info!("termination complete");

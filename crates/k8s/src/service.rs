@@ -329,7 +329,7 @@ impl JobService for KubeJobService {
                 tracing::info!(%state, "termination recorded");
                 Ok(())
             }
-            Err(kube::Error::Api(status)) if status.code == 409 => {
+            Err(error) if crate::controller::actions::is_already_exists(&error) => {
                 tracing::info!("already requested; the first reason stands");
                 Ok(())
             }

@@ -16,6 +16,12 @@ fn is_status(error: &kube::Error, codes: &[u16]) -> bool {
     matches!(error, kube::Error::Api(status) if codes.contains(&status.code))
 }
 
+/// A create that found the object there already. Only this 409: a Conflict (a write that lost
+/// a race, or an API server shedding load) wrote nothing.
+pub fn is_already_exists(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 409 && status.reason == "AlreadyExists")
+}
+
 fn params() -> PatchParams {
     PatchParams {
         field_manager: Some(FIELD_MANAGER.into()),
@@ -58,7 +64,7 @@ pub async fn create_event(ctx: &Context, event: &Event) -> Result<()> {
     let events: Api<Event> = Api::namespaced(ctx.client.clone(), &ns);
     match events.create(&PostParams::default(), event).await {
         Ok(_) => Ok(()),
-        Err(e) if is_status(&e, &[409]) => Ok(()),
+        Err(e) if is_already_exists(&e) => Ok(()),
         Err(source) => Err(Error::Event {
             job: format!(
                 "{ns}/{}",
@@ -82,7 +88,8 @@ pub async fn delete_job(ctx: &Context, job: &Job) -> Result<()> {
     let params = DeleteParams::background().preconditions(uid_precondition(job.uid()));
     match jobs.delete(&name, &params).await {
         Ok(_) => Ok(()),
-        Err(e) if is_status(&e, &[404, 409]) => Ok(()),
+        // A 409 (another uid, or a conflict) is retried: the cache then shows which.
+        Err(e) if is_status(&e, &[404]) => Ok(()),
         Err(source) => Err(Error::Act {
             target: format!("Job {ns}/{name}"),
             source,
@@ -97,7 +104,7 @@ pub async fn delete_pod(ctx: &Context, pod: &Pod) -> Result<()> {
     let params = DeleteParams::default().preconditions(uid_precondition(pod.uid()));
     match pods.delete(&pod.name_any(), &params).await {
         Ok(_) => Ok(()),
-        Err(e) if is_status(&e, &[404, 409]) => Ok(()),
+        Err(e) if is_status(&e, &[404]) => Ok(()),
         Err(source) => Err(Error::Act {
             target: format!("Pod {ns}/{}", pod.name_any()),
             source,
@@ -106,13 +113,13 @@ pub async fn delete_pod(ctx: &Context, pod: &Pod) -> Result<()> {
 }
 
 /// Merge-patches the record's status, conditioned on the resourceVersion it was read at: a
-/// decision from a stale copy must not overwrite a newer status. `Ok(false)` when the copy was
-/// stale; the newer one is looked at next.
+/// decision from a stale copy must not overwrite a newer status. `None` when the copy was
+/// stale; the newer one is looked at next. `Some` holds the record as written.
 pub async fn write_status(
     ctx: &Context,
     record: &JobTermination,
     status: serde_json::Value,
-) -> Result<bool> {
+) -> Result<Option<JobTermination>> {
     let ns = record.namespace().unwrap_or_default();
     let api: Api<JobTermination> = Api::namespaced(ctx.client.clone(), &ns);
     let patch = json!({
@@ -124,10 +131,10 @@ pub async fn write_status(
         .await
     {
         Ok(written) => {
-            ctx.index.store_record(written);
-            Ok(true)
+            ctx.index.store_record(written.clone());
+            Ok(Some(written))
         }
-        Err(e) if is_status(&e, &[404, 409]) => Ok(false),
+        Err(e) if is_status(&e, &[404, 409]) => Ok(None),
         Err(source) => Err(Error::Status {
             record: format!("{ns}/{}", record.name_any()),
             source,
@@ -142,7 +149,7 @@ pub async fn delete_record(ctx: &Context, record: &JobTermination) -> Result<()>
     let params = DeleteParams::default().preconditions(uid_precondition(record.uid()));
     match api.delete(&record.name_any(), &params).await {
         Ok(_) => Ok(()),
-        Err(e) if is_status(&e, &[404, 409]) => Ok(()),
+        Err(e) if is_status(&e, &[404]) => Ok(()),
         Err(source) => Err(Error::Cleanup {
             record: format!("{ns}/{}", record.name_any()),
             source,

@@ -143,7 +143,11 @@ pub fn decide(
             },
         };
     };
-    let state_before = status.state_before.unwrap_or(BatchState::Running);
+    // Lost only when the decision is recovered from the Job's annotations.
+    let state_before = status.state_before.unwrap_or(match action {
+        Action::Cancel => BatchState::Runnable,
+        Action::Terminate => BatchState::Running,
+    });
     let deadline = status.deadline;
     if deadline.is_some_and(|d| now >= d) {
         return Step::Complete {
