@@ -132,7 +132,7 @@ async fn terminations_survive_sigkills_and_faults() {
     // clients retry 500s and failed connections).
     let answered: BTreeMap<usize, &str> = futures::stream::iter(0..JOBS)
         .map(|i| {
-            let (env, url) = (env.clone(), url.clone());
+            let env = env.clone();
             async move {
                 let op = if i % 3 == 0 {
                     "canceljob"

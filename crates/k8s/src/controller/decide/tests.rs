@@ -142,7 +142,8 @@ fn the_state_table_decides_the_action() {
         p.spec.as_mut().unwrap().node_name = None;
         [Arc::new(p)]
     };
-    let cases: [(TerminateKind, Job, &[Arc<Pod>], Option<Action>); 8] = [
+    type Case<'a> = (TerminateKind, Job, &'a [Arc<Pod>], Option<Action>);
+    let cases: [Case; 8] = [
         (t, job(true, None), &[], Some(Action::Cancel)),
         (t, job(false, None), &unbound, Some(Action::Cancel)),
         (t, job(false, None), &running, Some(Action::Terminate)),
