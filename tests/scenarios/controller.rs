@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use batch_terminator::record::{JobTermination, Phase};
+use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
 use kube::api::Api;
 use kubesim::faults::{Effect, Rule};
@@ -40,6 +41,27 @@ fn service_calls(env: &Env) -> BTreeMap<(String, String), usize> {
         *calls.entry((r.verb.clone(), resource)).or_default() += 1;
     }
     calls
+}
+
+/// Makes kubesim answer 500 to these requests until its faults are cleared.
+fn fail(env: &Env, verbs: &[&str], resources: &[&str]) {
+    let rule = Rule::new(Effect::Error {
+        code: 500,
+        retry_after_seconds: None,
+    })
+    .verbs(verbs)
+    .resources(resources);
+    env.sim().faults().add(rule).expect("fault rule");
+}
+
+/// A Job whose pod runs (`pod_annotations` for kubesim's kubelet), once the service sees it
+/// RUNNING; and its job ID.
+async fn running_job(env: &Env, name: &str, pod_annotations: serde_json::Value) -> (Job, String) {
+    let job = env.create_job(name, json!({}), pod_annotations).await;
+    let id = job.uid().expect("uid");
+    env.wait_pod_phase(&job, "Running").await;
+    env.wait_described(&id, "RUNNING").await;
+    (job, id)
 }
 
 fn total(calls: &BTreeMap<(String, String), usize>) -> usize {
@@ -121,12 +143,7 @@ async fn a_terminate_after_a_no_op_cancel_terminates() {
     use batch_terminator::batch::TerminateKind;
     use batch_terminator::record::JobTerminationSpec;
     let env = Env::start().await;
-    let job = env
-        .create_job("cancel-then-terminate", json!({}), json!({}))
-        .await;
-    let id = job.uid().unwrap();
-    env.wait_pod_phase(&job, "Running").await;
-    env.wait_described(&id, "RUNNING").await;
+    let (job, id) = running_job(&env, "cancel-then-terminate", json!({})).await;
     let mut cancel = JobTermination::new(
         &id,
         JobTerminationSpec {
@@ -169,17 +186,8 @@ async fn a_failing_event_never_blocks_the_termination_and_is_written_once() {
     if env.sim.is_none() {
         return;
     }
-    let job = env.create_job("event-fails", json!({}), json!({})).await;
-    let id = job.uid().unwrap();
-    env.wait_pod_phase(&job, "Running").await;
-    env.wait_described(&id, "RUNNING").await;
-    let fault = Rule::new(Effect::Error {
-        code: 500,
-        retry_after_seconds: None,
-    })
-    .verbs(&["create"])
-    .resources(&["events"]);
-    env.sim().faults().add(fault).expect("fault rule");
+    let (job, id) = running_job(&env, "event-fails", json!({})).await;
+    fail(&env, &["create"], &["events"]);
 
     assert_eq!(env.terminate(&id, REASON).await.0, 200);
     eventually("the pod to be deleted while Events fail", || async {
@@ -213,23 +221,13 @@ async fn a_job_that_succeeds_before_the_fence_completes_and_keeps_its_pods() {
         return;
     }
     // The pod exits 0 on its own 200 simulated seconds (2 s) after it starts.
-    let job = env
-        .create_job(
-            "succeeds-first",
-            json!({}),
-            json!({"kubesim.dev/exit-after": "200"}),
-        )
-        .await;
-    let id = job.uid().unwrap();
-    env.wait_pod_phase(&job, "Running").await;
-    env.wait_described(&id, "RUNNING").await;
-    let fault = Rule::new(Effect::Error {
-        code: 500,
-        retry_after_seconds: None,
-    })
-    .verbs(&["patch"])
-    .resources(&["jobs"]);
-    env.sim().faults().add(fault).expect("fault rule");
+    let (_, id) = running_job(
+        &env,
+        "succeeds-first",
+        json!({"kubesim.dev/exit-after": "200"}),
+    )
+    .await;
+    fail(&env, &["patch"], &["jobs"]);
     assert_eq!(env.terminate(&id, REASON).await.0, 200);
     env.wait_condition("succeeds-first", "Complete").await;
     env.sim().faults().clear();
@@ -273,13 +271,7 @@ async fn an_unknown_id_is_a_server_exception_while_a_watch_fails() {
     assert_eq!(ready().await, 200);
     assert_eq!(env.terminate("no-such-job", REASON).await.0, 200);
 
-    let fault = Rule::new(Effect::Error {
-        code: 500,
-        retry_after_seconds: None,
-    })
-    .verbs(&["list", "watch"])
-    .resources(&["jobs"]);
-    env.sim().faults().add(fault).expect("fault rule");
+    fail(&env, &["list", "watch"], &["jobs"]);
     env.sim().faults().drop_watches();
     let body = json!({"jobId": "no-such-job", "reason": REASON}).to_string();
     let (status, error_type, _) = eventually("the unknown ID to answer 500", || async {
@@ -335,10 +327,7 @@ async fn a_stopped_service_leaves_no_pod_terminating() {
     if env.sim.is_none() {
         return;
     }
-    let job = env.create_job("unheld", json!({}), json!({})).await;
-    let id = job.uid().unwrap();
-    env.wait_pod_phase(&job, "Running").await;
-    env.wait_described(&id, "RUNNING").await;
+    let (job, id) = running_job(&env, "unheld", json!({})).await;
     assert_eq!(env.terminate(&id, REASON).await.0, 200);
     eventually("the pod to be terminating or gone", || async {
         env.job_pods(&job)

@@ -8,6 +8,7 @@ mod controller;
 mod crashes;
 mod harness;
 mod list;
+mod measure;
 
 use harness::{Env, eventually};
 use k8s_openapi::api::batch::v1::Job;
