@@ -422,6 +422,11 @@ async fn leader_election_fails_over_when_the_leader_is_killed() {
         .await;
     let id = queued.uid().unwrap();
     for (_, url) in &replicas {
+        eventually("the replica to listen", || async {
+            let probe = env.http.get(format!("{url}/v1/describejobs")).send().await;
+            probe.is_ok().then_some(())
+        })
+        .await;
         at(&env, url).wait_described(&id, "RUNNABLE").await;
     }
 

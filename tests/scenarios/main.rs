@@ -666,6 +666,8 @@ async fn a_kubernetes_failure_is_a_server_exception_and_never_a_false_200() {
     let job = env
         .create_job("flaky", json!({"suspend": true}), json!({}))
         .await;
+    // Known to the service first: an unknown ID would answer 200 without writing anything.
+    env.wait_described(&uid(&job), "RUNNABLE").await;
     let rule = Rule::new(Effect::Error {
         code: 500,
         retry_after_seconds: None,
