@@ -60,10 +60,7 @@ async fn a_suspended_job_is_cancelled_and_deleted() {
         .create_job("queued", json!({"suspend": true}), json!({}))
         .await;
     let id = uid(&job);
-    assert_eq!(
-        env.describe(&id).await.expect("described")["status"],
-        "RUNNABLE"
-    );
+    env.wait_described(&id, "RUNNABLE").await;
 
     assert_eq!(env.terminate(&id, REASON).await, (200, json!({})));
 
