@@ -33,6 +33,11 @@ impl Readiness {
         self.0.store(true, Ordering::Release);
     }
 
+    /// Marks the service not ready, e.g. while a watch is failing.
+    pub fn set_not_ready(&self) {
+        self.0.store(false, Ordering::Release);
+    }
+
     pub fn is_ready(&self) -> bool {
         self.0.load(Ordering::Acquire)
     }
@@ -44,7 +49,7 @@ struct AdminState {
     registry: Arc<Registry>,
 }
 
-/// The admin routes. `/readyz` answers 503 until `readiness` is set.
+/// The admin routes. `/readyz` answers 503 while `readiness` is not set.
 pub fn router(readiness: Readiness, registry: Arc<Registry>) -> Router {
     Router::new()
         .route("/livez", get(livez))

@@ -84,6 +84,25 @@ pub struct ServeArgs {
     #[arg(long, env = "BATCH_TERMINATOR_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
 
+    /// Elect one acting controller among the replicas through a coordination.k8s.io Lease in
+    /// this namespace (the chart passes its own). Unset: this process always acts, so run one
+    /// replica only.
+    #[arg(long, env = "BATCH_TERMINATOR_LEASE_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+
+    /// The Lease's name.
+    #[arg(
+        long,
+        env = "BATCH_TERMINATOR_LEASE_NAME",
+        default_value = "batch-terminator"
+    )]
+    pub lease_name: String,
+
+    /// How long a Lease holds without renewal: a replica takes over about this long after
+    /// the leader dies.
+    #[arg(long, env = "BATCH_TERMINATOR_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub lease_duration: Duration,
+
     /// Answer ClientException for unknown job IDs, instead of 200 as AWS Batch does.
     #[arg(long, env = "BATCH_TERMINATOR_STRICT_UNKNOWN_JOBS")]
     pub strict_unknown_jobs: bool,
@@ -297,7 +316,7 @@ mod tests {
             assert!(arg.get_long().is_some(), "--{id} is not a long flag");
         }
         // --sim and --sim-kubeconfig exist only with the `sim` feature.
-        let expected = if cfg!(feature = "sim") { 16 } else { 14 };
+        let expected = if cfg!(feature = "sim") { 19 } else { 17 };
         assert_eq!(
             seen, expected,
             "a ServeArgs field was added or removed: update this test"

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use crate::admin::{self, Readiness};
 use crate::auth::{Auth, Credentials};
 use crate::config::{AuthMode, ServeArgs};
+use crate::controller::lease::LeaseSettings;
 use crate::controller::{self, Context};
 use crate::index::Index;
 use crate::metrics::Metrics;
@@ -70,6 +71,9 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// How API requests are authenticated. `Debug` shows no secret.
     pub auth: Auth,
+    /// With a Lease, only its holder's controller acts (every replica serves the API).
+    /// Without, this process always acts.
+    pub leader_election: Option<LeaseSettings>,
 }
 
 impl Settings {
@@ -97,6 +101,14 @@ impl Settings {
             },
             shutdown_timeout: args.shutdown_timeout,
             auth,
+            leader_election: args.lease_namespace.clone().map(|namespace| LeaseSettings {
+                namespace,
+                name: args.lease_name.clone(),
+                // Pod names are unique in a cluster; the pid keeps two processes of one host
+                // (the tests) apart.
+                identity: format!("{}-{}", instance_name(), std::process::id()),
+                duration: args.lease_duration,
+            }),
         })
     }
 }
@@ -144,29 +156,56 @@ impl Server {
         let (trigger_tx, trigger_rx) = mpsc::unbounded_channel();
         let mut tasks = index.spawn_watches(client.clone(), &settings.namespaces, trigger_tx);
 
+        // Ready while every watch is listed and running (a forbidden namespace aside).
         let ready = readiness.clone();
-        let synced = index.clone();
+        let health = index.clone();
         tasks.push(tokio::spawn(async move {
-            synced.wait_synced().await;
-            tracing::info!("caches synced; ready");
-            ready.set_ready();
+            let mut changes = health.health_changes();
+            loop {
+                match health.is_ready() {
+                    true if !ready.is_ready() => {
+                        tracing::info!("caches synced; ready");
+                        ready.set_ready();
+                    }
+                    false if ready.is_ready() => {
+                        tracing::warn!("a watch is failing; not ready until it has listed again");
+                        ready.set_not_ready();
+                    }
+                    true | false => {}
+                }
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
         }));
 
-        let ctx = Arc::new(Context {
-            client: client.clone(),
-            metrics: metrics.clone(),
-            retention: settings.record_retention,
-            instance: instance_name(),
-        });
-        tasks.push(tokio::spawn(controller::release_orphans(
-            ctx.clone(),
+        let ctx = Arc::new(Context::new(
+            client.clone(),
             index.clone(),
+            metrics.clone(),
+            settings.record_retention,
+            instance_name(),
+        ));
+        let (leader_tx, leader_rx) = watch::channel(settings.leader_election.is_none());
+        if let Some(lease) = settings.leader_election.clone() {
+            tasks.push(tokio::spawn(controller::lease::elect(
+                client.clone(),
+                lease,
+                leader_tx,
+                shutdown_rx.clone(),
+            )));
+        } else {
+            // Without an election this process always leads; the sender lives as long as it.
+            tasks.push(tokio::spawn(async move {
+                leader_tx.closed().await;
+            }));
+        }
+        tasks.push(tokio::spawn(controller::run(
+            ctx,
+            trigger_rx,
+            leader_rx,
+            shutdown_rx.clone(),
         )));
-        let namespaces = settings.namespaces.clone();
-        let stop = shutdown_rx.clone();
-        tasks.push(tokio::spawn(async move {
-            controller::run(ctx, &namespaces, trigger_rx, stop).await;
-        }));
 
         let service = Arc::new(KubeJobService::new(
             client,

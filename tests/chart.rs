@@ -10,6 +10,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use batch_terminator::batch::TerminateKind;
+use batch_terminator::record::{JobTermination, JobTerminationSpec, Phase};
 use batch_terminator::serve::{Server, Settings};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
@@ -181,17 +183,13 @@ fn grants(rules: &Value) -> BTreeSet<(String, String, String)> {
 /// What the code calls, read from crates/k8s: index.rs, controller.rs and service.rs.
 fn expected_grants() -> BTreeSet<(String, String, String)> {
     [
-        (
-            "batch",
-            "jobs",
-            &["get", "list", "watch", "patch", "delete"][..],
-        ),
-        ("", "pods", &["list", "watch", "patch", "delete"]),
+        ("batch", "jobs", &["list", "watch", "patch", "delete"][..]),
+        ("", "pods", &["list", "watch", "delete"]),
         ("events.k8s.io", "events", &["create"]),
         (
             "batch-terminator.dev",
             "jobterminations",
-            &["list", "watch", "create", "delete"],
+            &["list", "watch", "create", "patch", "delete"],
         ),
         ("batch-terminator.dev", "jobterminations/status", &["patch"]),
     ]
@@ -202,6 +200,16 @@ fn expected_grants() -> BTreeSet<(String, String, String)> {
             .map(move |v| (g.to_string(), r.to_string(), v.to_string()))
     })
     .collect()
+}
+
+/// The leader election's Role in the release namespace.
+const LEASE_ROLE: &str = "bt-batch-terminator-lease";
+
+fn lease_grants() -> BTreeSet<(String, String, String)> {
+    ["get", "create", "update"]
+        .iter()
+        .map(|v| ("coordination.k8s.io".into(), "leases".into(), v.to_string()))
+        .collect()
 }
 
 fn sigv4_values() -> Vec<&'static str> {
@@ -248,6 +256,8 @@ fn defaults_render_cluster_wide_rbac_with_exactly_the_code_s_verbs() {
             "ClusterRole",
             "ClusterRoleBinding",
             "Deployment",
+            "Role",
+            "RoleBinding",
             "Service",
             "ServiceAccount"
         ]
@@ -256,6 +266,15 @@ fn defaults_render_cluster_wide_rbac_with_exactly_the_code_s_verbs() {
     );
     let role = of_kind(&objs, "ClusterRole")[0];
     assert_eq!(grants(&role["rules"]), expected_grants());
+    let lease = of_kind(&objs, "Role")[0];
+    assert_eq!(lease["metadata"]["name"], LEASE_ROLE);
+    assert_eq!(lease["metadata"]["namespace"], RELEASE_NS);
+    assert_eq!(grants(&lease["rules"]), lease_grants());
+    assert!(
+        args_of(&objs).contains(&format!("--lease-namespace={RELEASE_NS}")),
+        "{:?}",
+        args_of(&objs)
+    );
     let binding = of_kind(&objs, "ClusterRoleBinding")[0];
     assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
     assert_eq!(
@@ -289,8 +308,15 @@ fn watch_namespaces_render_a_role_per_namespace_and_pass_namespaces() {
     let objs = render(&["--skip-tests", "--set", "watchNamespaces={team-a,team-b}"]);
     assert!(of_kind(&objs, "ClusterRole").is_empty());
     assert!(of_kind(&objs, "ClusterRoleBinding").is_empty());
-    let roles = of_kind(&objs, "Role");
-    let bindings = of_kind(&objs, "RoleBinding");
+    let not_lease = |o: &&Value| o["metadata"]["name"] != LEASE_ROLE;
+    let roles: Vec<&Value> = of_kind(&objs, "Role")
+        .into_iter()
+        .filter(not_lease)
+        .collect();
+    let bindings: Vec<&Value> = of_kind(&objs, "RoleBinding")
+        .into_iter()
+        .filter(not_lease)
+        .collect();
     let ns_of = |v: &[&Value]| -> Vec<String> {
         v.iter()
             .map(|o| o["metadata"]["namespace"].as_str().unwrap().to_string())
@@ -519,6 +545,8 @@ fn committed_manifests_match_the_chart() {
             "CustomResourceDefinition",
             "Deployment",
             "Namespace",
+            "Role",
+            "RoleBinding",
             "Service",
             "ServiceAccount"
         ]
@@ -622,6 +650,13 @@ impl Cluster {
             namespaces,
             // Short, so the records' deletion (a granted verb) happens during the test.
             record_retention: Duration::from_secs(3),
+            // As the chart runs it; short, so the lease is renewed (updated) during the test.
+            leader_election: Some(batch_terminator::controller::lease::LeaseSettings {
+                namespace: RELEASE_NS.into(),
+                name: SERVICE_ACCOUNT.into(),
+                identity: "chart-test".into(),
+                duration: Duration::from_secs(3),
+            }),
             ..test_support::settings()
         };
         let server = Server::start(client, settings)
@@ -708,6 +743,33 @@ async fn terminate_scenarios(cluster: &Cluster, server: &Server, ns: &str) {
         let q = describe(&http, &api, &queued_id).await?;
         let r = describe(&http, &api, &running_id).await?;
         (q["status"] == "RUNNABLE" && r["status"] == "RUNNING").then_some(())
+    })
+    .await;
+
+    // A CancelJob whose job started before the controller decided leaves a NoChange record;
+    // the TerminateJob below turns it into a termination (a patch of the record).
+    let records: Api<JobTermination> = Api::namespaced(cluster.admin.clone(), ns);
+    let mut cancel = JobTermination::new(
+        &running_id,
+        JobTerminationSpec {
+            job_id: running_id.clone(),
+            job_name: "running".into(),
+            job_uid: running_id.clone(),
+            job_created_at: chrono::Utc::now(),
+            operation: TerminateKind::Cancel,
+            reason: "too late to cancel".into(),
+            requested_at: chrono::Utc::now(),
+            request_id: None,
+        },
+    );
+    cancel.metadata.namespace = Some(ns.to_string());
+    records
+        .create(&PostParams::default(), &cancel)
+        .await
+        .expect("the CancelJob's record");
+    eventually("the CancelJob to change nothing", || async {
+        let phase = records.get_opt(&running_id).await.ok()??.status?.phase?;
+        (phase == Phase::NoChange).then_some(())
     })
     .await;
 
@@ -863,6 +925,8 @@ async fn installs_into_kubesim_with_rbac_runs_as_its_service_account_and_uninsta
             "Deployment",
             "NetworkPolicy",
             "PodDisruptionBudget",
+            "Role",
+            "RoleBinding",
             "Secret",
             "Service",
             "ServiceAccount",
@@ -897,7 +961,16 @@ async fn installs_into_kubesim_with_rbac_runs_as_its_service_account_and_uninsta
     );
     cluster.create_namespace(&ns).await;
     terminate_scenarios(&cluster, &server, &ns).await;
-    assert_least_privilege(&cluster.sim, &role["rules"], None);
+    let lease = store
+        .get(
+            &Gvr::new("rbac.authorization.k8s.io", "v1", "roles"),
+            Some(RELEASE_NS),
+            LEASE_ROLE,
+        )
+        .expect("the lease Role");
+    let mut rules = role["rules"].as_array().expect("rules").clone();
+    rules.extend(lease["rules"].as_array().expect("rules").iter().cloned());
+    assert_least_privilege(&cluster.sim, &Value::Array(rules), None);
     server.shutdown().await;
 
     let out = helm_ok(&cluster.dir, &["test", RELEASE, "--namespace", RELEASE_NS]).await;
@@ -997,6 +1070,16 @@ async fn namespaced_install(namespaces: &[&str]) {
         terminate_scenarios(&cluster, &server, ns).await;
         assert_least_privilege(&cluster.sim, &role["rules"], Some(ns));
     }
+    let lease = cluster
+        .sim
+        .store()
+        .get(
+            &Gvr::new("rbac.authorization.k8s.io", "v1", "roles"),
+            Some(RELEASE_NS),
+            LEASE_ROLE,
+        )
+        .expect("the lease Role");
+    assert_least_privilege(&cluster.sim, &lease["rules"], Some(RELEASE_NS));
     // Outside its namespaces the ServiceAccount may do nothing.
     let token = cluster
         .sim

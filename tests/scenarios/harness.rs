@@ -13,7 +13,7 @@ use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
-pub use test_support::{eventually, settings};
+pub use test_support::{eventually, eventually_within, settings};
 
 /// Label on every namespace a test creates, for cleanup of leftovers.
 pub const TEST_LABEL: &str = "batch-terminator.dev/test";
@@ -69,7 +69,7 @@ impl Env {
                 let sim = kubesim::start(config).await.expect("kubesim starts");
                 let client = sim_client(&sim);
                 install_crd(&client).await.expect("CRD installs");
-                let server = Server::start(client.clone(), settings_for(&ns))
+                let server = Server::start(service_client(&sim), settings_for(&ns))
                     .await
                     .expect("service starts");
                 (client, server.api_url(), Some(sim), Some(server))
@@ -240,6 +240,19 @@ impl Env {
         )
         .await
     }
+}
+
+/// The User-Agent of the in-process service's requests, to tell them from the test's own.
+pub const SERVICE_AGENT: &str = "batch-terminator-scenario-service";
+
+/// A client for the in-process service, with [`SERVICE_AGENT`].
+pub fn service_client(sim: &kubesim::Handle) -> Client {
+    let mut config = kube::Config::new(sim.url().parse().expect("kubesim url"));
+    config.headers.push((
+        reqwest::header::USER_AGENT,
+        reqwest::header::HeaderValue::from_static(SERVICE_AGENT),
+    ));
+    Client::try_from(config).expect("client")
 }
 
 pub fn sim_client(sim: &kubesim::Handle) -> Client {

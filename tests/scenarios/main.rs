@@ -4,9 +4,12 @@
 mod arrays;
 mod auth;
 mod bulk;
+mod controller;
+mod crashes;
 mod harness;
 mod list;
 mod signals;
+mod measure;
 
 use harness::{Env, eventually};
 use k8s_openapi::api::batch::v1::Job;
@@ -58,10 +61,7 @@ async fn a_suspended_job_is_cancelled_and_deleted() {
         .create_job("queued", json!({"suspend": true}), json!({}))
         .await;
     let id = uid(&job);
-    assert_eq!(
-        env.describe(&id).await.expect("described")["status"],
-        "RUNNABLE"
-    );
+    env.wait_described(&id, "RUNNABLE").await;
 
     assert_eq!(env.terminate(&id, REASON).await, (200, json!({})));
 
@@ -664,6 +664,8 @@ async fn a_kubernetes_failure_is_a_server_exception_and_never_a_false_200() {
     let job = env
         .create_job("flaky", json!({"suspend": true}), json!({}))
         .await;
+    // Known to the service first: an unknown ID would answer 200 without writing anything.
+    env.wait_described(&uid(&job), "RUNNABLE").await;
     let rule = Rule::new(Effect::Error {
         code: 500,
         retry_after_seconds: None,

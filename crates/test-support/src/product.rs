@@ -52,5 +52,6 @@ pub fn settings() -> batch_terminator::serve::Settings {
         },
         shutdown_timeout: Duration::from_secs(5),
         auth: batch_terminator::auth::Auth::None,
+        leader_election: None,
     }
 }
