@@ -1,0 +1,57 @@
+//! P2, durable terminations: TerminateJob requests that each create a record, against a
+//! kubesim holding N running Jobs (pods written Running; no simulated control plane, so only
+//! the service works the API server).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Bench, CONNECTIONS, Error, Result, records, terminate_body};
+use crate::cluster::{Cluster, Shape};
+use crate::loadgen::{self, Bodies, Load, Mode, Target};
+use crate::report::{Figure, Goal, Report};
+
+const RATE_GOAL: f64 = 2_000.0;
+const P99_GOAL_MS: f64 = 10.0;
+
+pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
+    let count = if bench.quick { 500 } else { 5_000 };
+    let dir = bench.scratch("p2")?;
+    let shape = Shape {
+        control_plane: false,
+        nodes: 1,
+        time_scale: 1.0,
+    };
+    let cluster = Cluster::start(shape, &dir, &bench.product).await?;
+    let namespace = "bench-p2";
+    cluster.create_namespace(namespace)?;
+    let jobs = cluster.create_jobs(namespace, namespace, count)?;
+    let product = bench.ready_product(&cluster, &dir, "p2-service", &[]).await?;
+    let target = Target {
+        addr: product.addr,
+        path: "/v1/terminatejob".to_owned(),
+        headers: Vec::new(),
+        bodies: Bodies::Each(Arc::new(jobs.iter().map(|j| terminate_body(&j.id)).collect())),
+    };
+    let load = Load {
+        connections: CONNECTIONS,
+        mode: Mode::Closed,
+        duration: Duration::from_secs(300),
+    };
+    let out = loadgen::run(&target, load).await?;
+    let stored = cluster.list(&records(), namespace).len();
+    if out.ok != count as u64 || stored < count {
+        return Err(Error::Check(format!(
+            "{count} TerminateJobs: {} answered 200 ({:?}), {stored} records stored",
+            out.ok, out.statuses
+        )));
+    }
+    report.figures.extend([
+        Figure::new("P2", format!("durable terminations, {count} running Jobs"), out.throughput(), "/s")
+            .goal(Goal::AtLeast(RATE_GOAL)),
+        Figure::new("P2", format!("request p99 at {CONNECTIONS} conns"), out.percentile_ms(0.99), "ms")
+            .goal(Goal::AtMost(P99_GOAL_MS)),
+    ]);
+    product.stop().await;
+    cluster.shutdown().await;
+    Ok(())
+}
