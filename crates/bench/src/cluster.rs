@@ -53,6 +53,26 @@ pub struct Shape {
     pub time_scale: f64,
 }
 
+impl Shape {
+    /// No control plane: the pods are written Running and only the service moves anything.
+    pub fn bare() -> Shape {
+        Shape {
+            control_plane: false,
+            nodes: 1,
+            time_scale: 1.0,
+        }
+    }
+
+    /// kubesim's control plane on `nodes` nodes, at 0.01 of real time.
+    pub fn simulated(nodes: usize) -> Shape {
+        Shape {
+            control_plane: true,
+            nodes,
+            time_scale: 0.01,
+        }
+    }
+}
+
 /// A running kubesim and its kubeconfig file.
 pub struct Cluster {
     sim: kubesim::Handle,
@@ -146,11 +166,22 @@ impl Cluster {
 
     /// Creates `count` suspended Jobs `queued-0`, ... (RUNNABLE, no pods), IDs
     /// `<namespace>-queued-<n>`.
-    pub fn create_suspended_jobs(&self, namespace: &str, queue: &str, count: usize) -> Result<Vec<JobRef>> {
+    pub fn create_suspended_jobs(
+        &self,
+        namespace: &str,
+        queue: &str,
+        count: usize,
+    ) -> Result<Vec<JobRef>> {
         self.create_job_set(namespace, queue, count, true)
     }
 
-    fn create_job_set(&self, namespace: &str, queue: &str, count: usize, suspended: bool) -> Result<Vec<JobRef>> {
+    fn create_job_set(
+        &self,
+        namespace: &str,
+        queue: &str,
+        count: usize,
+        suspended: bool,
+    ) -> Result<Vec<JobRef>> {
         let prefix = if suspended { "queued" } else { "job" };
         (0..count)
             .map(|n| {

@@ -17,7 +17,7 @@ pub async fn serve(listen: SocketAddr) -> std::io::Result<()> {
     axum::serve(listener, router()).await
 }
 
-fn router() -> Router {
+pub(crate) fn router() -> Router {
     Router::new().route("/v1/{operation}", post(answer))
 }
 
@@ -48,7 +48,10 @@ mod tests {
             .unwrap();
         let response = router().oneshot(request).await.unwrap();
         let status = response.status();
-        (status, response.into_body().collect().await.unwrap().to_bytes())
+        (
+            status,
+            response.into_body().collect().await.unwrap().to_bytes(),
+        )
     }
 
     #[tokio::test]

@@ -293,7 +293,8 @@ impl Worker {
             let status = connection.send(request).await?;
             let answered = Instant::now();
             sent += 1;
-            let micros = u64::try_from(answered.duration_since(due).as_micros()).unwrap_or(u64::MAX);
+            let micros =
+                u64::try_from(answered.duration_since(due).as_micros()).unwrap_or(u64::MAX);
             part.latency.saturating_record(micros.max(1));
             *part.statuses.entry(status.unwrap_or(0)).or_default() += 1;
             match status {
@@ -322,10 +323,12 @@ pub async fn post_once(
     for (name, value) in headers {
         builder = builder.header(name, value);
     }
-    let request = builder.body(Full::new(body)).map_err(|source| Error::Request {
-        path: path.to_owned(),
-        source,
-    })?;
+    let request = builder
+        .body(Full::new(body))
+        .map_err(|source| Error::Request {
+            path: path.to_owned(),
+            source,
+        })?;
     let response = match connection.sender.send_request(request).await {
         Ok(response) => response,
         Err(_) => return Ok((None, Bytes::new())),
@@ -334,5 +337,118 @@ pub async fn post_once(
     match response.into_body().collect().await {
         Ok(body) => Ok((Some(status), body.to_bytes())),
         Err(_) => Ok((None, Bytes::new())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Serves `router` on a free loopback port for the rest of the test.
+    async fn serve(router: axum::Router) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        addr
+    }
+
+    fn target(addr: SocketAddr, bodies: Bodies) -> Target {
+        Target {
+            addr,
+            path: "/v1/terminatejob".to_owned(),
+            headers: Vec::new(),
+            bodies,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_closed_loop_counts_every_answer() {
+        let addr = serve(crate::floor::router()).await;
+        let body = Bytes::from_static(br#"{"jobId": "a", "reason": "b"}"#);
+        let load = Load {
+            connections: 4,
+            mode: Mode::Closed,
+            duration: Duration::from_millis(200),
+        };
+        let out = run(&target(addr, Bodies::Fixed(body)), load).await.unwrap();
+        assert!(out.ok > 0, "{out:?}");
+        assert_eq!(out.failed, 0, "{out:?}");
+        assert_eq!(out.statuses.get(&200), Some(&out.ok));
+        assert_eq!(out.latency.len(), out.ok);
+
+        let refused = run(
+            &target(addr, Bodies::Fixed(Bytes::from_static(b"{nope"))),
+            load,
+        )
+        .await
+        .unwrap();
+        assert_eq!(refused.ok, 0);
+        assert!(
+            refused.failed > 0 && refused.statuses.contains_key(&400),
+            "{refused:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn each_body_is_sent_once_and_timed() {
+        let addr = serve(crate::floor::router()).await;
+        let bodies: Vec<Bytes> = (0..50)
+            .map(|n| Bytes::from(format!(r#"{{"jobId": "job-{n}", "reason": "b"}}"#)))
+            .collect();
+        let load = Load {
+            connections: 3,
+            mode: Mode::Closed,
+            duration: Duration::from_secs(30),
+        };
+        let out = run(&target(addr, Bodies::Each(Arc::new(bodies))), load)
+            .await
+            .unwrap();
+        assert_eq!((out.ok, out.failed), (50, 0));
+        assert!(out.sent_at.iter().all(Option::is_some), "{:?}", out.sent_at);
+        assert!(
+            out.elapsed < Duration::from_secs(30),
+            "the run ends when the bodies do"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_open_loop_sends_at_its_rate() {
+        let addr = serve(crate::floor::router()).await;
+        let load = Load {
+            connections: 4,
+            mode: Mode::Open { rate: 200.0 },
+            duration: Duration::from_millis(500),
+        };
+        let out = run(
+            &target(addr, Bodies::Fixed(Bytes::from_static(b"{}"))),
+            load,
+        )
+        .await
+        .unwrap();
+        // 100 requests are due in half a second, the last at 495 ms.
+        assert_eq!(out.ok, 100, "{out:?}");
+    }
+
+    #[tokio::test]
+    async fn a_server_that_closes_each_connection_is_no_failure() {
+        // As moto's server does: `Connection: close` on every answer.
+        let router = axum::Router::new().route(
+            "/v1/terminatejob",
+            axum::routing::post(|| async { ([(hyper::header::CONNECTION, "close")], "{}") }),
+        );
+        let addr = serve(router).await;
+        let load = Load {
+            connections: 2,
+            mode: Mode::Closed,
+            duration: Duration::from_millis(200),
+        };
+        let out = run(
+            &target(addr, Bodies::Fixed(Bytes::from_static(b"{}"))),
+            load,
+        )
+        .await
+        .unwrap();
+        assert!(out.ok > 2, "{out:?}");
+        assert_eq!(out.failed, 0, "{out:?}");
     }
 }

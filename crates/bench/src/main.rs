@@ -95,9 +95,12 @@ async fn main() -> anyhow::Result<()> {
         if let Err(error) = scenarios::run(name, &bench, &mut report).await {
             let chain = format!("{:#}", anyhow::Error::from(error));
             eprintln!("bench: {name} failed: {chain}");
-            report
-                .figures
-                .push(Figure::missing(name, "scenario failed", "", format!("{name} failed: {chain}")));
+            report.figures.push(Figure::missing(
+                name,
+                "scenario failed",
+                "",
+                format!("{name} failed: {chain}"),
+            ));
         }
     }
     print!("{}", report.table());

@@ -45,7 +45,12 @@ pub struct Figure {
 }
 
 impl Figure {
-    pub fn new(scenario: &'static str, name: impl Into<String>, value: f64, unit: &'static str) -> Self {
+    pub fn new(
+        scenario: &'static str,
+        name: impl Into<String>,
+        value: f64,
+        unit: &'static str,
+    ) -> Self {
         Figure {
             scenario,
             name: name.into(),
@@ -57,7 +62,12 @@ impl Figure {
     }
 
     /// A figure the scenario could not measure.
-    pub fn missing(scenario: &'static str, name: impl Into<String>, unit: &'static str, why: String) -> Self {
+    pub fn missing(
+        scenario: &'static str,
+        name: impl Into<String>,
+        unit: &'static str,
+        why: String,
+    ) -> Self {
         Figure {
             value: None,
             note: why,
@@ -70,8 +80,15 @@ impl Figure {
         self
     }
 
+    /// Adds a note (empty ones are left out).
     pub fn note(mut self, note: impl Into<String>) -> Self {
-        self.note = note.into();
+        let note = note.into();
+        if !note.is_empty() {
+            if !self.note.is_empty() {
+                self.note.push_str("; ");
+            }
+            self.note.push_str(&note);
+        }
         self
     }
 
@@ -151,7 +168,13 @@ impl Report {
                     Some(Goal::AtMost(g)) => format!("<= {}", format_value(g, f.unit)),
                     None => String::new(),
                 };
-                [f.scenario.to_owned(), f.name.clone(), value, goal, f.verdict().to_owned()]
+                [
+                    f.scenario.to_owned(),
+                    f.name.clone(),
+                    value,
+                    goal,
+                    f.verdict().to_owned(),
+                ]
             })
             .collect();
         let header = ["", "figure", "value", "goal", ""].map(str::to_owned);
@@ -192,10 +215,12 @@ impl Report {
         write(&dir.join("report.json"), json)?;
         write(&dir.join("table.txt"), self.table())?;
         if !self.latency_vs_load.is_empty() {
-            plot_latency(&self.latency_vs_load, &dir.join("latency-vs-load.svg"))?;
+            let path = dir.join("latency-vs-load.svg");
+            plot_latency(&self.latency_vs_load, &path).map_err(plot_error(&path))?;
         }
         if !self.calls.is_empty() {
-            plot_calls(&self.calls, &dir.join("calls-per-termination.svg"))?;
+            let path = dir.join("calls-per-termination.svg");
+            plot_calls(&self.calls, &path).map_err(plot_error(&path))?;
         }
         Ok(())
     }
@@ -208,66 +233,87 @@ fn write(path: &Path, text: String) -> Result<()> {
     })
 }
 
-fn plot_error(path: &Path) -> impl Fn(String) -> Error + '_ {
-    move |message| Error::Plot {
+fn plot_error(path: &Path) -> impl Fn(PlotError) -> Error + '_ {
+    move |error| Error::Plot {
         path: path.display().to_string(),
-        message,
+        message: error.to_string(),
     }
 }
 
-/// p50 and p99 latency against offered load, one pair of lines per server.
-fn plot_latency(points: &[LoadPoint], path: &Path) -> Result<()> {
-    let fail = plot_error(path);
-    let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
-    let max_x = points.iter().map(|p| p.offered_per_s).fold(1.0, f64::max) * 1.05;
-    let max_y = points.iter().map(|p| p.p99_ms).fold(0.1, f64::max) * 1.2;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("TerminateJob (unknown job): latency against offered load", ("sans-serif", 20))
-        .margin(16)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0.0..max_x, (0.01..max_y).log_scale())
-        .map_err(|e| fail(e.to_string()))?;
-    chart
-        .configure_mesh()
-        .x_desc("offered load (requests/s, open loop)")
-        .y_desc("latency (ms)")
-        .draw()
-        .map_err(|e| fail(e.to_string()))?;
-    let mut servers: Vec<&str> = points.iter().map(|p| p.server.as_str()).collect();
-    servers.dedup();
-    for (i, server) in servers.iter().enumerate() {
-        let colour = Palette99::pick(i).to_rgba();
-        let mine: Vec<&LoadPoint> = points.iter().filter(|p| p.server == *server).collect();
-        for (quantile, dashed, pick) in [
-            ("p50", false, (|p: &LoadPoint| p.p50_ms) as fn(&LoadPoint) -> f64),
-            ("p99", true, |p: &LoadPoint| p.p99_ms),
-        ] {
-            let line: Vec<(f64, f64)> = mine.iter().map(|p| (p.offered_per_s, pick(p).max(0.01))).collect();
-            let style = colour.stroke_width(if dashed { 1 } else { 2 });
-            chart
-                .draw_series(LineSeries::new(line.clone(), style))
-                .map_err(|e| fail(e.to_string()))?
-                .label(format!("{server} {quantile}"))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-            chart
-                .draw_series(line.into_iter().map(|p| Circle::new(p, 3, colour.filled())))
-                .map_err(|e| fail(e.to_string()))?;
-        }
-    }
+/// What plotters fails with, whatever the backend.
+type PlotError = Box<dyn std::error::Error>;
+
+/// The legend, top right, and the file written.
+fn finish<DB: DrawingBackend, CT: CoordTranslate>(
+    mut chart: ChartContext<'_, DB, CT>,
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+) -> Result<(), PlotError>
+where
+    DB::ErrorType: 'static,
+{
     chart
         .configure_series_labels()
         .border_style(BLACK)
         .background_style(WHITE.mix(0.8))
-        .draw()
-        .map_err(|e| fail(e.to_string()))?;
-    root.present().map_err(|e| fail(e.to_string()))
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// p50 and p99 latency against offered load, one pair of lines per server.
+fn plot_latency(points: &[LoadPoint], path: &Path) -> Result<(), PlotError> {
+    let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let max_x = points.iter().map(|p| p.offered_per_s).fold(1.0, f64::max) * 1.05;
+    let max_y = points.iter().map(|p| p.p99_ms).fold(0.1, f64::max) * 1.2;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "TerminateJob (unknown job): latency against offered load",
+            ("sans-serif", 20),
+        )
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..max_x, (0.01..max_y).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("offered load (requests/s, open loop)")
+        .y_desc("latency (ms)")
+        .draw()?;
+    let mut servers: Vec<&str> = Vec::new();
+    for point in points {
+        if !servers.contains(&point.server.as_str()) {
+            servers.push(&point.server);
+        }
+    }
+    for (i, server) in servers.iter().enumerate() {
+        let colour = Palette99::pick(i).to_rgba();
+        let mine: Vec<&LoadPoint> = points.iter().filter(|p| p.server == *server).collect();
+        for (quantile, thin, pick) in [
+            (
+                "p50",
+                false,
+                (|p: &LoadPoint| p.p50_ms) as fn(&LoadPoint) -> f64,
+            ),
+            ("p99", true, |p: &LoadPoint| p.p99_ms),
+        ] {
+            let line: Vec<(f64, f64)> = mine
+                .iter()
+                .map(|p| (p.offered_per_s, pick(p).max(0.01)))
+                .collect();
+            let style = colour.stroke_width(if thin { 1 } else { 2 });
+            chart
+                .draw_series(LineSeries::new(line.clone(), style))?
+                .label(format!("{server} {quantile}"))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            chart.draw_series(line.into_iter().map(|p| Circle::new(p, 3, colour.filled())))?;
+        }
+    }
+    finish(chart, &root)
 }
 
 /// Calls per termination, one bar per verb and resource, terminate and cancel side by side.
-fn plot_calls(calls: &[CallCount], path: &Path) -> Result<()> {
-    let fail = plot_error(path);
+fn plot_calls(calls: &[CallCount], path: &Path) -> Result<(), PlotError> {
     let mut kinds: Vec<String> = calls
         .iter()
         .map(|c| format!("{} {}", c.verb, c.resource))
@@ -277,49 +323,52 @@ fn plot_calls(calls: &[CallCount], path: &Path) -> Result<()> {
     let actions = ["terminate", "cancel"];
     let max_y = calls.iter().map(|c| c.per_termination).fold(1.0, f64::max) * 1.2;
     let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
-    let labels = kinds.clone();
+    root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("Kubernetes API calls per termination (kubesim's request log)", ("sans-serif", 20))
+        .caption(
+            "Kubernetes API calls per termination (kubesim's request log)",
+            ("sans-serif", 20),
+        )
         .margin(16)
-        .x_label_area_size(90)
+        .x_label_area_size(170)
         .y_label_area_size(50)
-        .build_cartesian_2d(0.0..kinds.len() as f64, 0.0..max_y)
-        .map_err(|e| fail(e.to_string()))?;
+        .build_cartesian_2d(0.0..kinds.len() as f64, 0.0..max_y)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_labels(kinds.len() * 2 + 1)
-        .x_label_formatter(&|x| {
-            let i = x.floor() as usize;
-            match labels.get(i) {
-                Some(label) if (x - x.floor() - 0.5).abs() < 0.01 => label.clone(),
-                _ => String::new(),
-            }
-        })
+        .x_label_formatter(&|_| String::new())
         .y_desc("calls per termination")
-        .draw()
-        .map_err(|e| fail(e.to_string()))?;
+        .draw()?;
     for (a, action) in actions.iter().enumerate() {
         let colour = Palette99::pick(a).to_rgba();
-        let bars = calls.iter().filter(|c| c.action == *action).filter_map(|c| {
-            let i = kinds.iter().position(|k| *k == format!("{} {}", c.verb, c.resource))? as f64;
-            let left = i + 0.1 + 0.4 * a as f64;
-            Some(Rectangle::new([(left, 0.0), (left + 0.4, c.per_termination)], colour.filled()))
-        });
+        let bars = calls
+            .iter()
+            .filter(|c| c.action == *action)
+            .filter_map(|c| {
+                let i = kinds
+                    .iter()
+                    .position(|k| *k == format!("{} {}", c.verb, c.resource))?
+                    as f64;
+                let left = i + 0.1 + 0.4 * a as f64;
+                Some(Rectangle::new(
+                    [(left, 0.0), (left + 0.4, c.per_termination)],
+                    colour.filled(),
+                ))
+            });
         chart
-            .draw_series(bars)
-            .map_err(|e| fail(e.to_string()))?
+            .draw_series(bars)?
             .label(*action)
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
     }
-    chart
-        .configure_series_labels()
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.8))
-        .draw()
-        .map_err(|e| fail(e.to_string()))?;
-    root.present().map_err(|e| fail(e.to_string()))
+    // Each group's name under it, downwards: the names are too long to sit side by side.
+    let font = ("sans-serif", 13)
+        .into_font()
+        .transform(FontTransform::Rotate90);
+    for (i, kind) in kinds.iter().enumerate() {
+        let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
+        root.draw(&Text::new(kind.clone(), (x - 6, y + 8), font.clone()))?;
+    }
+    finish(chart, &root)
 }
 
 #[cfg(test)]
@@ -349,8 +398,16 @@ mod tests {
         let table = report.table();
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 4, "{table}");
-        assert!(lines[1].contains("2500 /s") && lines[1].contains(">= 2000 /s") && lines[1].ends_with("pass"), "{table}");
-        assert!(lines[2].contains('—') && lines[2].ends_with("n/a"), "{table}");
+        assert!(
+            lines[1].contains("2500 /s")
+                && lines[1].contains(">= 2000 /s")
+                && lines[1].ends_with("pass"),
+            "{table}"
+        );
+        assert!(
+            lines[2].contains('—') && lines[2].ends_with("n/a"),
+            "{table}"
+        );
         assert_eq!(lines[3], "note: moto_server is not installed");
     }
 
@@ -383,7 +440,12 @@ mod tests {
             ..Report::default()
         };
         report.write(&dir).unwrap();
-        for file in ["report.json", "table.txt", "latency-vs-load.svg", "calls-per-termination.svg"] {
+        for file in [
+            "report.json",
+            "table.txt",
+            "latency-vs-load.svg",
+            "calls-per-termination.svg",
+        ] {
             let text = std::fs::read_to_string(dir.join(file)).unwrap();
             assert!(!text.is_empty(), "{file}");
         }

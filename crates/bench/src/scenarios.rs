@@ -11,8 +11,8 @@ use kubesim::Gvr;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::cluster::{self, Cluster, JobRef};
-use crate::loadgen;
+use crate::cluster::{self, Cluster, JobRef, Shape};
+use crate::loadgen::{self, Bodies, Target};
 use crate::procs::{self, Server};
 use crate::report::Report;
 
@@ -74,9 +74,25 @@ impl Bench {
         Ok(dir)
     }
 
+    /// A scratch directory and a fresh kubesim for `scenario` (e.g. "p1"), with the namespace
+    /// `bench-<scenario>` created.
+    async fn cluster(&self, scenario: &str, shape: Shape) -> Result<(PathBuf, Cluster, String)> {
+        let dir = self.scratch(scenario)?;
+        let cluster = Cluster::start(shape, &dir, &self.product).await?;
+        let namespace = format!("bench-{scenario}");
+        cluster.create_namespace(&namespace)?;
+        Ok((dir, cluster, namespace))
+    }
+
     /// `batch-terminator serve` against `cluster`, with `--auth none` (see the README) and the
     /// default log level unless `extra` says otherwise. Not yet ready.
-    fn start_product(&self, cluster: &Cluster, dir: &Path, name: &str, extra: &[&str]) -> Result<Server> {
+    fn start_product(
+        &self,
+        cluster: &Cluster,
+        dir: &Path,
+        name: &str,
+        extra: &[&str],
+    ) -> Result<Server> {
         let addr = procs::free_addr()?;
         let admin = procs::free_addr()?;
         let mut args: Vec<String> = [
@@ -104,7 +120,13 @@ impl Bench {
     }
 
     /// The product, ready.
-    async fn ready_product(&self, cluster: &Cluster, dir: &Path, name: &str, extra: &[&str]) -> Result<Server> {
+    async fn ready_product(
+        &self,
+        cluster: &Cluster,
+        dir: &Path,
+        name: &str,
+        extra: &[&str],
+    ) -> Result<Server> {
         let mut server = self.start_product(cluster, dir, name, extra)?;
         server.wait_ready(Duration::from_secs(120)).await?;
         Ok(server)
@@ -113,7 +135,8 @@ impl Bench {
     async fn floor(&self, dir: &Path) -> Result<Server> {
         let addr = procs::free_addr()?;
         let args = ["floor".to_owned(), "--listen".to_owned(), addr.to_string()];
-        let mut server = Server::spawn("floor", &self.me, &args, dir.join("floor.log"), addr, None)?;
+        let mut server =
+            Server::spawn("floor", &self.me, &args, dir.join("floor.log"), addr, None)?;
         server.wait_ready(Duration::from_secs(30)).await?;
         Ok(server)
     }
@@ -136,6 +159,18 @@ fn terminate_body(job_id: &str) -> Bytes {
     Bytes::from(json!({"jobId": job_id, "reason": REASON}).to_string())
 }
 
+/// One TerminateJob (or CancelJob, by `path`) of each job, in order.
+fn terminate_each(addr: SocketAddr, path: &str, jobs: &[JobRef]) -> Target {
+    Target {
+        addr,
+        path: path.to_owned(),
+        headers: Vec::new(),
+        bodies: Bodies::Each(std::sync::Arc::new(
+            jobs.iter().map(|j| terminate_body(&j.id)).collect(),
+        )),
+    }
+}
+
 /// One POST that must answer 200; its JSON body.
 async fn post_ok(addr: SocketAddr, path: &str, body: Bytes) -> Result<Value> {
     let (status, answer) = loadgen::post_once(addr, path, &[], body).await?;
@@ -145,12 +180,20 @@ async fn post_ok(addr: SocketAddr, path: &str, body: Bytes) -> Result<Value> {
             String::from_utf8_lossy(&answer)
         )));
     }
-    serde_json::from_slice(&answer)
-        .map_err(|e| Error::Check(format!("POST {path} answered something other than JSON: {e}")))
+    serde_json::from_slice(&answer).map_err(|e| {
+        Error::Check(format!(
+            "POST {path} answered something other than JSON: {e}"
+        ))
+    })
 }
 
 /// Polls DescribeJobs until every job of `jobs` has `status`.
-async fn wait_described(addr: SocketAddr, jobs: &[JobRef], status: &str, within: Duration) -> Result<()> {
+async fn wait_described(
+    addr: SocketAddr,
+    jobs: &[JobRef],
+    status: &str,
+    within: Duration,
+) -> Result<()> {
     let deadline = Instant::now() + within;
     loop {
         let mut matching = 0;
@@ -168,7 +211,10 @@ async fn wait_described(addr: SocketAddr, jobs: &[JobRef], status: &str, within:
         }
         if Instant::now() > deadline {
             return Err(Error::Timeout {
-                what: format!("{} jobs described as {status} ({matching} were)", jobs.len()),
+                what: format!(
+                    "{} jobs described as {status} ({matching} were)",
+                    jobs.len()
+                ),
                 waited: within,
             });
         }
@@ -177,7 +223,12 @@ async fn wait_described(addr: SocketAddr, jobs: &[JobRef], status: &str, within:
 }
 
 /// Polls until `count` pods of `namespace` are Running.
-async fn wait_running_pods(cluster: &Cluster, namespace: &str, count: usize, within: Duration) -> Result<Duration> {
+async fn wait_running_pods(
+    cluster: &Cluster,
+    namespace: &str,
+    count: usize,
+    within: Duration,
+) -> Result<Duration> {
     let start = Instant::now();
     loop {
         let running = cluster.running_pods(namespace);
@@ -214,7 +265,11 @@ fn finished(cluster: &Cluster, namespace: &str, cancel: bool) -> Vec<String> {
         .collect();
     let mut pods_of: HashMap<String, usize> = HashMap::new();
     for pod in cluster.list(&Gvr::pods(), namespace) {
-        for owner in pod["metadata"]["ownerReferences"].as_array().into_iter().flatten() {
+        for owner in pod["metadata"]["ownerReferences"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             if let Some(name) = owner["name"].as_str() {
                 *pods_of.entry(name.to_owned()).or_default() += 1;
             }
@@ -246,7 +301,10 @@ async fn wait_finished(
     every: Duration,
     within: Duration,
 ) -> BTreeMap<String, Instant> {
-    let namespace = jobs.first().map(|j| j.namespace.clone()).unwrap_or_default();
+    let namespace = jobs
+        .first()
+        .map(|j| j.namespace.clone())
+        .unwrap_or_default();
     let deadline = Instant::now() + within;
     let mut done = BTreeMap::new();
     while done.len() < jobs.len() && Instant::now() < deadline {

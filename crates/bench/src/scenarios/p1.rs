@@ -9,7 +9,7 @@ use hyper::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use serde_json::json;
 
 use super::{Bench, CONNECTIONS, Error, Result, post_ok, terminate_body};
-use crate::cluster::{Cluster, Shape};
+use crate::cluster::Shape;
 use crate::loadgen::{self, Bodies, Load, Mode, Outcome, Target};
 use crate::procs::Server;
 use crate::report::{Figure, Goal, LoadPoint, Report};
@@ -48,16 +48,8 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
             step: Duration::from_secs(3),
         },
     };
-    let dir = bench.scratch("p1")?;
-    let shape = Shape {
-        control_plane: false,
-        nodes: 1,
-        time_scale: 1.0,
-    };
-    let cluster = Cluster::start(shape, &dir, &bench.product).await?;
-    let namespace = "bench-p1";
-    cluster.create_namespace(namespace)?;
-    let jobs = cluster.create_jobs(namespace, namespace, QUEUE_JOBS)?;
+    let (dir, cluster, namespace) = bench.cluster("p1", Shape::bare()).await?;
+    let jobs = cluster.create_jobs(&namespace, &namespace, QUEUE_JOBS)?;
     let ids: Vec<&str> = jobs.iter().take(100).map(|j| j.id.as_str()).collect();
     let operations = [
         Operation {
@@ -77,7 +69,9 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
         },
     ];
 
-    let product = bench.ready_product(&cluster, &dir, "p1-service", &[]).await?;
+    let product = bench
+        .ready_product(&cluster, &dir, "p1-service", &[])
+        .await?;
     check_answers(&product, &operations).await?;
     let floor = bench.floor(&dir).await?;
     let mut terminate_rate = 0.0;
@@ -87,12 +81,27 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
         let ratio = product_out.throughput() / floor_out.throughput();
         let goal = (op.name == "TerminateJob").then_some(Goal::AtLeast(RATIO_GOAL));
         report.figures.extend([
-            Figure::new("P1", format!("{}: floor", op.name), floor_out.throughput(), "req/s"),
-            Figure::new("P1", format!("{}: service", op.name), product_out.throughput(), "req/s")
-                .note(failures(op.name, "service", &product_out)),
+            Figure::new(
+                "P1",
+                format!("{}: floor", op.name),
+                floor_out.throughput(),
+                "req/s",
+            ),
+            Figure::new(
+                "P1",
+                format!("{}: service", op.name),
+                product_out.throughput(),
+                "req/s",
+            )
+            .note(failures(op.name, "service", &product_out)),
             ratio_figure(op.name, "service/floor", ratio, goal),
-            Figure::new("P1", format!("{}: service p99 at {CONNECTIONS} conns", op.name), product_out.percentile_ms(0.99), "ms")
-                .goal(Goal::AtMost(P99_GOAL_MS)),
+            Figure::new(
+                "P1",
+                format!("{}: service p99 at {CONNECTIONS} conns", op.name),
+                product_out.percentile_ms(0.99),
+                "ms",
+            )
+            .goal(Goal::AtMost(P99_GOAL_MS)),
         ]);
         if op.name == "TerminateJob" {
             terminate_rate = product_out.throughput();
@@ -109,7 +118,9 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
         ("service --log-filter warn/floor", ["--log-filter", "warn"]),
         ("service --log-format json/floor", ["--log-format", "json"]),
     ] {
-        let variant = bench.ready_product(&cluster, &dir, "p1-service-variant", &flags).await?;
+        let variant = bench
+            .ready_product(&cluster, &dir, "p1-service-variant", &flags)
+            .await?;
         let floor_out = measure(&floor, terminate, &[], &timing).await?;
         let variant_out = measure(&variant, terminate, &[], &timing).await?;
         report.figures.push(ratio_figure(
@@ -136,7 +147,11 @@ fn ratio_figure(op: &str, what: &str, ratio: f64, goal: Option<Goal>) -> Figure 
 fn failures(op: &str, server: &str, out: &Outcome) -> String {
     match out.failed {
         0 => String::new(),
-        n => format!("P1 {op}: {n} of {} requests to the {server} failed ({:?})", out.ok + n, out.statuses),
+        n => format!(
+            "P1 {op}: {n} of {} requests to the {server} failed ({:?})",
+            out.ok + n,
+            out.statuses
+        ),
     }
 }
 
@@ -192,7 +207,9 @@ async fn compare_moto(
 ) -> Result<()> {
     let Some(moto) = bench.moto(dir).await? else {
         let why = "moto_server is not installed (scripts/bench.sh installs moto[server] into .venv): moto skipped".to_owned();
-        report.figures.push(Figure::missing("P1", "TerminateJob: moto", "req/s", why));
+        report
+            .figures
+            .push(Figure::missing("P1", "TerminateJob: moto", "req/s", why));
         return Ok(());
     };
     let headers = [
@@ -203,21 +220,42 @@ async fn compare_moto(
                  SignedHeaders=host;x-amz-date, Signature=0",
             ),
         ),
-        (HeaderName::from_static("x-amz-date"), HeaderValue::from_static("20260101T000000Z")),
+        (
+            HeaderName::from_static("x-amz-date"),
+            HeaderValue::from_static("20260101T000000Z"),
+        ),
     ];
-    let (status, answer) = loadgen::post_once(moto.addr, terminate.path, &headers, terminate.body.clone()).await?;
+    let (status, answer) =
+        loadgen::post_once(moto.addr, terminate.path, &headers, terminate.body.clone()).await?;
     let floor_out = measure(floor, terminate, &[], timing).await?;
     let moto_out = measure(&moto, terminate, &headers, timing).await?;
     report.figures.extend([
-        Figure::new("P1", "TerminateJob: moto", moto_out.throughput(), "req/s").note(format!(
-            "moto answers an unknown job's TerminateJob with {}: {}",
-            status.map_or("no answer".to_owned(), |s| s.to_string()),
-            String::from_utf8_lossy(&answer).chars().take(120).collect::<String>()
-        )),
-        ratio_figure("TerminateJob", "moto/floor", moto_out.throughput() / floor_out.throughput(), None),
+        Figure::new("P1", "TerminateJob: moto", moto_out.throughput(), "req/s")
+            .note(moto_answer(status, &answer))
+            .note(failures("TerminateJob", "moto", &moto_out)),
+        ratio_figure(
+            "TerminateJob",
+            "moto/floor",
+            moto_out.throughput() / floor_out.throughput(),
+            None,
+        ),
     ]);
     moto.stop().await;
     Ok(())
+}
+
+fn moto_answer(status: Option<u16>, body: &[u8]) -> String {
+    let body = String::from_utf8_lossy(body);
+    let body = match body.trim() {
+        "" => "an empty body".to_owned(),
+        text => text.chars().take(120).collect(),
+    };
+    match status {
+        Some(status) => {
+            format!("P1: moto answers TerminateJob of an unknown job with {status} and {body}")
+        }
+        None => "P1: moto did not answer TerminateJob".to_owned(),
+    }
 }
 
 /// Open-loop runs at fractions of the service's closed-loop throughput, service and floor at
@@ -261,9 +299,15 @@ async fn latency_curve(
         .iter()
         .find(|p| p.server == "service" && p.offered_per_s >= capacity * 0.5 - 1.0)
     {
-        report.figures.push(
-            Figure::new("P1", format!("TerminateJob: service p99 at {:.0} req/s offered", half.offered_per_s), half.p99_ms, "ms"),
-        );
+        report.figures.push(Figure::new(
+            "P1",
+            format!(
+                "TerminateJob: service p99 at {:.0} req/s offered",
+                half.offered_per_s
+            ),
+            half.p99_ms,
+            "ms",
+        ));
     }
     Ok(())
 }

@@ -2,12 +2,11 @@
 //! kubesim holding N running Jobs (pods written Running; no simulated control plane, so only
 //! the service works the API server).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Bench, CONNECTIONS, Error, Result, records, terminate_body};
-use crate::cluster::{Cluster, Shape};
-use crate::loadgen::{self, Bodies, Load, Mode, Target};
+use super::{Bench, CONNECTIONS, Error, Result, records, terminate_each};
+use crate::cluster::Shape;
+use crate::loadgen::{self, Load, Mode};
 use crate::report::{Figure, Goal, Report};
 
 const RATE_GOAL: f64 = 2_000.0;
@@ -15,30 +14,19 @@ const P99_GOAL_MS: f64 = 10.0;
 
 pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
     let count = if bench.quick { 500 } else { 5_000 };
-    let dir = bench.scratch("p2")?;
-    let shape = Shape {
-        control_plane: false,
-        nodes: 1,
-        time_scale: 1.0,
-    };
-    let cluster = Cluster::start(shape, &dir, &bench.product).await?;
-    let namespace = "bench-p2";
-    cluster.create_namespace(namespace)?;
-    let jobs = cluster.create_jobs(namespace, namespace, count)?;
-    let product = bench.ready_product(&cluster, &dir, "p2-service", &[]).await?;
-    let target = Target {
-        addr: product.addr,
-        path: "/v1/terminatejob".to_owned(),
-        headers: Vec::new(),
-        bodies: Bodies::Each(Arc::new(jobs.iter().map(|j| terminate_body(&j.id)).collect())),
-    };
+    let (dir, cluster, namespace) = bench.cluster("p2", Shape::bare()).await?;
+    let jobs = cluster.create_jobs(&namespace, &namespace, count)?;
+    let product = bench
+        .ready_product(&cluster, &dir, "p2-service", &[])
+        .await?;
+    let target = terminate_each(product.addr, "/v1/terminatejob", &jobs);
     let load = Load {
         connections: CONNECTIONS,
         mode: Mode::Closed,
         duration: Duration::from_secs(300),
     };
     let out = loadgen::run(&target, load).await?;
-    let stored = cluster.list(&records(), namespace).len();
+    let stored = cluster.list(&records(), &namespace).len();
     if out.ok != count as u64 || stored < count {
         return Err(Error::Check(format!(
             "{count} TerminateJobs: {} answered 200 ({:?}), {stored} records stored",
@@ -46,10 +34,20 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
         )));
     }
     report.figures.extend([
-        Figure::new("P2", format!("durable terminations, {count} running Jobs"), out.throughput(), "/s")
-            .goal(Goal::AtLeast(RATE_GOAL)),
-        Figure::new("P2", format!("request p99 at {CONNECTIONS} conns"), out.percentile_ms(0.99), "ms")
-            .goal(Goal::AtMost(P99_GOAL_MS)),
+        Figure::new(
+            "P2",
+            format!("durable terminations, {count} running Jobs"),
+            out.throughput(),
+            "/s",
+        )
+        .goal(Goal::AtLeast(RATE_GOAL)),
+        Figure::new(
+            "P2",
+            format!("request p99 at {CONNECTIONS} conns"),
+            out.percentile_ms(0.99),
+            "ms",
+        )
+        .goal(Goal::AtMost(P99_GOAL_MS)),
     ]);
     product.stop().await;
     cluster.shutdown().await;

@@ -2,14 +2,16 @@
 //! plane; the time from each TerminateJob request until its record is Completed and its Job
 //! Failed with no pod left.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Bench, CONNECTIONS, Error, Result, ms, terminate_body, wait_described, wait_finished, wait_running_pods};
-use crate::cluster::{Cluster, Shape};
-use crate::loadgen::{self, Bodies, Load, Mode, Target};
+use super::{
+    Bench, CONNECTIONS, Error, Result, ms, terminate_each, wait_described, wait_finished,
+    wait_running_pods,
+};
+use crate::cluster::Shape;
+use crate::loadgen::{self, Load, Mode};
 use crate::report::{Figure, Goal, Report};
 
 const TOTAL_GOAL_S: f64 = 10.0;
@@ -21,32 +23,23 @@ const POLL: Duration = Duration::from_millis(100);
 
 pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
     let count = if bench.quick { 200 } else { 2_000 };
-    let dir = bench.scratch("p3")?;
     // A simulated node holds 110 pods.
-    let shape = Shape {
-        control_plane: true,
-        nodes: count / 100 + 1,
-        time_scale: 0.01,
-    };
-    let cluster = Cluster::start(shape, &dir, &bench.product).await?;
-    let namespace = "bench-p3";
-    cluster.create_namespace(namespace)?;
-    let jobs = cluster.create_jobs(namespace, namespace, count)?;
-    let started = wait_running_pods(&cluster, namespace, count, Duration::from_secs(300)).await?;
+    let (dir, cluster, namespace) = bench
+        .cluster("p3", Shape::simulated(count / 100 + 1))
+        .await?;
+    let jobs = cluster.create_jobs(&namespace, &namespace, count)?;
+    let started = wait_running_pods(&cluster, &namespace, count, Duration::from_secs(300)).await?;
     report.notes.push(format!(
         "P3: kubesim took {:.1} s to run the {count} Jobs' pods (setup, not a figure of the service)",
         started.as_secs_f64()
     ));
-    let product = bench.ready_product(&cluster, &dir, "p3-service", &[]).await?;
+    let product = bench
+        .ready_product(&cluster, &dir, "p3-service", &[])
+        .await?;
     wait_described(product.addr, &jobs, "RUNNING", Duration::from_secs(120)).await?;
     let rss_before = product.rss()?;
 
-    let target = Target {
-        addr: product.addr,
-        path: "/v1/terminatejob".to_owned(),
-        headers: Vec::new(),
-        bodies: Bodies::Each(Arc::new(jobs.iter().map(|j| terminate_body(&j.id)).collect())),
-    };
+    let target = terminate_each(product.addr, "/v1/terminatejob", &jobs);
     let load = Load {
         connections: CONNECTIONS,
         mode: Mode::Closed,
@@ -55,12 +48,21 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
     let run_start = Instant::now();
     let (out, done) = tokio::join!(
         loadgen::run(&target, load),
-        wait_finished(&cluster, &jobs, false, POLL, Duration::from_secs(if bench.quick { 60 } else { 120 }))
+        wait_finished(
+            &cluster,
+            &jobs,
+            false,
+            POLL,
+            Duration::from_secs(if bench.quick { 60 } else { 120 })
+        )
     );
     let out = out?;
     let rss_after = product.rss()?;
     if out.ok != count as u64 {
-        return Err(Error::Check(format!("{count} TerminateJobs: {} answered 200 ({:?})", out.ok, out.statuses)));
+        return Err(Error::Check(format!(
+            "{count} TerminateJobs: {} answered 200 ({:?})",
+            out.ok, out.statuses
+        )));
     }
     // Each job's time from its request (sent after the run's connections opened) to done.
     let first_sent = out.started;
@@ -73,17 +75,37 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
     let finished = latencies.len();
     let last_done = done.values().max().copied().unwrap_or(run_start);
     let total = last_done.duration_since(first_sent);
-    let quantile = |q: f64| latencies.get(((finished as f64 * q).ceil() as usize).saturating_sub(1)).copied().unwrap_or_default();
+    let quantile = |q: f64| {
+        latencies
+            .get(((finished as f64 * q).ceil() as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or_default()
+    };
     let growth = (rss_after as f64 / rss_before as f64 - 1.0) * 100.0;
     report.figures.extend([
-        Figure::new("P3", format!("Jobs finished, of {count}"), finished as f64, "")
-            .goal(Goal::AtLeast(count as f64)),
+        Figure::new(
+            "P3",
+            format!("Jobs finished, of {count}"),
+            finished as f64,
+            "",
+        )
+        .goal(Goal::AtLeast(count as f64)),
         Figure::new("P3", "end to end p50", ms(quantile(0.5)), "ms"),
         Figure::new("P3", "end to end p99", ms(quantile(0.99)), "ms"),
-        Figure::new("P3", format!("all {count} finished after"), total.as_secs_f64(), "s")
-            .goal(Goal::AtMost(TOTAL_GOAL_S)),
-        Figure::new("P3", "end-to-end rate", finished as f64 / total.as_secs_f64(), "/s")
-            .goal(Goal::AtLeast(RATE_GOAL)),
+        Figure::new(
+            "P3",
+            format!("all {count} finished after"),
+            total.as_secs_f64(),
+            "s",
+        )
+        .goal(Goal::AtMost(TOTAL_GOAL_S)),
+        Figure::new(
+            "P3",
+            "end-to-end rate",
+            finished as f64 / total.as_secs_f64(),
+            "/s",
+        )
+        .goal(Goal::AtLeast(RATE_GOAL)),
         Figure::new("P3", "service RSS growth over the run", growth, "%")
             .goal(Goal::AtMost(GROWTH_GOAL_PCT))
             .note(format!(

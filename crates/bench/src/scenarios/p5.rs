@@ -2,12 +2,13 @@
 //! Jobs (one pod each) and cancels suspended ones, per verb and resource.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Bench, Error, Result, terminate_body, wait_described, wait_finished, wait_running_pods};
-use crate::cluster::{Cluster, JobRef, Shape};
-use crate::loadgen::{self, Bodies, Load, Mode, Target};
+use super::{
+    Bench, Error, Result, terminate_each, wait_described, wait_finished, wait_running_pods,
+};
+use crate::cluster::{JobRef, Shape};
+use crate::loadgen::{self, Load, Mode};
 use crate::report::{CallCount, Figure, Goal, Report};
 
 /// The controller issue's budget: record create, one Job patch, one Event, the pod delete (or,
@@ -16,26 +17,30 @@ const BUDGET: f64 = 6.0;
 
 pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
     let count = if bench.quick { 5 } else { 20 };
-    let dir = bench.scratch("p5")?;
-    let shape = Shape {
-        control_plane: true,
-        nodes: 1,
-        time_scale: 0.01,
-    };
-    let cluster = Cluster::start(shape, &dir, &bench.product).await?;
-    let namespace = "bench-p5";
-    cluster.create_namespace(namespace)?;
-    let running = cluster.create_jobs(namespace, namespace, count)?;
-    let queued = cluster.create_suspended_jobs(namespace, namespace, count)?;
-    wait_running_pods(&cluster, namespace, count, Duration::from_secs(120)).await?;
-    let product = bench.ready_product(&cluster, &dir, "p5-service", &[]).await?;
+    let (dir, cluster, namespace) = bench.cluster("p5", Shape::simulated(1)).await?;
+    let running = cluster.create_jobs(&namespace, &namespace, count)?;
+    let queued = cluster.create_suspended_jobs(&namespace, &namespace, count)?;
+    wait_running_pods(&cluster, &namespace, count, Duration::from_secs(120)).await?;
+    let product = bench
+        .ready_product(&cluster, &dir, "p5-service", &[])
+        .await?;
     wait_described(product.addr, &running, "RUNNING", Duration::from_secs(60)).await?;
     wait_described(product.addr, &queued, "RUNNABLE", Duration::from_secs(60)).await?;
 
-    for (action, path, jobs) in [("terminate", "/v1/terminatejob", &running), ("cancel", "/v1/canceljob", &queued)] {
+    for (action, path, jobs) in [
+        ("terminate", "/v1/terminatejob", &running),
+        ("cancel", "/v1/canceljob", &queued),
+    ] {
         cluster.clear_requests();
         terminate_all(product.addr, path, jobs).await?;
-        let done = wait_finished(&cluster, jobs, action == "cancel", Duration::from_millis(50), Duration::from_secs(120)).await;
+        let done = wait_finished(
+            &cluster,
+            jobs,
+            action == "cancel",
+            Duration::from_millis(50),
+            Duration::from_secs(120),
+        )
+        .await;
         if done.len() != jobs.len() {
             return Err(Error::Timeout {
                 what: format!("{} {action}s finished ({} did)", jobs.len(), done.len()),
@@ -53,11 +58,21 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
         let total: usize = calls.values().sum();
         let per = |n: usize| n as f64 / jobs.len() as f64;
         report.figures.push(
-            Figure::new("P5", format!("{action}: API calls per termination"), per(total), "")
-                .goal(Goal::AtMost(BUDGET)),
+            Figure::new(
+                "P5",
+                format!("{action}: API calls per termination"),
+                per(total),
+                "",
+            )
+            .goal(Goal::AtMost(BUDGET)),
         );
         for ((verb, resource), n) in calls {
-            report.figures.push(Figure::new("P5", format!("{action}:   {verb} {resource}"), per(n), ""));
+            report.figures.push(Figure::new(
+                "P5",
+                format!("{action}:   {verb} {resource}"),
+                per(n),
+                "",
+            ));
             report.calls.push(CallCount {
                 action: action.to_owned(),
                 verb,
@@ -72,12 +87,7 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
 }
 
 async fn terminate_all(addr: std::net::SocketAddr, path: &str, jobs: &[JobRef]) -> Result<()> {
-    let target = Target {
-        addr,
-        path: path.to_owned(),
-        headers: Vec::new(),
-        bodies: Bodies::Each(Arc::new(jobs.iter().map(|j| terminate_body(&j.id)).collect())),
-    };
+    let target = terminate_each(addr, path, jobs);
     let load = Load {
         connections: 4,
         mode: Mode::Closed,
@@ -85,7 +95,12 @@ async fn terminate_all(addr: std::net::SocketAddr, path: &str, jobs: &[JobRef]) 
     };
     let out = loadgen::run(&target, load).await?;
     if out.ok != jobs.len() as u64 {
-        return Err(Error::Check(format!("{path}: {} of {} answered 200 ({:?})", out.ok, jobs.len(), out.statuses)));
+        return Err(Error::Check(format!(
+            "{path}: {} of {} answered 200 ({:?})",
+            out.ok,
+            jobs.len(),
+            out.statuses
+        )));
     }
     Ok(())
 }
