@@ -48,3 +48,20 @@ fi
 echo "== client suites (aws-cli, boto3)"
 cargo build --bin batch-terminator
 .venv/bin/python -m pytest -q tests/clients
+
+# A smoke test of the benchmark: the reduced run must produce every figure. It asserts no
+# speed (figures are printed, never asserted), only that each scenario measured something;
+# so it runs the dev binaries built above rather than build everything again in release.
+echo "== benchmark smoke test (scripts/bench.sh --quick)"
+BENCH_PROFILE=dev ./scripts/bench.sh --quick
+.venv/bin/python - target/bench/quick/report.json <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+figures = report["figures"]
+missing = [f"{f['scenario']} {f['name']}" for f in figures
+           if f["value"] is None and "moto" not in f["name"]]
+scenarios = {f["scenario"] for f in figures if f["value"] is not None}
+assert not missing, f"figures not produced: {missing}"
+assert scenarios == {"P1", "P2", "P3", "P4", "P5"}, f"scenarios with figures: {sorted(scenarios)}"
+print(f"bench smoke test: {len(figures)} figures from {sorted(scenarios)}")
+PY
