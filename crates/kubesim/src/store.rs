@@ -38,6 +38,9 @@ pub use shape::{to_served, to_stored};
 /// (namespace, name); the namespace is empty for cluster-scoped objects.
 pub type ObjKey = (String, String);
 
+/// (label key, label value) -> objects, sorted as lists return them.
+type LabelIndex = HashMap<(String, String), BTreeSet<ObjKey>>;
+
 /// The manager recorded for in-process writes that name none.
 pub const DEFAULT_MANAGER: &str = "kubesim";
 
@@ -152,6 +155,11 @@ pub struct ListOptions {
     pub limit: Option<usize>,
     /// The `continue` token of the previous page.
     pub continue_token: Option<String>,
+    /// `resourceVersion`: unset or "0" read the latest state; N reads at least N, or exactly N
+    /// with [`ListOptions::resource_version_match`] `Exact` (or a `limit`, as etcd does).
+    pub resource_version: Option<String>,
+    /// `resourceVersionMatch`: `Exact` or `NotOlderThan`.
+    pub resource_version_match: Option<String>,
 }
 
 /// One page of a list.
@@ -221,6 +229,9 @@ struct State {
     uids: HashMap<String, (StorageKey, ObjKey)>,
     /// owner uid -> objects whose ownerReferences name it.
     dependents: HashMap<String, BTreeSet<(StorageKey, ObjKey)>>,
+    /// Per resource, (label key, value) -> the objects that carry it: a label-selected list
+    /// costs time in proportion to its matches.
+    labels: HashMap<StorageKey, LabelIndex>,
     events: broadcast::Sender<StoreEvent>,
 }
 
@@ -260,6 +271,7 @@ impl Store {
             registry: Registry::new(),
             uids: HashMap::new(),
             dependents: HashMap::new(),
+            labels: HashMap::new(),
             events: events.clone(),
         };
         let store = Store {
@@ -464,6 +476,8 @@ impl Store {
         let mut all = list.clone();
         all.limit = None;
         all.continue_token = None;
+        all.resource_version = None;
+        all.resource_version_match = None;
         let items = st.list(&info, &all)?.items;
         let mut out = Vec::new();
         for item in items {
