@@ -24,6 +24,7 @@ mod write;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use axum::body::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, watch};
 
@@ -73,6 +74,32 @@ pub struct StoreEvent {
     /// The state before the change (None for ADDED).
     pub previous: Option<Arc<Value>>,
     pub resource_version: u64,
+    /// Watch lines already written for this event, shared by every watcher that sends them.
+    pub lines: Arc<WatchLines>,
+}
+
+/// The watch-stream lines of one event, each serialized once per (apiVersion, event type)
+/// however many watchers send it.
+#[derive(Debug, Default)]
+pub struct WatchLines(Mutex<Vec<(String, &'static str, Bytes)>>);
+
+impl WatchLines {
+    /// The line for a watcher of `api_version` that sees the event as `ty`; `encode` runs only
+    /// for the first such watcher.
+    pub fn get_or_encode(
+        &self,
+        api_version: &str,
+        ty: &'static str,
+        encode: impl FnOnce() -> Bytes,
+    ) -> Bytes {
+        let mut lines = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, _, b)) = lines.iter().find(|(v, t, _)| v == api_version && *t == ty) {
+            return b.clone();
+        }
+        let b = encode();
+        lines.push((api_version.to_string(), ty, b.clone()));
+        b
+    }
 }
 
 /// The `fieldValidation` of a write.
@@ -540,6 +567,7 @@ impl Store {
                             object: o.clone(),
                             previous: None,
                             resource_version: meta_str(o, "resourceVersion").parse().unwrap_or(0),
+                            lines: Arc::default(),
                         })
                         .collect()
                 })

@@ -29,6 +29,7 @@ impl State {
                     object: Arc::new(last),
                     previous: Some(obj),
                     resource_version: rv,
+                    lines: Arc::default(),
                 });
             }
         }

@@ -128,6 +128,7 @@ impl State {
             object: obj.clone(),
             previous,
             resource_version: rv,
+            lines: Arc::default(),
         });
         obj
     }
@@ -150,6 +151,7 @@ impl State {
             object: Arc::new(last.clone()),
             previous,
             resource_version: rv,
+            lines: Arc::default(),
         });
         last
     }
