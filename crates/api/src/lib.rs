@@ -9,6 +9,7 @@
 //!
 //! Wrong method on an operation's path: 400 ClientException (AWS answers client mistakes with
 //! 400). Unknown path: 404 UnknownOperationException. Both JSON.
+#![forbid(unsafe_code)]
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,6 +25,9 @@ use axum::routing::{get, post};
 use serde::Serialize;
 use tracing::Instrument;
 use uuid::Uuid;
+
+// The core's modules, under the names this crate's modules use.
+use batch_terminator_core::{auth, batch};
 
 use crate::auth::{Auth, Caller};
 use crate::batch::{
