@@ -1,82 +1,346 @@
-//! Stores 10,000 Jobs and lists them through pages with the kube client; prints the time to
-//! create and list them and the process's resident memory.
+//! kubesim's scale figures, printed (not asserted): the README's "Scale" table comes from here.
 //!
-//! `cargo run --release -p kubesim --example scale [count] [page]`
+//! `cargo run --release -p kubesim --example scale -- [SECTION ...] [--jobs N] [--hold N]`
+//!
+//! Sections (all by default):
+//! - `running`: N Jobs (10,000) created over HTTP with the control plane on (`--time-scale
+//!   0.01`, 50 nodes); the time until every Job's pod is Running, and the CPU used.
+//! - `hold`: N Jobs and N pods (100,000 each) stored with the control plane off; resident
+//!   memory, and the cost of a label-selected LIST of one Job's pods against the store's size.
+//! - `writes`: ConfigMap creates over HTTP from 64 concurrent clients, per second.
+//! - `watch`: 100 watchers over HTTP, 2,000 writes; the time until every watcher has them all.
 
-use std::time::Instant;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
+use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::batch::v1::Job;
-use kube::api::{Api, ListParams};
-use serde_json::json;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
+use kubesim::sim::{NodeConfig, SimConfig, TimeScale};
+use kubesim::store::ListOptions;
+use kubesim::{Gvr, Store};
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
 
+/// Resident memory of this process (kubesim runs in it), MiB.
 fn rss_mib() -> f64 {
+    proc_status_kib("VmRSS:") / 1024.0
+}
+
+fn proc_status_kib(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
-        .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
+}
+
+/// User plus system CPU time of this process so far.
+fn cpu_time() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.to_string();
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
+}
+
+fn client_for(sim: &kubesim::Handle) -> anyhow::Result<kube::Client> {
+    let mut cfg = kube::Config::new(sim.url().parse()?);
+    cfg.default_namespace = "default".into();
+    Ok(kube::Client::try_from(cfg)?)
+}
+
+fn job(name: &str) -> Job {
+    serde_json::from_value(json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "labels": {"app": "scale"}},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "busybox:1.36", "command": ["sleep", "3600"]}]}}}
+    }))
+    .expect("a Job")
+}
+
+/// A pod as the Job controller makes it for `job` (uid `uid`).
+fn pod_of(job: &str, uid: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": format!("{job}-x"), "labels": {
+            "batch.kubernetes.io/controller-uid": uid, "controller-uid": uid,
+            "batch.kubernetes.io/job-name": job, "job-name": job},
+            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": job, "uid": uid,
+                "controller": true, "blockOwnerDeletion": true}],
+            "finalizers": ["batch.kubernetes.io/job-tracking"]},
+        "spec": {"restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "busybox:1.36", "command": ["sleep", "3600"]}]}})
+}
+
+async fn running(jobs: usize) -> anyhow::Result<()> {
+    println!("== running: {jobs} Jobs, control plane on, --time-scale 0.01, 50 nodes");
+    let sim_cfg = SimConfig {
+        time_scale: TimeScale::new(0.01)?,
+        nodes: NodeConfig::numbered(50, &Default::default()),
+        ..SimConfig::default()
+    };
+    let sim = kubesim::start(kubesim::Config::default().control_plane(true).sim(sim_cfg)).await?;
+    let store = sim.store().clone();
+    let api: Api<Job> = Api::default_namespaced(client_for(&sim)?);
+    let mut events = store.subscribe();
+    let counter = tokio::spawn(async move {
+        let mut running = HashSet::new();
+        let mut lagged = 0u64;
+        while running.len() < jobs {
+            match events.recv().await {
+                Ok(ev) => {
+                    if ev.storage.resource == "pods" && ev.object["status"]["phase"] == "Running" {
+                        running.insert(ev.object["metadata"]["name"].as_str().map(String::from));
+                    }
+                }
+                Err(RecvError::Lagged(n)) => lagged += n,
+                Err(RecvError::Closed) => break,
+            }
+        }
+        (Instant::now(), lagged)
+    });
+    let cpu0 = cpu_time();
+    let t0 = Instant::now();
+    stream::iter(0..jobs)
+        .map(|i| {
+            let api = api.clone();
+            async move {
+                api.create(&PostParams::default(), &job(&format!("job-{i:06}")))
+                    .await
+            }
+        })
+        .buffer_unordered(32)
+        .try_for_each(|_| async { Ok(()) })
+        .await?;
+    let created = t0.elapsed();
+    println!(
+        "created {jobs} Jobs over HTTP in {created:.2?} ({:.0}/s, while the control plane works)",
+        jobs as f64 / created.as_secs_f64()
+    );
+    match tokio::time::timeout(Duration::from_secs(300), counter).await {
+        Ok(Ok((done, lagged))) => {
+            let wall = done - t0;
+            let cpu = cpu_time() - cpu0;
+            println!(
+                "all {jobs} pods Running {:.2?} after the first create ({:.2?} after the last); CPU {:.1?} = {:.0}% of one core{}",
+                wall,
+                wall.saturating_sub(created),
+                cpu,
+                100.0 * cpu.as_secs_f64() / wall.as_secs_f64(),
+                if lagged > 0 {
+                    format!(" (the counter missed {lagged} events)")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        _ => {
+            let n = store
+                .list(&Gvr::pods(), &ListOptions::default())?
+                .items
+                .iter()
+                .filter(|p| p["status"]["phase"] == "Running")
+                .count();
+            println!("after 300 s only {n} of {jobs} pods are Running");
+        }
+    }
+    println!("rss: {:.0} MiB", rss_mib());
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// Stores `n` Jobs and one pod each, in-process; returns the uid of the Job in the middle.
+fn fill(store: &Store, n: usize) -> anyhow::Result<String> {
+    let mut middle = String::new();
+    for i in 0..n {
+        let name = format!("job-{i:06}");
+        let j = store.create(
+            &Gvr::jobs(),
+            Some("default"),
+            serde_json::to_value(job(&name))?,
+        )?;
+        let uid = j["metadata"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        store.create(&Gvr::pods(), Some("default"), pod_of(&name, &uid))?;
+        if i == n / 2 {
+            middle = uid;
+        }
+    }
+    Ok(middle)
+}
+
+/// The mean time of a label-selected LIST of one Job's pods, in-process and over HTTP.
+async fn selected_list(
+    store: &Store,
+    pods: &Api<Pod>,
+    uid: &str,
+) -> anyhow::Result<(Duration, Duration)> {
+    let sel = format!("batch.kubernetes.io/controller-uid={uid}");
+    let opts = ListOptions {
+        namespace: Some("default".into()),
+        label_selector: Some(kubesim::selectors::LabelSelector::parse(&sel)?),
+        ..ListOptions::default()
+    };
+    const N: u32 = 200;
+    let t = Instant::now();
+    for _ in 0..N {
+        anyhow::ensure!(store.list(&Gvr::pods(), &opts)?.items.len() == 1);
+    }
+    let in_process = t.elapsed() / N;
+    let t = Instant::now();
+    for _ in 0..N {
+        anyhow::ensure!(
+            pods.list(&ListParams::default().labels(&sel))
+                .await?
+                .items
+                .len()
+                == 1
+        );
+    }
+    Ok((in_process, t.elapsed() / N))
+}
+
+async fn hold(n: usize) -> anyhow::Result<()> {
+    println!("== hold: {n} Jobs + {n} pods, control plane off");
+    for size in [1_000, n] {
+        let sim = kubesim::start(kubesim::Config::default()).await?;
+        let store = sim.store().clone();
+        let rss0 = rss_mib();
+        let t = Instant::now();
+        let uid = fill(&store, size)?;
+        let took = t.elapsed();
+        let rss = rss_mib();
+        println!(
+            "stored {size} Jobs + {size} pods in {took:.2?} (in-process); rss {rss0:.0} -> {rss:.0} MiB ({:.1} KiB per object)",
+            (rss - rss0) * 1024.0 / (2 * size) as f64
+        );
+        let pods: Api<Pod> = Api::default_namespaced(client_for(&sim)?);
+        let (inp, http) = selected_list(&store, &pods, &uid).await?;
+        println!(
+            "LIST of one Job's pod by label among {size} pods: {inp:.2?} in-process, {http:.2?} over HTTP"
+        );
+        if size == n {
+            println!("peak rss: {:.0} MiB", proc_status_kib("VmHWM:") / 1024.0);
+        }
+        sim.shutdown().await;
+    }
+    Ok(())
+}
+
+async fn writes() -> anyhow::Result<()> {
+    const N: usize = 20_000;
+    println!(
+        "== writes: {N} ConfigMap creates over HTTP, 64 concurrent clients, control plane off"
+    );
+    let sim = kubesim::start(kubesim::Config::default()).await?;
+    let api: Api<ConfigMap> = Api::default_namespaced(client_for(&sim)?);
+    let cpu0 = cpu_time();
+    let t = Instant::now();
+    stream::iter(0..N)
+        .map(|i| {
+            let api = api.clone();
+            let cm: ConfigMap = serde_json::from_value(
+                json!({"metadata": {"name": format!("cm-{i:06}")}, "data": {"k": "v"}}),
+            )
+            .expect("a ConfigMap");
+            async move { api.create(&PostParams::default(), &cm).await }
+        })
+        .buffer_unordered(64)
+        .try_for_each(|_| async { Ok(()) })
+        .await?;
+    let took = t.elapsed();
+    println!(
+        "{N} creates in {took:.2?}: {:.0} writes/s; CPU {:.0}% of one core (client and server)",
+        N as f64 / took.as_secs_f64(),
+        100.0 * (cpu_time() - cpu0).as_secs_f64() / took.as_secs_f64()
+    );
+    sim.shutdown().await;
+    Ok(())
+}
+
+async fn watch() -> anyhow::Result<()> {
+    const WATCHERS: usize = 100;
+    const WRITES: usize = 2_000;
+    println!("== watch: {WATCHERS} watchers over HTTP, {WRITES} ConfigMap creates");
+    let sim = kubesim::start(kubesim::Config::default()).await?;
+    let api: Api<ConfigMap> = Api::default_namespaced(client_for(&sim)?);
+    let rv = sim.store().resource_version().to_string();
+    let mut tasks = Vec::new();
+    for _ in 0..WATCHERS {
+        let api = api.clone();
+        let rv = rv.clone();
+        let stream = api.watch(&WatchParams::default().timeout(290), &rv).await?;
+        tasks.push(tokio::spawn(async move {
+            let mut stream = stream.boxed();
+            let mut seen = 0;
+            while seen < WRITES {
+                match stream.try_next().await {
+                    Ok(Some(WatchEvent::Added(_))) => seen += 1,
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            seen
+        }));
+    }
+    let t = Instant::now();
+    for i in 0..WRITES {
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": format!("w-{i:05}")}, "data": {"k": "v"}});
+        sim.store()
+            .create(&Gvr::configmaps(), Some("default"), cm)?;
+    }
+    let mut delivered = 0;
+    for task in tasks {
+        delivered += task.await?;
+    }
+    let took = t.elapsed();
+    println!(
+        "{delivered} events delivered ({WATCHERS} x {WRITES}) in {took:.2?}: {:.0} events/s",
+        delivered as f64 / took.as_secs_f64()
+    );
+    sim.shutdown().await;
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let mut sections = Vec::new();
+    let (mut jobs, mut held) = (10_000, 100_000);
     let mut args = std::env::args().skip(1);
-    let count: usize = args
-        .next()
-        .map(|a| a.parse())
-        .transpose()?
-        .unwrap_or(10_000);
-    let page: u32 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(500);
-    let sim = kubesim::start(kubesim::Config::default()).await?;
-    let store = sim.store();
-    println!("rss at start: {:.1} MiB", rss_mib());
-    let t = Instant::now();
-    for i in 0..count {
-        let job = json!({"apiVersion": "batch/v1", "kind": "Job",
-            "metadata": {"name": format!("job-{i:05}"), "labels": {"app": "scale", "shard": (i % 10).to_string()}},
-            "spec": {"template": {"spec": {"restartPolicy": "Never",
-                "containers": [{"name": "c", "image": "busybox:1.36", "command": ["sh", "-c", "exit 0"]}]}}}});
-        store.create(&kubesim::Gvr::jobs(), Some("default"), job)?;
-    }
-    println!("created {count} jobs in {:?} (in-process)", t.elapsed());
-    println!("rss after create: {:.1} MiB", rss_mib());
-
-    let mut cfg = kube::Config::new(sim.url().parse()?);
-    cfg.default_namespace = "default".into();
-    let client = kube::Client::try_from(cfg)?;
-    let api: Api<Job> = Api::default_namespaced(client);
-    let t = Instant::now();
-    let mut lp = ListParams::default().limit(page);
-    let (mut n, mut pages) = (0, 0);
-    loop {
-        let l = api.list(&lp).await?;
-        n += l.items.len();
-        pages += 1;
-        match l.metadata.continue_ {
-            Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
-            _ => break,
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--jobs" => jobs = args.next().unwrap_or_default().parse()?,
+            "--hold" => held = args.next().unwrap_or_default().parse()?,
+            s => sections.push(s.to_string()),
         }
     }
-    anyhow::ensure!(n == count, "listed {n}, want {count}");
-    println!(
-        "listed {n} jobs in {pages} pages of {page} in {:?}",
-        t.elapsed()
-    );
-    let t = Instant::now();
-    let first = api.list(&ListParams::default().limit(page)).await?;
-    println!("first page of {} in {:?}", first.items.len(), t.elapsed());
-    let t = Instant::now();
-    let sel = api.list(&ListParams::default().labels("shard=3")).await?;
-    println!(
-        "label-selected list ({} items) in {:?}",
-        sel.items.len(),
-        t.elapsed()
-    );
-    println!("rss after list: {:.1} MiB", rss_mib());
-    sim.shutdown().await;
+    let all = sections.is_empty();
+    let want = |s: &str| all || sections.iter().any(|x| x == s);
+    if want("writes") {
+        writes().await?;
+    }
+    if want("watch") {
+        watch().await?;
+    }
+    if want("running") {
+        running(jobs).await?;
+    }
+    if want("hold") {
+        hold(held).await?;
+    }
     Ok(())
 }

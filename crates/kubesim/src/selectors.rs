@@ -225,6 +225,22 @@ impl LabelSelector {
         !self.nothing && self.requirements.is_empty()
     }
 
+    /// A requirement that only some values of one key satisfy (`k=v`, `k==v`, `k in (..)`):
+    /// the key and those values, for a lookup in a label index. None when every requirement
+    /// can match objects without the key or with any value.
+    pub fn indexed_values(&self) -> Option<(&str, &[String])> {
+        self.requirements
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.operator,
+                    Operator::Equals | Operator::DoubleEquals | Operator::In
+                )
+            })
+            .min_by_key(|r| r.values.len())
+            .map(|r| (r.key.as_str(), r.values.as_slice()))
+    }
+
     /// Matches against `object.metadata.labels`.
     pub fn matches(&self, object: &Value) -> bool {
         self.matches_labels(&object["metadata"]["labels"])

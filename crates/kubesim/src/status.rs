@@ -20,6 +20,7 @@ pub enum Reason {
     NotAcceptable,
     Invalid,
     InternalError,
+    Timeout,
 }
 
 impl Reason {
@@ -37,6 +38,7 @@ impl Reason {
             Reason::NotAcceptable => "NotAcceptable",
             Reason::Invalid => "Invalid",
             Reason::InternalError => "InternalError",
+            Reason::Timeout => "Timeout",
         }
     }
 
@@ -53,6 +55,7 @@ impl Reason {
             Reason::NotAcceptable => 406,
             Reason::Invalid => 422,
             Reason::InternalError => 500,
+            Reason::Timeout => 504,
         }
     }
 }
@@ -237,6 +240,22 @@ impl Error {
     /// 410 Expired, as a watch from a compacted resourceVersion gets it.
     pub fn expired(message: impl Into<String>) -> Self {
         Self::new(Reason::Expired, message)
+    }
+
+    /// 504 for a resourceVersion the server has not reached (`storage.NewTooLargeResourceVersionError`).
+    pub fn too_large_resource_version(wanted: u64, current: u64) -> Self {
+        Self::new(
+            Reason::Timeout,
+            format!("Too large resource version: {wanted}, current: {current}"),
+        )
+        .with_details(Details {
+            causes: vec![Cause {
+                reason: "ResourceVersionTooLarge".into(),
+                message: "Too large resource version".into(),
+                field: String::new(),
+            }],
+            ..Details::default()
+        })
     }
 
     /// The `metav1.Status` JSON.

@@ -24,6 +24,7 @@ mod write;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use axum::body::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, watch};
 
@@ -37,6 +38,9 @@ pub use shape::{to_served, to_stored};
 
 /// (namespace, name); the namespace is empty for cluster-scoped objects.
 pub type ObjKey = (String, String);
+
+/// (label key, label value) -> objects, sorted as lists return them.
+type LabelIndex = HashMap<(String, String), BTreeSet<ObjKey>>;
 
 /// The manager recorded for in-process writes that name none.
 pub const DEFAULT_MANAGER: &str = "kubesim";
@@ -70,6 +74,32 @@ pub struct StoreEvent {
     /// The state before the change (None for ADDED).
     pub previous: Option<Arc<Value>>,
     pub resource_version: u64,
+    /// Watch lines already written for this event, shared by every watcher that sends them.
+    pub lines: Arc<WatchLines>,
+}
+
+/// The watch-stream lines of one event, each serialized once per (apiVersion, event type)
+/// however many watchers send it.
+#[derive(Debug, Default)]
+pub struct WatchLines(Mutex<Vec<(String, &'static str, Bytes)>>);
+
+impl WatchLines {
+    /// The line for a watcher of `api_version` that sees the event as `ty`; `encode` runs only
+    /// for the first such watcher.
+    pub fn get_or_encode(
+        &self,
+        api_version: &str,
+        ty: &'static str,
+        encode: impl FnOnce() -> Bytes,
+    ) -> Bytes {
+        let mut lines = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, _, b)) = lines.iter().find(|(v, t, _)| v == api_version && *t == ty) {
+            return b.clone();
+        }
+        let b = encode();
+        lines.push((api_version.to_string(), ty, b.clone()));
+        b
+    }
 }
 
 /// The `fieldValidation` of a write.
@@ -152,6 +182,11 @@ pub struct ListOptions {
     pub limit: Option<usize>,
     /// The `continue` token of the previous page.
     pub continue_token: Option<String>,
+    /// `resourceVersion`: unset or "0" read the latest state; N reads at least N, or exactly N
+    /// with [`ListOptions::resource_version_match`] `Exact` (or a `limit`, as etcd does).
+    pub resource_version: Option<String>,
+    /// `resourceVersionMatch`: `Exact` or `NotOlderThan`.
+    pub resource_version_match: Option<String>,
 }
 
 /// One page of a list.
@@ -221,6 +256,9 @@ struct State {
     uids: HashMap<String, (StorageKey, ObjKey)>,
     /// owner uid -> objects whose ownerReferences name it.
     dependents: HashMap<String, BTreeSet<(StorageKey, ObjKey)>>,
+    /// Per resource, (label key, value) -> the objects that carry it: a label-selected list
+    /// costs time in proportion to its matches.
+    labels: HashMap<StorageKey, LabelIndex>,
     events: broadcast::Sender<StoreEvent>,
 }
 
@@ -260,6 +298,7 @@ impl Store {
             registry: Registry::new(),
             uids: HashMap::new(),
             dependents: HashMap::new(),
+            labels: HashMap::new(),
             events: events.clone(),
         };
         let store = Store {
@@ -464,6 +503,8 @@ impl Store {
         let mut all = list.clone();
         all.limit = None;
         all.continue_token = None;
+        all.resource_version = None;
+        all.resource_version_match = None;
         let items = st.list(&info, &all)?.items;
         let mut out = Vec::new();
         for item in items {
@@ -526,6 +567,7 @@ impl Store {
                             object: o.clone(),
                             previous: None,
                             resource_version: meta_str(o, "resourceVersion").parse().unwrap_or(0),
+                            lines: Arc::default(),
                         })
                         .collect()
                 })

@@ -155,6 +155,8 @@ fn list_options(q: &Query, info: &ResourceInfo, ns: Option<&str>) -> Result<List
         field_selector: field_selector(q, info)?,
         limit,
         continue_token: q.get("continue").filter(|s| !s.is_empty()).cloned(),
+        resource_version: q.get("resourceVersion").cloned(),
+        resource_version_match: q.get("resourceVersionMatch").cloned(),
     })
 }
 

@@ -1,5 +1,6 @@
 //! Watch streams: newline-delimited JSON events over a chunked response, one chunk per event.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::table::Printer;
-use crate::resources::ResourceInfo;
+use crate::resources::{ResourceInfo, Shape};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::Error;
 use crate::store::{EventType, Store, StoreEvent, WatchStart, to_served};
@@ -66,6 +67,14 @@ impl Filter {
             && self.params.field.as_ref().is_none_or(|s| s.matches(o))
     }
 
+    /// An object as this watcher's selectors see it: native objects as stored.
+    fn served<'a>(&self, o: &'a Value) -> Cow<'a, Value> {
+        match self.info.shape {
+            Shape::Native => Cow::Borrowed(o),
+            Shape::EventsV1 => Cow::Owned(to_served(&self.info, o)),
+        }
+    }
+
     fn in_scope(&self, ev: &StoreEvent) -> bool {
         ev.storage == self.info.storage
             && self.params.namespace.as_deref().is_none_or(|ns| {
@@ -77,17 +86,14 @@ impl Filter {
     }
 
     /// The event this watcher sees, if any: objects that start or stop matching the
-    /// selectors turn into ADDED or DELETED.
+    /// selectors turn into ADDED or DELETED. Native objects are matched as stored and every
+    /// watcher of one version shares the event's serialized line.
     fn render(&self, ev: &StoreEvent) -> Option<Bytes> {
         if !self.in_scope(ev) {
             return None;
         }
-        let cur = to_served(&self.info, &ev.object);
-        let now = self.matches(&cur);
-        let before = ev
-            .previous
-            .as_ref()
-            .map(|p| self.matches(&to_served(&self.info, p)));
+        let now = self.matches(&self.served(&ev.object));
+        let before = ev.previous.as_ref().map(|p| self.matches(&self.served(p)));
         let ty = match (ev.event_type, before, now) {
             (EventType::Added, _, true) => "ADDED",
             (EventType::Added, _, false) => return None,
@@ -104,8 +110,10 @@ impl Filter {
             }
         };
         match &self.params.table {
-            Some(p) => Some(line(ty, &p.one(&cur))),
-            None => Some(line(ty, &cur)),
+            Some(p) => Some(line(ty, &p.one(&to_served(&self.info, &ev.object)))),
+            None => Some(ev.lines.get_or_encode(&self.info.api_version(), ty, || {
+                line(ty, &to_served(&self.info, &ev.object))
+            })),
         }
     }
 }
@@ -217,5 +225,49 @@ async fn run(
         if tx.send(Ok(out)).await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Gvr;
+
+    fn filter(store: &Store, label: Option<&str>) -> Filter {
+        Filter {
+            info: store.resource(&Gvr::configmaps()).expect("configmaps"),
+            params: WatchParams {
+                namespace: None,
+                label: label.map(|l| LabelSelector::parse(l).expect("selector")),
+                field: None,
+                start: WatchStart::Current,
+                timeout: None,
+                bookmarks: false,
+                initial_events_end: false,
+                bookmark_interval: Duration::from_secs(60),
+                table: None,
+            },
+        }
+    }
+
+    #[test]
+    fn watchers_share_one_serialized_line() {
+        let store = Store::new(100);
+        let mut rx = store.subscribe();
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "a", "labels": {"x": "1"}}, "data": {"k": "v"}});
+        store
+            .create(&Gvr::configmaps(), Some("default"), cm)
+            .expect("create");
+        let ev = rx.try_recv().expect("an event");
+        let (a, b) = (filter(&store, None), filter(&store, Some("x=1")));
+        let (la, lb) = (
+            a.render(&ev).expect("a line"),
+            b.render(&ev).expect("a line"),
+        );
+        assert_eq!(la, lb);
+        // The same allocation: serialized once, not once per watcher.
+        assert_eq!(la.as_ptr(), lb.as_ptr());
+        assert!(filter(&store, Some("x=2")).render(&ev).is_none());
     }
 }

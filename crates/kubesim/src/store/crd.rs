@@ -15,6 +15,7 @@ impl State {
         let group = crd["spec"]["group"].as_str().unwrap_or_default();
         let plural = crd["spec"]["names"]["plural"].as_str().unwrap_or_default();
         let sk = StorageKey::new(group, plural);
+        self.labels.remove(&sk);
         if let Some(m) = self.objects.remove(&sk) {
             for (key, obj) in m {
                 let rv = self.next_rv();
@@ -28,6 +29,7 @@ impl State {
                     object: Arc::new(last),
                     previous: Some(obj),
                     resource_version: rv,
+                    lines: Arc::default(),
                 });
             }
         }

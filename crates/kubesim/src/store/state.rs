@@ -66,6 +66,40 @@ impl State {
         }
     }
 
+    fn index_labels(
+        &mut self,
+        sk: &StorageKey,
+        key: &ObjKey,
+        old: Option<&Value>,
+        new: Option<&Value>,
+    ) {
+        let pairs = |o: Option<&Value>| -> Vec<(String, String)> {
+            o.and_then(|o| o["metadata"]["labels"].as_object())
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let (before, after) = (pairs(old), pairs(new));
+        if before == after {
+            return;
+        }
+        let index = self.labels.entry(sk.clone()).or_default();
+        for pair in before.iter().filter(|p| !after.contains(p)) {
+            if let Some(set) = index.get_mut(pair) {
+                set.remove(key);
+                if set.is_empty() {
+                    index.remove(pair);
+                }
+            }
+        }
+        for pair in after.into_iter().filter(|p| !before.contains(p)) {
+            index.entry(pair).or_default().insert(key.clone());
+        }
+    }
+
     /// Stores `obj` with a new resourceVersion and emits the event.
     pub(super) fn put(
         &mut self,
@@ -79,6 +113,7 @@ impl State {
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
         let uid = meta_str(&obj, "uid").to_string();
         self.index_owners(sk, &key, previous.as_deref(), Some(&obj));
+        self.index_labels(sk, &key, previous.as_deref(), Some(&obj));
         if !uid.is_empty() {
             self.uids.insert(uid, (sk.clone(), key.clone()));
         }
@@ -93,6 +128,7 @@ impl State {
             object: obj.clone(),
             previous,
             resource_version: rv,
+            lines: Arc::default(),
         });
         obj
     }
@@ -103,6 +139,7 @@ impl State {
         let rv = self.next_rv();
         last["metadata"]["resourceVersion"] = json!(rv.to_string());
         self.index_owners(sk, key, previous.as_deref(), None);
+        self.index_labels(sk, key, previous.as_deref(), None);
         self.uids.remove(meta_str(&last, "uid"));
         // A CRD takes its resource and objects with it.
         if sk.group == "apiextensions.k8s.io" && sk.resource == "customresourcedefinitions" {
@@ -114,6 +151,7 @@ impl State {
             object: Arc::new(last.clone()),
             previous,
             resource_version: rv,
+            lines: Arc::default(),
         });
         last
     }
