@@ -8,8 +8,8 @@ mod controller;
 mod crashes;
 mod harness;
 mod list;
-mod signals;
 mod measure;
+mod signals;
 
 use harness::{Env, eventually};
 use k8s_openapi::api::batch::v1::Job;
