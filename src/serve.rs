@@ -78,7 +78,10 @@ impl Settings {
                     .credentials_file
                     .as_deref()
                     .ok_or(Error::CredentialsFileRequired)?;
-                Auth::sigv4(Credentials::load(path).map_err(Error::Credentials)?)
+                Auth::sigv4(
+                    Credentials::load(path).map_err(Error::Credentials)?,
+                    &args.region,
+                )
             }
         };
         Ok(Settings {
