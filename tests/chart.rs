@@ -634,6 +634,9 @@ impl Cluster {
             },
             shutdown_timeout: Duration::from_secs(5),
             auth: batch_terminator::auth::Auth::None,
+            limits: Default::default(),
+            connections: Default::default(),
+            tls: None,
         };
         let server = Server::start(client, settings)
             .await

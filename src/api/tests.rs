@@ -13,6 +13,9 @@ use crate::batch::{BatchState, JobSummary, TerminateKind};
 
 #[derive(Default)]
 struct Fake {
+    /// When set, each terminate waits for a permit of it (and counts itself in `waiting`).
+    gate: Option<tokio::sync::Semaphore>,
+    waiting: std::sync::atomic::AtomicUsize,
     terminated: Mutex<Vec<(TerminateKind, String, String)>>,
     described: Mutex<Vec<Vec<String>>>,
     fail: Mutex<Option<fn() -> ServiceError>>,
@@ -56,6 +59,11 @@ impl JobService for Fake {
         command: TerminateCommand,
     ) -> Result<(), ServiceError> {
         tracing::info!("inside the service");
+        if let Some(gate) = &self.gate {
+            self.waiting
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _permit = gate.acquire().await.expect("gate open");
+        }
         self.check()?;
         self.terminated.lock().expect("lock").push((
             command.kind(),
@@ -120,13 +128,17 @@ impl Answer {
 }
 
 async fn send(service: Arc<Fake>, method: &str, path: &str, body: impl Into<Body>) -> Answer {
+    send_to(router(service), method, path, body).await
+}
+
+async fn send_to(router: Router, method: &str, path: &str, body: impl Into<Body>) -> Answer {
     let request = Request::builder()
         .method(method)
         .uri(path)
         .header("content-type", "application/json")
         .body(body.into())
         .expect("request");
-    let response = router(service).oneshot(request).await.expect("infallible");
+    let response = router.oneshot(request).await.expect("infallible");
     let status = response.status();
     let headers = response.headers().clone();
     let body = response
@@ -474,8 +486,8 @@ impl std::io::Write for ThreadWriter {
     }
 }
 
-#[tokio::test]
-async fn log_lines_of_a_request_carry_its_id() {
+/// What `request` logs (the text format), with its answer.
+async fn logged(request: impl Future<Output = Answer>) -> (Answer, String) {
     fn subscriber() -> impl tracing::Subscriber + Send + Sync {
         tracing_subscriber::fmt()
             .with_writer(|| ThreadWriter)
@@ -494,15 +506,21 @@ async fn log_lines_of_a_request_carry_its_id() {
     let out = Arc::new(Mutex::new(Vec::new()));
     CAPTURE.with(|c| *c.borrow_mut() = Some(out.clone()));
     // The current-thread runtime of #[tokio::test] polls the whole request on this thread.
-    let a = post_json(
+    let answer = request.await;
+    CAPTURE.with(|c| *c.borrow_mut() = None);
+    let logs = String::from_utf8(out.lock().expect("lock").clone()).expect("utf-8");
+    (answer, logs)
+}
+
+#[tokio::test]
+async fn log_lines_of_a_request_carry_its_id() {
+    let (a, logs) = logged(post_json(
         Arc::new(Fake::default()),
         "/v1/terminatejob",
         json!({"jobId": "j", "reason": "r"}),
-    )
+    ))
     .await;
-    CAPTURE.with(|c| *c.borrow_mut() = None);
     let id = request_id(&a).to_string();
-    let logs = String::from_utf8(out.lock().expect("lock").clone()).expect("utf-8");
     let lines: Vec<&str> = logs.lines().collect();
     assert!(
         lines.iter().any(|l| l.contains("inside the service")),
@@ -516,6 +534,106 @@ async fn log_lines_of_a_request_carry_its_id() {
         assert!(line.contains(&id), "{line}");
         assert!(line.contains("operation=\"TerminateJob\""), "{line}");
     }
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_500_and_is_logged_as_an_error() {
+    let fake = Fake::failing(|| -> ServiceError { panic!("the fake service panics") });
+    let (a, logs) = logged(post_json(fake, "/v1/describejobs", json!({"jobs": ["j"]}))).await;
+    let message = a.error(StatusCode::INTERNAL_SERVER_ERROR, "ServerException");
+    assert_eq!(message, "internal error", "the panic's text is not sent");
+    request_id(&a);
+    let line = logs
+        .lines()
+        .find(|l| l.contains("a handler panicked"))
+        .unwrap_or_else(|| panic!("no panic logged: {logs}"));
+    assert!(line.contains("ERROR"), "{line}");
+    assert!(line.contains("the fake service panics"), "{line}");
+    // The server goes on.
+    let a = post_json(
+        Arc::new(Fake::default()),
+        "/v1/describejobs",
+        json!({"jobs": ["j"]}),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn requests_over_the_concurrency_cap_are_shed_with_503_and_retry_after() {
+    let fake = Arc::new(Fake {
+        gate: Some(tokio::sync::Semaphore::new(0)),
+        ..Fake::default()
+    });
+    let limits = Limits {
+        max_concurrent_requests: 2,
+        ..Limits::default()
+    };
+    let api = router_with_limits(fake.clone(), Auth::None, limits);
+    let terminate = |id: &str| {
+        let api = api.clone();
+        let body = json!({"jobId": id, "reason": "r"}).to_string();
+        tokio::spawn(async move { send_to(api, "POST", "/v1/terminatejob", body).await })
+    };
+    let held = [terminate("a"), terminate("b")];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fake.waiting.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "both requests inside the service"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Every operation shares the cap.
+    for path in ["/v1/terminatejob", "/v1/describejobs"] {
+        let shed = send_to(api.clone(), "POST", path, r#"{"jobs":["x"]}"#).await;
+        shed.error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailableException",
+        );
+        assert_eq!(shed.header("retry-after"), Some("1"));
+        request_id(&shed);
+    }
+    fake.gate.as_ref().expect("gate").add_permits(10);
+    for request in held {
+        assert_eq!(request.await.expect("task").status, StatusCode::OK);
+    }
+    let after = send_to(api, "POST", "/v1/describejobs", r#"{"jobs":["x"]}"#).await;
+    assert_eq!(after.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_is_a_408_and_a_slow_request_too() {
+    let limits = Limits {
+        body_timeout: Duration::from_millis(100),
+        request_timeout: Duration::from_millis(400),
+        ..Limits::default()
+    };
+    // A body that sends one piece, then nothing.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(1);
+    tx.send(Ok(axum::body::Bytes::from_static(b"{\"jobs\"")))
+        .await
+        .expect("send");
+    let stalled = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let api = router_with_limits(Arc::new(Fake::default()), Auth::None, limits);
+    let a = send_to(api, "POST", "/v1/describejobs", stalled).await;
+    a.error(StatusCode::REQUEST_TIMEOUT, "RequestTimeoutException");
+    drop(tx);
+
+    // A handler that never finishes: the request timeout answers.
+    let fake = Arc::new(Fake {
+        gate: Some(tokio::sync::Semaphore::new(0)),
+        ..Fake::default()
+    });
+    let api = router_with_limits(fake, Auth::None, limits);
+    let a = send_to(
+        api,
+        "POST",
+        "/v1/terminatejob",
+        r#"{"jobId":"j","reason":"r"}"#,
+    )
+    .await;
+    a.error(StatusCode::REQUEST_TIMEOUT, "RequestTimeoutException");
 }
 
 #[test]

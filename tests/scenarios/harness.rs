@@ -64,6 +64,9 @@ pub fn settings() -> Settings {
         },
         shutdown_timeout: Duration::from_secs(5),
         auth: batch_terminator::auth::Auth::None,
+        limits: Default::default(),
+        connections: Default::default(),
+        tls: None,
     }
 }
 
