@@ -11,7 +11,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::store::base64;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 
 /// The 4-byte prefix of every Kubernetes protobuf message.
 pub const MAGIC: &[u8] = b"k8s\0";
@@ -1051,7 +1052,7 @@ fn value(
             let s = utf8(b)?;
             (keep_zero || !s.is_empty()).then(|| json!(s))
         }
-        (Kind::Bytes, Wire::Bytes(b)) => Some(json!(base64(b))),
+        (Kind::Bytes, Wire::Bytes(b)) => Some(json!(BASE64.encode(b))),
         (Kind::I32, Wire::Varint(v)) => Some(int32(v)?)
             .filter(|&i| keep_zero || i != 0)
             .map(Value::from),

@@ -1,6 +1,8 @@
 //! Create-time defaults of built-in kinds (the API server's defaulting and `PrepareForCreate`),
 //! applied to the stored shape. Only missing fields are filled in.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value, json};
 
 fn obj(v: &mut Value) -> Option<&mut Map<String, Value>> {
@@ -43,33 +45,6 @@ pub fn pod_spec(spec: &mut Value) {
     }
 }
 
-/// Standard base64 (Secrets' `stringData` becomes `data`).
-pub fn base64(input: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 {
-            T[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if chunk.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
-}
-
 /// Secrets: `stringData` is write-only and merged into `data` on every write.
 pub fn secret_string_data(o: &mut Value) {
     let Some(m) = o.as_object_mut() else { return };
@@ -86,7 +61,7 @@ pub fn secret_string_data(o: &mut Value) {
                 .as_str()
                 .map(String::from)
                 .unwrap_or_else(|| v.to_string());
-            d.insert(k, json!(base64(s.as_bytes())));
+            d.insert(k, json!(BASE64.encode(s)));
         }
     }
 }
@@ -224,14 +199,6 @@ fn job_selector(o: &mut Value, name: &str, uid: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_encodes() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
-    }
 
     #[test]
     fn job_gets_selector_and_defaults() {

@@ -9,6 +9,7 @@
 //!
 //! Wrong method on an operation's path: 400 ClientException (AWS answers client mistakes with
 //! 400). Unknown path: 404 UnknownOperationException. Both JSON.
+#![forbid(unsafe_code)]
 
 use std::future::Future;
 use std::sync::Arc;
@@ -28,6 +29,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tracing::Instrument;
 use uuid::Uuid;
+
+// The core's modules, under the names this crate's modules use.
+use batch_terminator_core::{auth, batch};
 
 use crate::auth::{Auth, Caller};
 use crate::batch::{

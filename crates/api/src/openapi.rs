@@ -182,7 +182,7 @@ pub fn document_json() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::Operation;
+    use crate::Operation;
 
     #[test]
     fn every_operation_is_documented_with_resolvable_refs() {

@@ -1,0 +1,132 @@
+//! Crate-internal access for the garbage collector and the namespace finalizer.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::object::{finalizers, is_deleting};
+use super::{
+    DeleteOptions, Deleted, EventType, Gvr, ObjKey, ResourceInfo, StorageKey, Store, Subresource,
+    WriteOptions, Written,
+};
+use crate::status::{Error, Result};
+
+impl Store {
+    /// The object with this uid: its resource, key and stored state.
+    pub(crate) fn by_uid(&self, uid: &str) -> Option<(Arc<ResourceInfo>, ObjKey, Arc<Value>)> {
+        let st = self.lock();
+        let (sk, key) = st.uids.get(uid)?;
+        let obj = st.get(sk, key)?.clone();
+        let info = st.registry.by_storage(sk)?;
+        Some((info, key.clone(), obj))
+    }
+
+    pub(crate) fn uid_exists(&self, uid: &str) -> bool {
+        self.lock().uids.contains_key(uid)
+    }
+
+    /// Objects whose ownerReferences name `uid`.
+    pub(crate) fn dependents_of(&self, uid: &str) -> Vec<(StorageKey, ObjKey)> {
+        self.lock()
+            .dependents
+            .get(uid)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn get_stored(
+        &self,
+        sk: &StorageKey,
+        key: &ObjKey,
+    ) -> Option<(Arc<ResourceInfo>, Arc<Value>)> {
+        let st = self.lock();
+        let obj = st.get(sk, key)?.clone();
+        Some((st.registry.by_storage(sk)?, obj))
+    }
+
+    /// Every stored object (storage key, key, object): for periodic sweeps.
+    pub(crate) fn snapshot(&self) -> Vec<(StorageKey, ObjKey, Arc<Value>)> {
+        let st = self.lock();
+        st.objects
+            .iter()
+            .flat_map(|(sk, m)| m.iter().map(|(k, o)| (sk.clone(), k.clone(), o.clone())))
+            .collect()
+    }
+
+    /// Keys of the objects in namespace `ns`, per namespaced storage key.
+    pub(crate) fn namespace_contents(&self, ns: &str) -> Vec<(StorageKey, ObjKey, Arc<Value>)> {
+        let st = self.lock();
+        let mut out = Vec::new();
+        for (sk, namespaced) in st.registry.storage_keys() {
+            if !namespaced {
+                continue;
+            }
+            if let Some(m) = st.objects.get(&sk) {
+                let start = (ns.to_string(), String::new());
+                for (k, o) in m.range(start..).take_while(|(k, _)| k.0 == ns) {
+                    out.push((sk.clone(), k.clone(), o.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    pub(crate) fn delete_key(
+        &self,
+        sk: &StorageKey,
+        key: &ObjKey,
+        opts: &DeleteOptions,
+    ) -> Result<Deleted> {
+        let mut st = self.lock();
+        let info = st
+            .registry
+            .by_storage(sk)
+            .ok_or_else(Error::path_not_found)?;
+        st.delete(&info, key, opts)
+    }
+
+    pub(crate) fn mutate_key<F>(
+        &self,
+        sk: &StorageKey,
+        key: &ObjKey,
+        manager: &str,
+        f: F,
+    ) -> Result<Written>
+    where
+        F: FnOnce(&mut Value) -> Result<()>,
+    {
+        let mut st = self.lock();
+        let info = st
+            .registry
+            .by_storage(sk)
+            .ok_or_else(Error::path_not_found)?;
+        st.mutate(
+            &info,
+            key,
+            Subresource::Main,
+            &WriteOptions::manager(manager),
+            f,
+        )
+    }
+
+    /// Clears a terminating namespace's `spec.finalizers` and removes it when nothing else holds it.
+    pub(crate) fn finalize_namespace(&self, name: &str) -> Result<()> {
+        let mut st = self.lock();
+        let info = st.info(&Gvr::namespaces())?;
+        let key = (String::new(), name.to_string());
+        let Some(old) = st.get(&info.storage, &key).cloned() else {
+            return Ok(());
+        };
+        if !is_deleting(&old) {
+            return Ok(());
+        }
+        let mut new = (*old).clone();
+        new["spec"]["finalizers"] = json!([]);
+        if finalizers(&new).is_empty() {
+            st.remove(&info.storage, &key, new);
+        } else if *old != new {
+            st.put(&info.storage, key, new, Some(old), EventType::Modified);
+        }
+        Ok(())
+    }
+}

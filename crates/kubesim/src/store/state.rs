@@ -1,0 +1,120 @@
+//! The state under the lock: lookups, resourceVersions, the event log and the indexes every
+//! stored change updates.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::object::{meta_str, owner_uids};
+use super::{EventType, Gvr, ObjKey, State, StorageKey, StoreEvent};
+use crate::resources::ResourceInfo;
+use crate::status::{Error, Reason, Result};
+
+impl State {
+    pub(super) fn info(&self, gvr: &Gvr) -> Result<Arc<ResourceInfo>> {
+        self.registry.lookup_gvr(gvr).ok_or_else(|| {
+            Error::new(
+                Reason::NotFound,
+                format!(
+                    "the server could not find the requested resource ({})",
+                    crate::status::qualified(&gvr.group, &gvr.resource)
+                ),
+            )
+        })
+    }
+
+    pub(super) fn get(&self, sk: &StorageKey, key: &ObjKey) -> Option<&Arc<Value>> {
+        self.objects.get(sk)?.get(key)
+    }
+
+    pub(super) fn next_rv(&mut self) -> u64 {
+        self.rv += 1;
+        self.rv
+    }
+
+    pub(super) fn emit(&mut self, ev: StoreEvent) {
+        self.log.push_back(ev.clone());
+        while self.log.len() > self.log_capacity {
+            if let Some(old) = self.log.pop_front() {
+                self.oldest = self.oldest.max(old.resource_version);
+            }
+        }
+        // No receivers is fine.
+        let _ = self.events.send(ev);
+    }
+
+    pub(super) fn index_owners(
+        &mut self,
+        sk: &StorageKey,
+        key: &ObjKey,
+        old: Option<&Value>,
+        new: Option<&Value>,
+    ) {
+        let old_uids = old.map(owner_uids).unwrap_or_default();
+        let new_uids = new.map(owner_uids).unwrap_or_default();
+        let entry = (sk.clone(), key.clone());
+        for u in old_uids.iter().filter(|u| !new_uids.contains(u)) {
+            if let Some(set) = self.dependents.get_mut(u) {
+                set.remove(&entry);
+                if set.is_empty() {
+                    self.dependents.remove(u);
+                }
+            }
+        }
+        for u in new_uids {
+            self.dependents.entry(u).or_default().insert(entry.clone());
+        }
+    }
+
+    /// Stores `obj` with a new resourceVersion and emits the event.
+    pub(super) fn put(
+        &mut self,
+        sk: &StorageKey,
+        key: ObjKey,
+        mut obj: Value,
+        previous: Option<Arc<Value>>,
+        event_type: EventType,
+    ) -> Arc<Value> {
+        let rv = self.next_rv();
+        obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+        let uid = meta_str(&obj, "uid").to_string();
+        self.index_owners(sk, &key, previous.as_deref(), Some(&obj));
+        if !uid.is_empty() {
+            self.uids.insert(uid, (sk.clone(), key.clone()));
+        }
+        let obj = Arc::new(obj);
+        self.objects
+            .entry(sk.clone())
+            .or_default()
+            .insert(key, obj.clone());
+        self.emit(StoreEvent {
+            event_type,
+            storage: sk.clone(),
+            object: obj.clone(),
+            previous,
+            resource_version: rv,
+        });
+        obj
+    }
+
+    /// Removes the object at `key`; `last` is its final state (gets the deletion's rv).
+    pub(super) fn remove(&mut self, sk: &StorageKey, key: &ObjKey, mut last: Value) -> Value {
+        let previous = self.objects.get_mut(sk).and_then(|m| m.remove(key));
+        let rv = self.next_rv();
+        last["metadata"]["resourceVersion"] = json!(rv.to_string());
+        self.index_owners(sk, key, previous.as_deref(), None);
+        self.uids.remove(meta_str(&last, "uid"));
+        // A CRD takes its resource and objects with it.
+        if sk.group == "apiextensions.k8s.io" && sk.resource == "customresourcedefinitions" {
+            self.drop_crd(&key.1, &last);
+        }
+        self.emit(StoreEvent {
+            event_type: EventType::Deleted,
+            storage: sk.clone(),
+            object: Arc::new(last.clone()),
+            previous,
+            resource_version: rv,
+        });
+        last
+    }
+}
