@@ -84,16 +84,37 @@ pub struct ServeArgs {
     #[arg(long, env = "BATCH_TERMINATOR_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
 
+    /// Elect one acting controller among the replicas through a coordination.k8s.io Lease in
+    /// this namespace (the chart passes its own). Unset: this process always acts, so run one
+    /// replica only.
+    #[arg(long, env = "BATCH_TERMINATOR_LEASE_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+
+    /// The Lease's name.
+    #[arg(
+        long,
+        env = "BATCH_TERMINATOR_LEASE_NAME",
+        default_value = "batch-terminator"
+    )]
+    pub lease_name: String,
+
+    /// How long a Lease holds without renewal: a replica takes over about this long after
+    /// the leader dies.
+    #[arg(long, env = "BATCH_TERMINATOR_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub lease_duration: Duration,
+
     /// Answer ClientException for unknown job IDs, instead of 200 as AWS Batch does.
     #[arg(long, env = "BATCH_TERMINATOR_STRICT_UNKNOWN_JOBS")]
     pub strict_unknown_jobs: bool,
 
     /// Run against an embedded in-memory Kubernetes API server (kubesim), for a demo without a
     /// cluster.
+    #[cfg(feature = "sim")]
     #[arg(long, env = "BATCH_TERMINATOR_SIM")]
     pub sim: bool,
 
     /// With --sim: write the embedded cluster's kubeconfig to this path, for kubectl.
+    #[cfg(feature = "sim")]
     #[arg(long, env = "BATCH_TERMINATOR_SIM_KUBECONFIG", requires = "sim")]
     pub sim_kubeconfig: Option<PathBuf>,
 
@@ -150,11 +171,19 @@ pub enum AuthMode {
 impl ServeArgs {
     /// --auth, or its default: sigv4, except for the --sim demo.
     pub fn auth_mode(&self) -> AuthMode {
-        self.auth.unwrap_or(if self.sim {
+        self.auth.unwrap_or(if self.is_demo() {
             AuthMode::None
         } else {
             AuthMode::Sigv4
         })
+    }
+
+    /// Whether this is the --sim demo (a build without the `sim` feature has no demo).
+    pub fn is_demo(&self) -> bool {
+        #[cfg(feature = "sim")]
+        return self.sim;
+        #[cfg(not(feature = "sim"))]
+        false
     }
 }
 
@@ -217,18 +246,39 @@ mod tests {
         assert_eq!(args.log_filter, "info");
         assert_eq!(args.shutdown_timeout, Duration::from_secs(10));
         assert!(!args.strict_unknown_jobs);
-        assert!(!args.sim);
-        assert_eq!(args.sim_kubeconfig, None);
+        assert!(!args.is_demo());
         assert_eq!(args.auth, None);
         assert_eq!(args.auth_mode(), AuthMode::Sigv4);
         assert_eq!(args.credentials_file, None);
-        assert_eq!(serve(&["--sim"]).unwrap().auth_mode(), AuthMode::None);
         assert_eq!((args.tls_cert, args.tls_key), (None, None));
         assert_eq!(args.max_concurrent_requests, 256);
         assert_eq!(args.max_connections, 1024);
         assert_eq!(args.header_read_timeout, Duration::from_secs(10));
         assert_eq!(args.body_timeout, Duration::from_secs(10));
         assert_eq!(args.request_timeout, Duration::from_secs(30));
+    }
+
+    #[cfg(feature = "sim")]
+    #[test]
+    fn the_demo_flags() {
+        let args = serve(&[]).unwrap();
+        assert!(!args.sim);
+        assert_eq!(args.sim_kubeconfig, None);
+        let args = serve(&["--sim", "--sim-kubeconfig=/tmp/kc"]).unwrap();
+        assert!(args.is_demo());
+        assert_eq!(args.sim_kubeconfig, Some(PathBuf::from("/tmp/kc")));
+        assert_eq!(args.auth_mode(), AuthMode::None);
+        let args = serve(&["--sim", "--auth=sigv4"]).unwrap();
+        assert_eq!(args.auth_mode(), AuthMode::Sigv4);
+        // --sim-kubeconfig requires --sim.
+        assert!(serve(&["--sim-kubeconfig=/tmp/kc"]).is_err());
+    }
+
+    #[cfg(not(feature = "sim"))]
+    #[test]
+    fn a_build_without_sim_has_no_demo_flags() {
+        assert!(serve(&["--sim"]).is_err());
+        assert!(serve(&["--sim-kubeconfig=/tmp/kc"]).is_err());
     }
 
     #[test]
@@ -243,8 +293,6 @@ mod tests {
             "--log-format=json",
             "--account-id=123456789012",
             "--strict-unknown-jobs",
-            "--sim",
-            "--sim-kubeconfig=/tmp/kc",
             "--auth=sigv4",
             "--credentials-file=/etc/bt/credentials.yaml",
         ])
@@ -256,8 +304,6 @@ mod tests {
         assert_eq!(args.log_format, LogFormat::Json);
         assert_eq!(args.account_id, "123456789012");
         assert!(args.strict_unknown_jobs);
-        assert!(args.sim);
-        assert_eq!(args.sim_kubeconfig, Some(PathBuf::from("/tmp/kc")));
         assert_eq!(args.auth_mode(), AuthMode::Sigv4);
         assert_eq!(
             args.credentials_file,
@@ -274,7 +320,6 @@ mod tests {
             &["--listen=localhost"],
             &["--log-format=yaml"],
             &["--auth=basic"],
-            &["--sim-kubeconfig=/tmp/kc"], // requires --sim
             &["--tls-cert=/tmp/cert.pem"], // requires --tls-key
             &["--tls-key=/tmp/key.pem"],
             &["--max-concurrent-requests=0"],
@@ -316,8 +361,10 @@ mod tests {
             assert!(arg.get_help().is_some(), "--{id} has no doc comment");
             assert!(arg.get_long().is_some(), "--{id} is not a long flag");
         }
+        // --sim and --sim-kubeconfig exist only with the `sim` feature.
+        let expected = if cfg!(feature = "sim") { 26 } else { 24 };
         assert_eq!(
-            seen, 23,
+            seen, expected,
             "a ServeArgs field was added or removed: update this test"
         );
     }

@@ -1,11 +1,16 @@
 //! The no-cluster demo (`serve --sim`): two Jobs in an embedded kubesim cluster, one running
 //! and one queued, and the commands that terminate them.
 
+use std::future::Future;
+
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
+
+use crate::config::ServeArgs;
+use crate::serve::{Error, Result, Server, Settings, install_crd};
 
 pub const NAMESPACE: &str = "demo";
 /// (Batch job ID, Job name, suspended)
@@ -13,6 +18,37 @@ pub const JOBS: [(&str, &str, bool); 2] = [
     ("demo-running", "nightly-etl", false),
     ("demo-queued", "weekly-report", true),
 ];
+
+/// `serve --sim`: starts the embedded cluster, installs the CRD, runs the service against it,
+/// seeds the demo Jobs and prints how to use them, then serves until `stop`.
+pub async fn serve(
+    args: &ServeArgs,
+    settings: Settings,
+    stop: impl Future<Output = ()>,
+) -> Result<()> {
+    // The embedded cluster lives as long as the service.
+    let sim = kubesim::start(kubesim::Config::default().control_plane(true))
+        .await
+        .map_err(Error::Sim)?;
+    let url = sim.url().parse().map_err(|e| Error::SimUrl(Box::new(e)))?;
+    let client = Client::try_from(kube::Config::new(url)).map_err(Error::Client)?;
+    install_crd(&client).await.map_err(Error::InstallCrd)?;
+    if let Some(path) = &args.sim_kubeconfig {
+        sim.write_kubeconfig(path).map_err(Error::Sim)?;
+    }
+    let server = Server::start(client.clone(), settings).await?;
+    seed(&client).await.map_err(Error::Demo)?;
+    println!(
+        "{}",
+        instructions(
+            &server.api_url(),
+            &sim.url(),
+            args.sim_kubeconfig.as_deref()
+        )
+    );
+    server.serve_until(stop).await;
+    Ok(())
+}
 
 /// Creates the demo namespace and Jobs. An existing one is left as it is.
 pub async fn seed(client: &Client) -> Result<(), kube::Error> {

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 pub mod admin;
 pub mod config;
+#[cfg(feature = "sim")]
 pub mod demo;
 pub mod serve;
 pub mod telemetry;

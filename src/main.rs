@@ -22,7 +22,8 @@ async fn main() -> anyhow::Result<()> {
                 .context("writing the OpenAPI document to stdout")?;
         }
         Command::Serve(args) => {
-            telemetry::init(args.log_format, &args.log_filter)?;
+            // Held until the end, so the last lines are written out.
+            let _log = telemetry::init(args.log_format, &args.log_filter)?;
             serve::run(args).await?;
         }
     }

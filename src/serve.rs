@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use crate::admin::{self, Readiness};
 use crate::auth::{Auth, Credentials};
 use crate::config::{AuthMode, ServeArgs};
+use crate::controller::lease::LeaseSettings;
 use crate::controller::{self, Context};
 use crate::index::Index;
 use crate::metrics::Metrics;
@@ -39,12 +40,16 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[cfg(feature = "sim")]
     #[error("the embedded kubesim cluster: {0}")]
     Sim(#[source] kubesim::Error),
+    #[cfg(feature = "sim")]
     #[error("the embedded kubesim cluster's URL: {0}")]
     SimUrl(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[cfg(feature = "sim")]
     #[error("creating the demo jobs: {0}")]
     Demo(#[source] kube::Error),
+    #[cfg(feature = "sim")]
     #[error("installing the JobTermination CRD into the embedded cluster: {0}")]
     InstallCrd(#[source] kube::Error),
     #[error("serving HTTP: {0}")]
@@ -80,6 +85,9 @@ pub struct Settings {
     pub connections: ConnectionLimits,
     /// Serve the API over TLS with these files.
     pub tls: Option<TlsFiles>,
+    /// With a Lease, only its holder's controller acts (every replica serves the API).
+    /// Without, this process always acts.
+    pub leader_election: Option<LeaseSettings>,
 }
 
 impl Settings {
@@ -127,6 +135,14 @@ impl Settings {
                 // clap requires both or neither.
                 _ => None,
             },
+            leader_election: args.lease_namespace.clone().map(|namespace| LeaseSettings {
+                namespace,
+                name: args.lease_name.clone(),
+                // Pod names are unique in a cluster; the pid keeps two processes of one host
+                // (the tests) apart.
+                identity: format!("{}-{}", instance_name(), std::process::id()),
+                duration: args.lease_duration,
+            }),
         })
     }
 }
@@ -175,29 +191,56 @@ impl Server {
         let (trigger_tx, trigger_rx) = mpsc::unbounded_channel();
         let mut tasks = index.spawn_watches(client.clone(), &settings.namespaces, trigger_tx);
 
+        // Ready while every watch is listed and running (a forbidden namespace aside).
         let ready = readiness.clone();
-        let synced = index.clone();
+        let health = index.clone();
         tasks.push(tokio::spawn(async move {
-            synced.wait_synced().await;
-            tracing::info!("caches synced; ready");
-            ready.set_ready();
+            let mut changes = health.health_changes();
+            loop {
+                match health.is_ready() {
+                    true if !ready.is_ready() => {
+                        tracing::info!("caches synced; ready");
+                        ready.set_ready();
+                    }
+                    false if ready.is_ready() => {
+                        tracing::warn!("a watch is failing; not ready until it has listed again");
+                        ready.set_not_ready();
+                    }
+                    true | false => {}
+                }
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
         }));
 
-        let ctx = Arc::new(Context {
-            client: client.clone(),
-            metrics: metrics.clone(),
-            retention: settings.record_retention,
-            instance: instance_name(),
-        });
-        tasks.push(tokio::spawn(controller::release_orphans(
-            ctx.clone(),
+        let ctx = Arc::new(Context::new(
+            client.clone(),
             index.clone(),
+            metrics.clone(),
+            settings.record_retention,
+            instance_name(),
+        ));
+        let (leader_tx, leader_rx) = watch::channel(settings.leader_election.is_none());
+        if let Some(lease) = settings.leader_election.clone() {
+            tasks.push(tokio::spawn(controller::lease::elect(
+                client.clone(),
+                lease,
+                leader_tx,
+                shutdown_rx.clone(),
+            )));
+        } else {
+            // Without an election this process always leads; the sender lives as long as it.
+            tasks.push(tokio::spawn(async move {
+                leader_tx.closed().await;
+            }));
+        }
+        tasks.push(tokio::spawn(controller::run(
+            ctx,
+            trigger_rx,
+            leader_rx,
+            shutdown_rx.clone(),
         )));
-        let namespaces = settings.namespaces.clone();
-        let stop = shutdown_rx.clone();
-        tasks.push(tokio::spawn(async move {
-            controller::run(ctx, &namespaces, trigger_rx, stop).await;
-        }));
 
         let service = Arc::new(KubeJobService::new(
             client,
@@ -215,10 +258,9 @@ impl Server {
         let api_addr = api_listener.local_addr().map_err(Error::Serve)?;
         let admin_addr = admin_listener.local_addr().map_err(Error::Serve)?;
 
-        let api =
-            crate::api::router_with_limits(service, settings.auth.clone(), settings.limits).layer(
-                axum::middleware::from_fn_with_state(metrics.clone(), track_request),
-            );
+        let api = crate::api::router(service, settings.auth.clone(), settings.limits).layer(
+            axum::middleware::from_fn_with_state(metrics.clone(), track_request),
+        );
         let admin = admin::router(readiness, registry);
         let serves_tls = tls.is_some();
         let servers = vec![
@@ -264,6 +306,13 @@ impl Server {
         &self.index
     }
 
+    /// Serves until `stop` resolves, then shuts down.
+    pub async fn serve_until(self, stop: impl std::future::Future<Output = ()>) {
+        stop.await;
+        tracing::info!("shutting down");
+        self.shutdown().await;
+    }
+
     /// Stops accepting requests, lets in-flight ones finish (up to the shutdown timeout), then
     /// stops the controller and the watches.
     pub async fn shutdown(mut self) {
@@ -304,12 +353,10 @@ async fn track_request(
         .copied()
         .unwrap_or(crate::api::Operation::Unknown);
     let code = response
-        .headers()
-        .get(crate::api::ERROR_TYPE_HEADER)
-        .and_then(|v| v.to_str().ok());
-    metrics
-        .api
-        .observe(operation.as_str(), code, started.elapsed());
+        .extensions()
+        .get::<crate::api::AwsErrorCode>()
+        .copied();
+    metrics.api.observe(operation, code, started.elapsed());
     response
 }
 
@@ -393,41 +440,14 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             tracing::info!(access_keys = credentials.len(), "SigV4 authentication on")
         }
     }
-    // The embedded cluster lives as long as the service.
-    let sim = match args.sim {
-        true => Some(
-            kubesim::start(kubesim::Config::default().control_plane(true))
-                .await
-                .map_err(Error::Sim)?,
-        ),
-        false => None,
-    };
-    let client = match &sim {
-        Some(sim) => {
-            let url = sim.url().parse().map_err(|e| Error::SimUrl(Box::new(e)))?;
-            let client = Client::try_from(kube::Config::new(url)).map_err(Error::Client)?;
-            install_crd(&client).await.map_err(Error::InstallCrd)?;
-            if let Some(path) = &args.sim_kubeconfig {
-                sim.write_kubeconfig(path).map_err(Error::Sim)?;
-            }
-            client
-        }
-        None => client_for(&args).await?,
-    };
-    let server = Server::start(client.clone(), settings).await?;
-    if let Some(sim) = &sim {
-        crate::demo::seed(&client).await.map_err(Error::Demo)?;
-        println!(
-            "{}",
-            crate::demo::instructions(
-                &server.api_url(),
-                &sim.url(),
-                args.sim_kubeconfig.as_deref()
-            )
-        );
+    #[cfg(feature = "sim")]
+    if args.sim {
+        return crate::demo::serve(&args, settings, stop).await;
     }
-    stop.await;
-    tracing::info!("shutting down");
-    server.shutdown().await;
+    let client = client_for(&args).await?;
+    Server::start(client, settings)
+        .await?
+        .serve_until(stop)
+        .await;
     Ok(())
 }

@@ -1,10 +1,15 @@
 //! Logging: an `EnvFilter` and text or JSON lines.
 //!
+//! Lines are written by a thread of their own (tracing-appender's non-blocking writer), in
+//! batches: a request formats its line into memory and goes on, instead of making a `write`
+//! system call to stdout per line. The queue holds [`QUEUED_LINES`]; when it is full the
+//! request path waits rather than drop a line, so no log line is ever lost.
+//!
 //! The JSON format flattens the fields of every enclosing span into each line, so all lines of a
 //! request carry its `request_id` without a log query having to look inside nested objects.
 
 use std::fmt;
-use std::io::IsTerminal;
+use std::io::{BufWriter, IsTerminal};
 
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
@@ -33,15 +38,34 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Installs the global subscriber, writing to stdout. `filter` uses `RUST_LOG` syntax.
-pub fn init(format: LogFormat, filter: &str) -> Result<()> {
+/// How many lines may wait for the writer thread before logging waits for it.
+pub const QUEUED_LINES: usize = 128_000;
+
+/// Keeps the writer thread: dropping it writes out the queued lines. Hold it until exit.
+#[must_use = "dropping the guard stops the log writer"]
+#[derive(Debug)]
+pub struct Guard {
+    _writer: tracing_appender::non_blocking::WorkerGuard,
+}
+
+/// Installs the global subscriber, writing to stdout from a writer thread. `filter` uses
+/// `RUST_LOG` syntax.
+pub fn init(format: LogFormat, filter: &str) -> Result<Guard> {
     let filter = parse_filter(filter)?;
     let ansi = std::io::stdout().is_terminal();
+    // The writer thread flushes the buffer whenever its queue is empty, so lines still come
+    // out as they happen, several to a system call under load.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(QUEUED_LINES)
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(BufWriter::new(std::io::stdout()));
     tracing_subscriber::registry()
         .with(filter)
-        .with(layer(format, std::io::stdout, ansi))
+        .with(layer(format, writer, ansi))
         .try_init()
-        .map_err(Error::Init)
+        .map_err(Error::Init)?;
+    Ok(Guard { _writer: guard })
 }
 
 fn parse_filter(filter: &str) -> Result<EnvFilter> {

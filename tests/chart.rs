@@ -4,17 +4,15 @@
 //! chart's ServiceAccount through the terminate scenarios, every granted rule is used, and
 //! `helm uninstall` leaves nothing behind.
 
-#[path = "support/poll.rs"]
-mod poll;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use batch_terminator::batch::TerminateKind;
+use batch_terminator::record::{JobTermination, JobTerminationSpec, Phase};
 use batch_terminator::serve::{Server, Settings};
-use batch_terminator::service::ServiceSettings;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -24,6 +22,7 @@ use kube::{Client, ResourceExt};
 use kubesim::Gvr;
 use kubesim::rbac::{AuthConfig, UserInfo};
 use serde_json::{Value, json};
+use test_support::{describe, eventually_within, post};
 
 const CHART: &str = "charts/batch-terminator";
 const MANIFESTS: &str = "deploy/manifests/batch-terminator.yaml";
@@ -181,20 +180,16 @@ fn grants(rules: &Value) -> BTreeSet<(String, String, String)> {
     out
 }
 
-/// What the code calls, read from src/index.rs, src/controller.rs and src/service.rs.
+/// What the code calls, read from crates/k8s: index.rs, controller.rs and service.rs.
 fn expected_grants() -> BTreeSet<(String, String, String)> {
     [
-        (
-            "batch",
-            "jobs",
-            &["get", "list", "watch", "patch", "delete"][..],
-        ),
-        ("", "pods", &["list", "watch", "patch", "delete"]),
+        ("batch", "jobs", &["list", "watch", "patch", "delete"][..]),
+        ("", "pods", &["list", "watch", "delete"]),
         ("events.k8s.io", "events", &["create"]),
         (
             "batch-terminator.dev",
             "jobterminations",
-            &["list", "watch", "create", "delete"],
+            &["list", "watch", "create", "patch", "delete"],
         ),
         ("batch-terminator.dev", "jobterminations/status", &["patch"]),
     ]
@@ -205,6 +200,16 @@ fn expected_grants() -> BTreeSet<(String, String, String)> {
             .map(move |v| (g.to_string(), r.to_string(), v.to_string()))
     })
     .collect()
+}
+
+/// The leader election's Role in the release namespace.
+const LEASE_ROLE: &str = "bt-batch-terminator-lease";
+
+fn lease_grants() -> BTreeSet<(String, String, String)> {
+    ["get", "create", "update"]
+        .iter()
+        .map(|v| ("coordination.k8s.io".into(), "leases".into(), v.to_string()))
+        .collect()
 }
 
 fn sigv4_values() -> Vec<&'static str> {
@@ -343,6 +348,8 @@ fn defaults_render_cluster_wide_rbac_with_exactly_the_code_s_verbs() {
             "ClusterRole",
             "ClusterRoleBinding",
             "Deployment",
+            "Role",
+            "RoleBinding",
             "Secret",
             "Service",
             "ServiceAccount"
@@ -352,6 +359,15 @@ fn defaults_render_cluster_wide_rbac_with_exactly_the_code_s_verbs() {
     );
     let role = of_kind(&objs, "ClusterRole")[0];
     assert_eq!(grants(&role["rules"]), expected_grants());
+    let lease = of_kind(&objs, "Role")[0];
+    assert_eq!(lease["metadata"]["name"], LEASE_ROLE);
+    assert_eq!(lease["metadata"]["namespace"], RELEASE_NS);
+    assert_eq!(grants(&lease["rules"]), lease_grants());
+    assert!(
+        args_of(&objs).contains(&format!("--lease-namespace={RELEASE_NS}")),
+        "{:?}",
+        args_of(&objs)
+    );
     let binding = of_kind(&objs, "ClusterRoleBinding")[0];
     assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
     assert_eq!(
@@ -384,8 +400,15 @@ fn watch_namespaces_render_a_role_per_namespace_and_pass_namespaces() {
     let objs = render(&["--skip-tests", "--set", "watchNamespaces={team-a,team-b}"]);
     assert!(of_kind(&objs, "ClusterRole").is_empty());
     assert!(of_kind(&objs, "ClusterRoleBinding").is_empty());
-    let roles = of_kind(&objs, "Role");
-    let bindings = of_kind(&objs, "RoleBinding");
+    let not_lease = |o: &&Value| o["metadata"]["name"] != LEASE_ROLE;
+    let roles: Vec<&Value> = of_kind(&objs, "Role")
+        .into_iter()
+        .filter(not_lease)
+        .collect();
+    let bindings: Vec<&Value> = of_kind(&objs, "RoleBinding")
+        .into_iter()
+        .filter(not_lease)
+        .collect();
     let ns_of = |v: &[&Value]| -> Vec<String> {
         v.iter()
             .map(|o| o["metadata"]["namespace"].as_str().unwrap().to_string())
@@ -617,6 +640,8 @@ fn committed_manifests_match_the_chart() {
             "CustomResourceDefinition",
             "Deployment",
             "Namespace",
+            "Role",
+            "RoleBinding",
             "Service",
             "ServiceAccount"
         ]
@@ -647,7 +672,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    poll::eventually_within(DEADLINE, what, check).await
+    eventually_within(DEADLINE, what, check).await
 }
 
 /// A kubesim with its control plane and RBAC on. helm (client-go sends no token over plain
@@ -717,21 +742,17 @@ impl Cluster {
             .token_for_service_account(RELEASE_NS, SERVICE_ACCOUNT);
         let client = client_from(&self.sim.kubeconfig_for_token(&token), Some(PRODUCT_AGENT)).await;
         let settings = Settings {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            admin_listen: "127.0.0.1:0".parse().expect("address"),
             namespaces,
             // Short, so the records' deletion (a granted verb) happens during the test.
             record_retention: Duration::from_secs(3),
-            service: ServiceSettings {
-                region: "us-east-1".into(),
-                account_id: "123456789012".into(),
-                strict_unknown_jobs: false,
-            },
-            shutdown_timeout: Duration::from_secs(5),
-            auth: batch_terminator::auth::Auth::None,
-            limits: Default::default(),
-            connections: Default::default(),
-            tls: None,
+            // As the chart runs it; short, so the lease is renewed (updated) during the test.
+            leader_election: Some(batch_terminator::controller::lease::LeaseSettings {
+                namespace: RELEASE_NS.into(),
+                name: SERVICE_ACCOUNT.into(),
+                identity: "chart-test".into(),
+                duration: Duration::from_secs(3),
+            }),
+            ..test_support::settings()
         };
         let server = Server::start(client, settings)
             .await
@@ -774,23 +795,6 @@ fn gvr_of(api_version: &str, kind: &str) -> Gvr {
         None => format!("{kind}s"),
     };
     Gvr::new(group, version, &plural)
-}
-
-async fn post(http: &reqwest::Client, url: &str, body: Value) -> (u16, Value) {
-    let resp = http.post(url).json(&body).send().await.expect("request");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.expect("JSON body"))
-}
-
-async fn describe(http: &reqwest::Client, api: &str, id: &str) -> Option<Value> {
-    let (status, body) = post(
-        http,
-        &format!("{api}/v1/describejobs"),
-        json!({"jobs": [id]}),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    body["jobs"].as_array().and_then(|j| j.first().cloned())
 }
 
 async fn job_pods(pods: &Api<Pod>, job: &Job) -> Vec<Pod> {
@@ -837,11 +841,38 @@ async fn terminate_scenarios(cluster: &Cluster, server: &Server, ns: &str) {
     })
     .await;
 
+    // A CancelJob whose job started before the controller decided leaves a NoChange record;
+    // the TerminateJob below turns it into a termination (a patch of the record).
+    let records: Api<JobTermination> = Api::namespaced(cluster.admin.clone(), ns);
+    let mut cancel = JobTermination::new(
+        &running_id,
+        JobTerminationSpec {
+            job_id: running_id.clone(),
+            job_name: "running".into(),
+            job_uid: running_id.clone(),
+            job_created_at: chrono::Utc::now(),
+            operation: TerminateKind::Cancel,
+            reason: "too late to cancel".into(),
+            requested_at: chrono::Utc::now(),
+            request_id: None,
+        },
+    );
+    cancel.metadata.namespace = Some(ns.to_string());
+    records
+        .create(&PostParams::default(), &cancel)
+        .await
+        .expect("the CancelJob's record");
+    eventually("the CancelJob to change nothing", || async {
+        let phase = records.get_opt(&running_id).await.ok()??.status?.phase?;
+        (phase == Phase::NoChange).then_some(())
+    })
+    .await;
+
     for id in [&queued_id, &running_id] {
-        let (status, body) = post(
+        let (status, _, body) = post(
             &http,
             &format!("{api}/v1/terminatejob"),
-            json!({"jobId": id, "reason": REASON}),
+            &json!({"jobId": id, "reason": REASON}).to_string(),
         )
         .await;
         assert_eq!((status, &body), (200, &json!({})));
@@ -989,6 +1020,8 @@ async fn installs_into_kubesim_with_rbac_runs_as_its_service_account_and_uninsta
             "Deployment",
             "NetworkPolicy",
             "PodDisruptionBudget",
+            "Role",
+            "RoleBinding",
             "Secret",
             "Service",
             "ServiceAccount",
@@ -1023,7 +1056,16 @@ async fn installs_into_kubesim_with_rbac_runs_as_its_service_account_and_uninsta
     );
     cluster.create_namespace(&ns).await;
     terminate_scenarios(&cluster, &server, &ns).await;
-    assert_least_privilege(&cluster.sim, &role["rules"], None);
+    let lease = store
+        .get(
+            &Gvr::new("rbac.authorization.k8s.io", "v1", "roles"),
+            Some(RELEASE_NS),
+            LEASE_ROLE,
+        )
+        .expect("the lease Role");
+    let mut rules = role["rules"].as_array().expect("rules").clone();
+    rules.extend(lease["rules"].as_array().expect("rules").iter().cloned());
+    assert_least_privilege(&cluster.sim, &Value::Array(rules), None);
     server.shutdown().await;
 
     let out = helm_ok(&cluster.dir, &["test", RELEASE, "--namespace", RELEASE_NS]).await;
@@ -1123,6 +1165,16 @@ async fn namespaced_install(namespaces: &[&str]) {
         terminate_scenarios(&cluster, &server, ns).await;
         assert_least_privilege(&cluster.sim, &role["rules"], Some(ns));
     }
+    let lease = cluster
+        .sim
+        .store()
+        .get(
+            &Gvr::new("rbac.authorization.k8s.io", "v1", "roles"),
+            Some(RELEASE_NS),
+            LEASE_ROLE,
+        )
+        .expect("the lease Role");
+    assert_least_privilege(&cluster.sim, &lease["rules"], Some(RELEASE_NS));
     // Outside its namespaces the ServiceAccount may do nothing.
     let token = cluster
         .sim

@@ -25,6 +25,7 @@ fn the_readme_lists_exactly_the_metrics_the_code_exports() {
 }
 
 /// `serve --sim` starts, writes its cluster's kubeconfig, and exits 0 on SIGTERM.
+#[cfg(feature = "sim")]
 #[test]
 fn the_binary_serves_and_stops_cleanly_on_sigterm() {
     let kubeconfig = std::env::temp_dir().join(format!("bt-sim-{}.kubeconfig", std::process::id()));

@@ -5,24 +5,15 @@
 //! that already running service (tests/e2e/kind.sh sets them). Otherwise each test starts its own
 //! kubesim with its control plane, installs the CRD and runs the service in-process.
 
-#[path = "../support/poll.rs"]
-mod poll;
-
-use std::future::Future;
-use std::time::Duration;
-
 pub use batch_terminator::serve::Settings;
 use batch_terminator::serve::{Server, install_crd};
-use batch_terminator::service::ServiceSettings;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
-
-/// Every wait polls with this deadline; kubesim runs its control plane on a fast clock.
-pub const DEADLINE: Duration = Duration::from_secs(30);
+pub use test_support::{eventually, eventually_within, settings};
 
 /// Label on every namespace a test creates, for cleanup of leftovers.
 pub const TEST_LABEL: &str = "batch-terminator.dev/test";
@@ -36,38 +27,10 @@ pub struct Env {
     pub server: Option<Server>,
 }
 
-/// Polls `check` until it returns Some, or panics with `what` at the deadline.
-pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    poll::eventually_within(DEADLINE, what, check).await
-}
-
 pub fn sim_config() -> kubesim::Config {
     kubesim::Config::default()
         .control_plane(true)
         .time_scale(kubesim::sim::clock::TimeScale::new(0.01).expect("time scale"))
-}
-
-pub fn settings() -> Settings {
-    Settings {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        admin_listen: "127.0.0.1:0".parse().expect("address"),
-        namespaces: Vec::new(),
-        record_retention: Duration::from_secs(3600),
-        service: ServiceSettings {
-            region: "us-east-1".into(),
-            account_id: "123456789012".into(),
-            strict_unknown_jobs: false,
-        },
-        shutdown_timeout: Duration::from_secs(5),
-        auth: batch_terminator::auth::Auth::None,
-        limits: Default::default(),
-        connections: Default::default(),
-        tls: None,
-    }
 }
 
 impl Env {
@@ -106,7 +69,7 @@ impl Env {
                 let sim = kubesim::start(config).await.expect("kubesim starts");
                 let client = sim_client(&sim);
                 install_crd(&client).await.expect("CRD installs");
-                let server = Server::start(client.clone(), settings_for(&ns))
+                let server = Server::start(service_client(&sim), settings_for(&ns))
                     .await
                     .expect("service starts");
                 (client, server.api_url(), Some(sim), Some(server))
@@ -263,22 +226,7 @@ impl Env {
 
     /// POSTs a JSON body to an operation path; returns status, error type header and body.
     pub async fn post(&self, path: &str, body: &str) -> (u16, Option<String>, Value) {
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.endpoint))
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("request sent");
-        let status = resp.status().as_u16();
-        let error_type = resp
-            .headers()
-            .get("x-amzn-errortype")
-            .map(|v| v.to_str().unwrap_or_default().to_string());
-        let text = resp.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body: {text}"));
-        (status, error_type, body)
+        test_support::post(&self.http, &format!("{}{path}", self.endpoint), body).await
     }
 
     pub async fn terminate(&self, job_id: &str, reason: &str) -> (u16, Value) {
@@ -295,14 +243,7 @@ impl Env {
 
     /// DescribeJobs for one ID: the JobDetail, or None when it is left out.
     pub async fn describe(&self, job_id: &str) -> Option<Value> {
-        let body = json!({"jobs": [job_id]}).to_string();
-        let (status, _, body) = self.post("/v1/describejobs", &body).await;
-        assert_eq!(status, 200, "describejobs: {body}");
-        body["jobs"]
-            .as_array()
-            .expect("jobs array")
-            .first()
-            .cloned()
+        test_support::describe(&self.http, &self.endpoint, job_id).await
     }
 
     /// Waits until DescribeJobs shows the job with this status.
@@ -317,6 +258,19 @@ impl Env {
         )
         .await
     }
+}
+
+/// The User-Agent of the in-process service's requests, to tell them from the test's own.
+pub const SERVICE_AGENT: &str = "batch-terminator-scenario-service";
+
+/// A client for the in-process service, with [`SERVICE_AGENT`].
+pub fn service_client(sim: &kubesim::Handle) -> Client {
+    let mut config = kube::Config::new(sim.url().parse().expect("kubesim url"));
+    config.headers.push((
+        reqwest::header::USER_AGENT,
+        reqwest::header::HeaderValue::from_static(SERVICE_AGENT),
+    ));
+    Client::try_from(config).expect("client")
 }
 
 pub fn sim_client(sim: &kubesim::Handle) -> Client {

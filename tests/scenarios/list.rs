@@ -319,8 +319,12 @@ async fn a_cancelled_job_stays_listed_under_its_queue() {
     )
     .await;
     let id = job.uid().expect("uid");
-    let runnable = list(&env, json!({"jobQueue": queue, "jobStatus": "RUNNABLE"})).await;
-    assert_eq!(ids(&runnable), [id.as_str()]);
+    // The service sees the Job once its watch delivers it.
+    eventually("the job to be listed RUNNABLE", || async {
+        let runnable = list(&env, json!({"jobQueue": queue, "jobStatus": "RUNNABLE"})).await;
+        (ids(&runnable) == [id.as_str()]).then_some(())
+    })
+    .await;
 
     assert_eq!(env.cancel(&id, "not needed").await, (200, json!({})));
     env.wait_job_gone("queued").await;

@@ -1,11 +1,15 @@
-//! TerminateJob, CancelJob and DescribeJobs end to end: every row of design.md's behaviour
+//! TerminateJob, CancelJob and DescribeJobs end to end: every row of the README's behaviour
 //! table, against a cluster with a Job controller, a scheduler and a kubelet.
 
 mod arrays;
 mod auth;
 mod bulk;
+mod controller;
+mod crashes;
 mod harness;
 mod list;
+mod measure;
+mod signals;
 
 use harness::{Env, eventually};
 use k8s_openapi::api::batch::v1::Job;
@@ -18,7 +22,7 @@ fn uid(job: &Job) -> String {
     job.uid().expect("uid")
 }
 
-/// The three annotations design.md names, as written on the Job.
+/// The three annotations the README names, as written on the Job.
 fn assert_annotated(job: &Job, action: &str, reason: &str) {
     let a = job.annotations();
     assert_eq!(
@@ -57,10 +61,7 @@ async fn a_suspended_job_is_cancelled_and_deleted() {
         .create_job("queued", json!({"suspend": true}), json!({}))
         .await;
     let id = uid(&job);
-    assert_eq!(
-        env.describe(&id).await.expect("described")["status"],
-        "RUNNABLE"
-    );
+    env.wait_described(&id, "RUNNABLE").await;
 
     assert_eq!(env.terminate(&id, REASON).await, (200, json!({})));
 
@@ -83,10 +84,8 @@ async fn an_unschedulable_job_is_cancelled_with_its_pods() {
     let job = env.create_job("unschedulable", spec, json!({})).await;
     let id = uid(&job);
     env.wait_pod_phase(&job, "Pending").await;
-    assert_eq!(
-        env.describe(&id).await.expect("described")["status"],
-        "RUNNABLE"
-    );
+    // The pod can be seen before the service's Job watch delivers the Job.
+    env.wait_described(&id, "RUNNABLE").await;
 
     assert_eq!(env.cancel(&id, REASON).await, (200, json!({})));
 
@@ -618,6 +617,8 @@ async fn probes_and_metrics_tell_the_truth() {
     let job = env
         .create_job("counted", json!({"suspend": true}), json!({}))
         .await;
+    // Known to the service first: an unknown ID would answer 200 without writing anything.
+    env.wait_described(&uid(&job), "RUNNABLE").await;
     assert_eq!(env.terminate(&uid(&job), REASON).await.0, 200);
     assert_eq!(env.terminate("", REASON).await.0, 400);
     env.wait_described(&uid(&job), "FAILED").await;
@@ -663,6 +664,8 @@ async fn a_kubernetes_failure_is_a_server_exception_and_never_a_false_200() {
     let job = env
         .create_job("flaky", json!({"suspend": true}), json!({}))
         .await;
+    // Known to the service first: an unknown ID would answer 200 without writing anything.
+    env.wait_described(&uid(&job), "RUNNABLE").await;
     let rule = Rule::new(Effect::Error {
         code: 500,
         retry_after_seconds: None,

@@ -75,26 +75,25 @@ The RBAC rules: exactly the API calls of the code, each named by the function th
 tests/chart.rs fails when a rule is not used by some request during the terminate scenarios.
 */}}
 {{- define "batch-terminator.rules" -}}
-# index.rs watches Jobs; controller.rs observe() gets one, mark() JSON-patches it
-# (annotations, fence or suspend), carry() deletes a cancelled one.
+# index watches Jobs; controller actions::patch_job() JSON-patches one (annotations, fence
+# or suspend), delete_job() deletes a cancelled one.
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["get", "list", "watch", "patch", "delete"]
-# index.rs watches the Jobs' pods; observe() lists them; carry() deletes a terminated Job's pods;
-# hold() and release() JSON-patch the attempt finalizer on and off them.
+  verbs: ["list", "watch", "patch", "delete"]
+# index watches the Jobs' pods; actions::delete_pod() deletes a terminated Job's pods.
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list", "watch", "patch", "delete"]
-# mark() records one Event regarding the Job.
+  verbs: ["list", "watch", "delete"]
+# actions::create_event() records one Event regarding the Job.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create"]
-# service.rs creates the durable record; index.rs and the controller watch records;
-# retain() deletes an expired one.
+# service.rs creates the durable record, and patches a no-op CancelJob's record into a
+# TerminateJob; index watches records; actions::delete_record() deletes an expired one.
 - apiGroups: ["batch-terminator.dev"]
   resources: ["jobterminations"]
-  verbs: ["list", "watch", "create", "delete"]
-# write_status() merge-patches the record's status.
+  verbs: ["list", "watch", "create", "patch", "delete"]
+# actions::write_status() merge-patches the record's status.
 - apiGroups: ["batch-terminator.dev"]
   resources: ["jobterminations/status"]
   verbs: ["patch"]

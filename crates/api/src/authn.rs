@@ -74,7 +74,7 @@ async fn authenticated(auth: &Auth, req: Request) -> Result<Request, ApiError> {
         .get::<Operation>()
         .copied()
         .unwrap_or_else(|| Operation::from_path(req.uri().path()));
-    if let Some(name) = granted_name(operation)
+    if let Some(name) = operation.grant()
         && !caller.may_perform(name)
     {
         return Err(ServiceError::AccessDenied(format!(
@@ -86,42 +86,4 @@ async fn authenticated(auth: &Auth, req: Request) -> Result<Request, ApiError> {
     tracing::debug!(access_key_id = caller.name(), "authenticated");
     req.extensions_mut().insert(caller);
     Ok(req)
-}
-
-/// The name a credentials file grants an operation by: a bulk operation needs the grant of
-/// its single form. `None` for the public document and for paths that are no operation (they
-/// answer 404 after authentication).
-fn granted_name(operation: Operation) -> Option<&'static str> {
-    match operation {
-        Operation::TerminateJob
-        | Operation::CancelJob
-        | Operation::DescribeJobs
-        | Operation::ListJobs => Some(operation.as_str()),
-        Operation::TerminateJobs => Some(Operation::TerminateJob.as_str()),
-        Operation::CancelJobs => Some(Operation::CancelJob.as_str()),
-        Operation::OpenApiDocument | Operation::Unknown => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_operation_can_be_granted_in_a_credentials_file() {
-        for operation in [
-            Operation::TerminateJob,
-            Operation::CancelJob,
-            Operation::DescribeJobs,
-            Operation::ListJobs,
-            Operation::TerminateJobs,
-            Operation::CancelJobs,
-        ] {
-            let name = granted_name(operation).expect("an operation");
-            assert!(crate::auth::OPERATIONS.contains(&name), "{name}");
-        }
-        assert_eq!(granted_name(Operation::TerminateJobs), Some("TerminateJob"));
-        assert_eq!(granted_name(Operation::Unknown), None);
-        assert_eq!(granted_name(Operation::OpenApiDocument), None);
-    }
 }

@@ -88,9 +88,6 @@ pub enum ServiceError {
     /// 403 AccessDeniedException.
     #[error("{0}")]
     AccessDenied(String),
-    /// 429 TooManyRequestsException.
-    #[error("{0}")]
-    TooManyRequests(String),
 }
 
 /// The largest request body accepted.
@@ -182,7 +179,6 @@ impl ApiError {
                 ServiceError::Invalid(_) | ServiceError::Client(_) => AwsErrorCode::ClientException,
                 ServiceError::Server(_) => AwsErrorCode::ServerException,
                 ServiceError::AccessDenied(_) => AwsErrorCode::AccessDeniedException,
-                ServiceError::TooManyRequests(_) => AwsErrorCode::TooManyRequestsException,
             },
         }
     }

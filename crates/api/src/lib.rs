@@ -21,7 +21,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, any, get, post};
 use axum::{BoxError, Router};
 use serde::Serialize;
 use tower::ServiceBuilder;
@@ -43,10 +43,12 @@ mod authn;
 mod error;
 mod extract;
 pub mod openapi;
+mod operation;
 mod wire;
 
 pub use error::{ApiError, AwsErrorCode, JSON_PARSE_MESSAGE, MAX_BODY_BYTES, ServiceError};
 pub use extract::AwsJson;
+pub use operation::{OPERATIONS, Operation, Spec};
 pub use wire::{
     BulkJobEntry, BulkJobError, BulkJobSuccess, BulkJobsRequest, BulkJobsResponse,
     CancelJobRequest, DescribeJobsRequest, DescribeJobsResponse, EmptyResponse, ErrorResponse,
@@ -87,52 +89,6 @@ pub trait JobService: Send + Sync + 'static {
         ctx: RequestContext,
         query: ListQuery,
     ) -> impl Future<Output = Result<ListPage, ServiceError>> + Send;
-}
-
-/// The AWS operation a request is for. The request-context middleware puts it in the
-/// request's and the response's extensions (and the span), for metrics layers outside.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Operation {
-    TerminateJob,
-    CancelJob,
-    DescribeJobs,
-    ListJobs,
-    /// The bulk TerminateJob (an extension; each entry is a TerminateJob).
-    TerminateJobs,
-    /// The bulk CancelJob (an extension; each entry is a CancelJob).
-    CancelJobs,
-    /// `GET /openapi.json`.
-    OpenApiDocument,
-    /// A path that is no operation.
-    Unknown,
-}
-
-impl Operation {
-    pub fn from_path(path: &str) -> Operation {
-        match path {
-            "/v1/terminatejob" => Operation::TerminateJob,
-            "/v1/canceljob" => Operation::CancelJob,
-            "/v1/describejobs" => Operation::DescribeJobs,
-            "/v1/listjobs" => Operation::ListJobs,
-            "/v1/terminatejobs" => Operation::TerminateJobs,
-            "/v1/canceljobs" => Operation::CancelJobs,
-            openapi::PATH => Operation::OpenApiDocument,
-            _ => Operation::Unknown,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operation::TerminateJob => "TerminateJob",
-            Operation::CancelJob => "CancelJob",
-            Operation::DescribeJobs => "DescribeJobs",
-            Operation::ListJobs => "ListJobs",
-            Operation::TerminateJobs => "TerminateJobs",
-            Operation::CancelJobs => "CancelJobs",
-            Operation::OpenApiDocument => "OpenApiDocument",
-            Operation::Unknown => "Unknown",
-        }
-    }
 }
 
 /// The `x-amzn-RequestId` of a request.
@@ -199,47 +155,24 @@ impl Default for Limits {
 /// How long a shed client is asked to wait before it tries again (`Retry-After`).
 pub const RETRY_AFTER_SECONDS: u64 = 1;
 
-/// The Batch API router. Layers added outside (metrics) see [`Operation`], [`RequestId`]
-/// and, on errors, [`AwsErrorCode`] in the response's extensions. Health and metrics routes
-/// belong in another router merged beside this one, so they stay out of request tracing.
-pub fn router<S: JobService>(service: Arc<S>) -> Router {
-    router_with_auth(service, Auth::None)
-}
-
-/// [`router`] with authentication: every request passes [`Auth`] before its handler.
-pub fn router_with_auth<S: JobService>(service: Arc<S>, auth: Auth) -> Router {
-    router_with_limits(service, auth, Limits::default())
-}
-
-/// [`router_with_auth`] within `limits`. One stack guards every operation together: the
-/// concurrency cap is one for the whole API, shed requests cost no handler, and a panic in
-/// any handler answers 500 ServerException.
-pub fn router_with_limits<S: JobService>(service: Arc<S>, auth: Auth, limits: Limits) -> Router {
-    let operations = Router::new()
-        .route(
-            "/v1/terminatejob",
-            post(terminate_job::<S>).fallback(wrong_method),
-        )
-        .route(
-            "/v1/canceljob",
-            post(cancel_job::<S>).fallback(wrong_method),
-        )
-        .route(
-            "/v1/describejobs",
-            post(describe_jobs::<S>).fallback(wrong_method),
-        )
-        .route("/v1/listjobs", post(list_jobs::<S>).fallback(wrong_method))
-        .route(
-            "/v1/terminatejobs",
-            post(terminate_jobs::<S>).fallback(wrong_method),
-        )
-        .route(
-            "/v1/canceljobs",
-            post(cancel_jobs::<S>).fallback(wrong_method),
-        )
+/// The Batch API router: every request passes [`Auth`] before its handler, within `limits`.
+/// One stack guards every operation together: the concurrency cap is one for the whole API,
+/// shed requests cost no handler, and a panic in any handler answers 500 ServerException.
+/// Layers added outside (metrics) see [`Operation`], [`RequestId`] and, on errors,
+/// [`AwsErrorCode`] in the response's extensions. Health and metrics routes belong in another
+/// router merged beside this one, so they stay out of request tracing.
+pub fn router<S: JobService>(service: Arc<S>, auth: Auth, limits: Limits) -> Router {
+    let operations = OPERATIONS
+        .iter()
+        .fold(Router::new(), |router, spec| {
+            router.route(
+                spec.path,
+                handler::<S>(spec.operation).fallback(wrong_method),
+            )
+        })
         .route(
             openapi::PATH,
-            get(openapi_document).fallback(unknown_operation),
+            handler::<S>(Operation::OpenApiDocument).fallback(unknown_operation),
         )
         .fallback(unknown_operation)
         .layer(middleware::from_fn_with_state(
@@ -282,6 +215,20 @@ fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".to_owned());
     ApiError::Panicked(message).into_response()
+}
+
+/// The handler of each operation of [`OPERATIONS`], and of the document.
+fn handler<S: JobService>(operation: Operation) -> MethodRouter<Arc<S>> {
+    match operation {
+        Operation::TerminateJob => post(terminate_job::<S>),
+        Operation::CancelJob => post(cancel_job::<S>),
+        Operation::DescribeJobs => post(describe_jobs::<S>),
+        Operation::ListJobs => post(list_jobs::<S>),
+        Operation::TerminateJobs => post(terminate_jobs::<S>),
+        Operation::CancelJobs => post(cancel_jobs::<S>),
+        Operation::OpenApiDocument => get(openapi_document),
+        Operation::Unknown => any(unknown_operation),
+    }
 }
 
 /// Gives each request its ID and span, and puts the ID on the response.

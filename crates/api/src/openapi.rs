@@ -6,76 +6,16 @@ use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
-use super::wire::{
-    BulkJobsRequest, BulkJobsResponse, CancelJobRequest, DescribeJobsRequest, DescribeJobsResponse,
-    EmptyResponse, ErrorResponse, ListJobsRequest, ListJobsResponse, TerminateJobRequest,
-};
+use crate::OPERATIONS;
+use crate::wire::ErrorResponse;
 
 /// Where the API serves the document.
 pub const PATH: &str = "/openapi.json";
 
-/// One `POST /v1/<operation>`.
-struct Op {
-    path: &'static str,
-    id: &'static str,
-    summary: &'static str,
-    request: fn(&mut SchemaGenerator) -> Value,
-    response: fn(&mut SchemaGenerator) -> Value,
-}
-
-fn schema<T: JsonSchema>(generator: &mut SchemaGenerator) -> Value {
+/// A type's schema, for [`crate::OPERATIONS`].
+pub(crate) fn schema<T: JsonSchema>(generator: &mut SchemaGenerator) -> Value {
     generator.subschema_for::<T>().to_value()
 }
-
-const OPERATIONS: &[Op] = &[
-    Op {
-        path: "/v1/terminatejob",
-        id: "TerminateJob",
-        summary: "Cancel a queued job, or terminate a started one. 200 once the request is \
-                  durable; unknown job IDs answer 200 too.",
-        request: schema::<TerminateJobRequest>,
-        response: schema::<EmptyResponse>,
-    },
-    Op {
-        path: "/v1/canceljob",
-        id: "CancelJob",
-        summary: "Cancel a queued job; a started or finished job is left alone (200).",
-        request: schema::<CancelJobRequest>,
-        response: schema::<EmptyResponse>,
-    },
-    Op {
-        path: "/v1/describejobs",
-        id: "DescribeJobs",
-        summary: "Describe up to 100 jobs (array children as <parent-id>:<index>); unknown IDs \
-                  are left out.",
-        request: schema::<DescribeJobsRequest>,
-        response: schema::<DescribeJobsResponse>,
-    },
-    Op {
-        path: "/v1/listjobs",
-        id: "ListJobs",
-        summary: "List the jobs of a queue, or the children of an array job, newest first; the \
-                  last page has no nextToken.",
-        request: schema::<ListJobsRequest>,
-        response: schema::<ListJobsResponse>,
-    },
-    Op {
-        path: "/v1/terminatejobs",
-        id: "TerminateJobs",
-        summary: "Extension (not in AWS Batch): TerminateJob on up to 50 jobs, answering \
-                  successful and errors lists.",
-        request: schema::<BulkJobsRequest>,
-        response: schema::<BulkJobsResponse>,
-    },
-    Op {
-        path: "/v1/canceljobs",
-        id: "CancelJobs",
-        summary: "Extension (not in AWS Batch): CancelJob on up to 50 jobs, answering \
-                  successful and errors lists.",
-        request: schema::<BulkJobsRequest>,
-        response: schema::<BulkJobsResponse>,
-    },
-];
 
 /// The errors every operation may answer, by HTTP status.
 const ERRORS: &[(&str, &str)] = &[
@@ -132,7 +72,7 @@ pub fn document() -> Value {
             op.path.into(),
             json!({
                 "post": {
-                    "operationId": op.id,
+                    "operationId": op.name,
                     "summary": op.summary,
                     "requestBody": {
                         "required": true,
@@ -182,20 +122,10 @@ pub fn document_json() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Operation;
 
     #[test]
     fn every_operation_is_documented_with_resolvable_refs() {
         let doc = document();
-        for op in OPERATIONS {
-            assert_ne!(
-                Operation::from_path(op.path),
-                Operation::Unknown,
-                "{}",
-                op.path
-            );
-            assert_eq!(Operation::from_path(op.path).as_str(), op.id);
-        }
         let paths = doc["paths"].as_object().expect("paths");
         assert_eq!(paths.len(), OPERATIONS.len() + 1);
         // Every $ref points into components.schemas.

@@ -193,7 +193,7 @@ impl fmt::Display for Action {
     }
 }
 
-/// The outcome of the state table in design.md.
+/// The outcome of the state table (README, "TerminateJob and CancelJob, state by state").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Decision {
     Cancel,
@@ -262,7 +262,7 @@ fn pods_state<'a>(pods: impl Iterator<Item = &'a PodView>) -> BatchState {
     state
 }
 
-/// The state table of design.md, on a known state.
+/// The state table (README, "TerminateJob and CancelJob, state by state").
 pub fn decide_state(state: BatchState, kind: TerminateKind) -> Decision {
     match (state, kind) {
         (
@@ -278,11 +278,6 @@ pub fn decide_state(state: BatchState, kind: TerminateKind) -> Decision {
             TerminateKind::Terminate | TerminateKind::Cancel,
         ) => Decision::NoChange,
     }
-}
-
-/// The state table of design.md, on a Job and its pods as they are now.
-pub fn decide(job: &JobView, pods: &[PodView], kind: TerminateKind) -> Decision {
-    decide_state(batch_state(job, pods), kind)
 }
 
 #[cfg(test)]

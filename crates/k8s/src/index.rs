@@ -2,26 +2,21 @@
 //! job ID. Large fields are stripped before anything is stored.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
-use futures::{Stream, StreamExt};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Pod, PodSpec};
-use kube::runtime::WatchStreamExt;
+use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher::{self, watcher};
-use kube::{Api, Client, Resource, ResourceExt};
-use tokio::sync::{Notify, mpsc};
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
 
 use crate::record::{
-    ATTEMPT_FINALIZER, JOB_ID_LABEL, JOB_QUEUE_LABEL, JobTermination, KUEUE_QUEUE_LABEL,
+    JOB_ID_LABEL, JOB_QUEUE_LABEL, JobTermination, KUEUE_QUEUE_LABEL, LEGACY_ATTEMPT_FINALIZER,
+    Phase,
 };
 
 pub mod views;
-
-/// Label the Job controller puts on every pod it creates; only those pods are watched.
-const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
+mod watches;
 
 /// The Batch job ID of a Job: its `batch-terminator.dev/job-id` label, else its uid.
 pub fn job_id(job: &Job) -> Option<String> {
@@ -156,6 +151,14 @@ impl<K: Resource> Cache<K> {
         match event {
             watcher::Event::Apply(obj) => {
                 let key = key_of(&obj);
+                if self
+                    .objects
+                    .get(&key)
+                    .is_some_and(|old| is_older(&obj, old))
+                {
+                    // The controller stored its own newer write already.
+                    return Vec::new();
+                }
                 self.insert(obj);
                 self.objects.get(&key).cloned().into_iter().collect()
             }
@@ -216,6 +219,17 @@ impl<K: Resource> Cache<K> {
     }
 }
 
+/// True when `new` is an older version of `old`. resourceVersions are opaque to clients, but
+/// every API server in use (etcd's revisions, kubesim) makes them increasing integers; anything
+/// else counts as newer.
+fn is_older<K: Resource>(new: &K, old: &K) -> bool {
+    let version = |o: &K| o.resource_version()?.parse::<u64>().ok();
+    match (version(new), version(old)) {
+        (Some(new), Some(old)) => new < old,
+        _ => false,
+    }
+}
+
 /// Everything the API knows about one Batch job at one moment.
 #[derive(Debug, Clone, Default)]
 pub struct JobEntry {
@@ -249,6 +263,9 @@ struct Caches {
     jobs: Cache<Job>,
     pods: Cache<Pod>,
     records: Cache<JobTermination>,
+    /// Last states of pods gone from the cache, per Job (namespace, uid) with an unfinished
+    /// record, until the controller keeps them.
+    departed: HashMap<Key, Vec<Arc<Pod>>>,
 }
 
 impl Caches {
@@ -277,7 +294,10 @@ impl Caches {
         &self,
         jobs: impl Iterator<Item = (String, String)>,
     ) -> Vec<ObjectRef<JobTermination>> {
-        jobs.filter(|key| self.records.objects.contains_key(key))
+        let keys: BTreeSet<Key> = jobs
+            .filter(|key| self.records.objects.contains_key(key))
+            .collect();
+        keys.into_iter()
             .map(|(ns, uid)| ObjectRef::new(&uid).within(&ns))
             .collect()
     }
@@ -287,9 +307,7 @@ impl Caches {
 #[derive(Clone)]
 pub struct Index {
     caches: Arc<RwLock<Caches>>,
-    synced: Arc<AtomicUsize>,
-    streams: Arc<AtomicUsize>,
-    synced_notify: Arc<Notify>,
+    health: Arc<watches::Health>,
 }
 
 impl Default for Index {
@@ -309,10 +327,9 @@ impl Index {
                     |r| Some(record_queue(r)),
                     |r| Some(r.spec.job_uid.clone()),
                 ),
+                departed: HashMap::new(),
             })),
-            synced: Arc::new(AtomicUsize::new(0)),
-            streams: Arc::new(AtomicUsize::new(0)),
-            synced_notify: Arc::new(Notify::new()),
+            health: Arc::default(),
         }
     }
 
@@ -325,20 +342,32 @@ impl Index {
         self.caches.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// True once every watch has completed its first list.
+    /// True once every watch has completed its first list (or is refused for good: a
+    /// forbidden namespace does not hold the others back).
     pub fn is_synced(&self) -> bool {
-        let streams = self.streams.load(Ordering::SeqCst);
-        streams > 0 && self.synced.load(Ordering::SeqCst) >= streams
+        self.health.is_synced()
     }
 
+    /// True while every watch is listed and running: only then does a job ID missing from
+    /// the caches mean the job does not exist.
+    pub fn is_complete(&self) -> bool {
+        self.health.is_complete()
+    }
+
+    /// True when the service may take traffic: no watch is listing or failing, except those
+    /// refused for good (403, 404), which [`Index::is_complete`] still counts.
+    pub fn is_ready(&self) -> bool {
+        self.health.is_ready()
+    }
+
+    /// Resolves once [`Index::is_synced`].
     pub async fn wait_synced(&self) {
-        loop {
-            let notified = self.synced_notify.notified();
-            if self.is_synced() {
-                return;
-            }
-            notified.await;
-        }
+        self.health.wait(|h| h.is_synced()).await
+    }
+
+    /// A receiver that sees every change of the watches' health.
+    pub fn health_changes(&self) -> tokio::sync::watch::Receiver<()> {
+        self.health.subscribe()
     }
 
     /// Looks a Batch job ID up for a caller who may see the namespaces `visible` accepts: its
@@ -425,14 +454,51 @@ impl Index {
         )
     }
 
-    /// Applies a pod event; returns the records whose Job's pods changed.
+    /// Applies a pod event; returns the records whose Job's pods changed. A pod that leaves
+    /// the cache (deleted, or missing from a relist) while its Job's record is unfinished is
+    /// kept as departed, in its last state, so the controller can keep its exit code.
     pub fn apply_pod(
         &self,
         scope: &str,
         event: watcher::Event<Pod>,
     ) -> Vec<ObjectRef<JobTermination>> {
         let mut caches = self.write();
-        let changed = caches.pods.apply(scope, event);
+        let caches = &mut *caches;
+        // The DELETED event's object is the pod's last state; a relist leaves only the state
+        // last seen.
+        let old: Vec<Arc<Pod>> = match &event {
+            watcher::Event::Delete(pod) => vec![Arc::new(pod.clone())],
+            watcher::Event::InitDone => caches
+                .pods
+                .objects
+                .iter()
+                .filter(|((ns, _), _)| scope.is_empty() || ns == scope)
+                .map(|(_, pod)| pod.clone())
+                .collect(),
+            watcher::Event::Apply(_) | watcher::Event::Init | watcher::Event::InitApply(_) => {
+                Vec::new()
+            }
+        };
+        let mut changed = caches.pods.apply(scope, event);
+        for pod in old {
+            if caches.pods.objects.contains_key(&key_of(&*pod)) {
+                continue;
+            }
+            let Some(job_key) = pod.namespace().zip(owning_job_uid(&pod)) else {
+                continue;
+            };
+            let unfinished = caches
+                .records
+                .objects
+                .get(&job_key)
+                .is_some_and(|r| !is_finished(r));
+            if unfinished {
+                let departed = caches.departed.entry(job_key).or_default();
+                departed.retain(|p| p.uid() != pod.uid());
+                departed.push(pod.clone());
+                changed.push(pod);
+            }
+        }
         caches.records_of(
             changed
                 .iter()
@@ -440,139 +506,125 @@ impl Index {
         )
     }
 
-    /// Pods that carry the attempt finalizer although no record holds them any more (the
-    /// record was deleted by hand): nothing else would ever let them go.
-    pub fn orphaned_held_pods(&self) -> Vec<Arc<Pod>> {
+    /// Applies a record event; returns the record itself, to reconcile it.
+    pub fn apply_record(
+        &self,
+        scope: &str,
+        event: watcher::Event<JobTermination>,
+    ) -> Vec<ObjectRef<JobTermination>> {
+        let mut caches = self.write();
+        let deleted = match &event {
+            watcher::Event::Delete(r) => Some(key_of(r)),
+            _ => None,
+        };
+        let changed = caches.records.apply(scope, event);
+        if let Some(key) = deleted {
+            caches.departed.remove(&key);
+        }
+        changed.iter().map(|r| ObjectRef::from_obj(&**r)).collect()
+    }
+
+    /// What the controller needs to decide about one record: the record, its Job (only the
+    /// one with the record's uid), the Job's pods, and the pods that left meanwhile.
+    pub fn snapshot(&self, namespace: &str, name: &str) -> Option<Snapshot> {
+        let caches = self.read();
+        let record = caches
+            .records
+            .objects
+            .get(&(namespace.to_string(), name.to_string()))?
+            .clone();
+        let uid = &record.spec.job_uid;
+        let job = caches
+            .jobs
+            .objects
+            .get(&(namespace.to_string(), record.spec.job_name.clone()))
+            .filter(|j| j.uid().as_deref() == Some(uid.as_str()))
+            .cloned();
+        let pods = caches
+            .pods
+            .lookup(uid)
+            .into_iter()
+            .filter(|p| p.namespace().as_deref() == Some(namespace))
+            .collect();
+        let departed = caches
+            .departed
+            .get(&(namespace.to_string(), uid.clone()))
+            .cloned()
+            .unwrap_or_default();
+        Some(Snapshot {
+            record,
+            job,
+            pods,
+            departed,
+        })
+    }
+
+    /// Stores the Job as this process wrote it, so decisions made before its watch event
+    /// arrives see the write.
+    pub fn store_job(&self, mut job: Job) {
+        watches::strip_job(&mut job);
+        self.write().jobs.apply("", watcher::Event::Apply(job));
+    }
+
+    /// Stores the record as this process wrote it (see [`Index::store_job`]).
+    pub fn store_record(&self, mut record: JobTermination) {
+        record.managed_fields_mut().clear();
+        self.write()
+            .records
+            .apply("", watcher::Event::Apply(record));
+    }
+
+    /// Drops the departed pods of a record's Job once their state is kept in the record.
+    pub fn forget_departed(&self, namespace: &str, job_uid: &str) {
+        self.write()
+            .departed
+            .remove(&(namespace.to_string(), job_uid.to_string()));
+    }
+
+    /// Every record, to look at each once when this process becomes the leader.
+    pub fn record_refs(&self) -> Vec<ObjectRef<JobTermination>> {
         let caches = self.read();
         caches
+            .records
+            .objects
+            .values()
+            .map(|r| ObjectRef::from_obj(&**r))
+            .collect()
+    }
+
+    /// Pods that still carry the attempt finalizer of versions before 0.2, which held pods
+    /// until their final state was kept; this version lets go of them once.
+    pub fn legacy_held_pods(&self) -> Vec<Arc<Pod>> {
+        self.read()
             .pods
             .objects
             .values()
-            .filter(|pod| pod.finalizers().iter().any(|f| f == ATTEMPT_FINALIZER))
             .filter(|pod| {
-                let key = (
-                    pod.namespace().unwrap_or_default(),
-                    owning_job_uid(pod).unwrap_or_default(),
-                );
-                !caches.records.objects.contains_key(&key)
+                pod.finalizers()
+                    .iter()
+                    .any(|f| f == LEGACY_ATTEMPT_FINALIZER)
             })
             .cloned()
             .collect()
     }
-
-    pub fn apply_record(&self, scope: &str, event: watcher::Event<JobTermination>) {
-        self.write().records.apply(scope, event);
-    }
-
-    fn mark_synced(&self) {
-        self.synced.fetch_add(1, Ordering::SeqCst);
-        self.synced_notify.notify_waiters();
-    }
-
-    /// Starts the watches that feed the index: one per kind and namespace (all namespaces when
-    /// `namespaces` is empty). Changes to Jobs and pods that have a record are sent on `triggers`
-    /// so the controller reconciles that record. Returns the tasks, which run until aborted.
-    pub fn spawn_watches(
-        &self,
-        client: Client,
-        namespaces: &[String],
-        triggers: mpsc::UnboundedSender<ObjectRef<JobTermination>>,
-    ) -> Vec<tokio::task::JoinHandle<()>> {
-        let scopes = match namespaces {
-            [] => vec![String::new()],
-            some => some.to_vec(),
-        };
-        let mut tasks = Vec::new();
-        for scope in scopes {
-            self.streams.fetch_add(3, Ordering::SeqCst);
-            let forward = |refs: Vec<ObjectRef<JobTermination>>, tx: &mpsc::UnboundedSender<_>| {
-                for r in refs {
-                    // The controller is gone only during shutdown.
-                    let _ = tx.send(r);
-                }
-            };
-
-            let jobs =
-                watcher(scoped(&client, &scope), watcher::Config::default()).modify(strip_job);
-            let (index, s, tx) = (self.clone(), scope.clone(), triggers.clone());
-            tasks.push(tokio::spawn(self.clone().drive("jobs", jobs, move |e| {
-                forward(index.apply_job(&s, e), &tx)
-            })));
-
-            let pods_config = watcher::Config::default().labels(CONTROLLER_UID_LABEL);
-            let pods = watcher(scoped(&client, &scope), pods_config).modify(strip_pod);
-            let (index, s, tx) = (self.clone(), scope.clone(), triggers.clone());
-            tasks.push(tokio::spawn(self.clone().drive("pods", pods, move |e| {
-                forward(index.apply_pod(&s, e), &tx)
-            })));
-
-            let records = watcher(scoped(&client, &scope), watcher::Config::default())
-                .modify(|r: &mut JobTermination| r.managed_fields_mut().clear());
-            let (index, s) = (self.clone(), scope.clone());
-            tasks.push(tokio::spawn(self.clone().drive(
-                "records",
-                records,
-                move |e| index.apply_record(&s, e),
-            )));
-        }
-        tasks
-    }
-
-    /// Runs one watch stream into `apply`, with backoff on errors, counting its first full list.
-    async fn drive<K, S>(
-        self,
-        kind: &'static str,
-        stream: S,
-        mut apply: impl FnMut(watcher::Event<K>),
-    ) where
-        S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
-    {
-        let mut first_sync = true;
-        let stream = stream.default_backoff();
-        futures::pin_mut!(stream);
-        while let Some(event) = stream.next().await {
-            match event {
-                Ok(event) => {
-                    let done = matches!(event, watcher::Event::InitDone);
-                    apply(event);
-                    if done && first_sync {
-                        first_sync = false;
-                        self.mark_synced();
-                    }
-                }
-                Err(error) => tracing::warn!(kind, %error, "watch failed; retrying with backoff"),
-            }
-        }
-    }
 }
 
-/// An Api over one namespace, or all of them for the scope "".
-fn scoped<K>(client: &Client, scope: &str) -> Api<K>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-{
-    match scope {
-        "" => Api::all(client.clone()),
-        ns => Api::namespaced(client.clone(), ns),
-    }
+/// A finished record (Completed or NoChange) needs no departed pods.
+fn is_finished(record: &JobTermination) -> bool {
+    matches!(
+        record.status.as_ref().and_then(|s| s.phase),
+        Some(Phase::Completed | Phase::NoChange)
+    )
 }
 
-/// Drops what the API never reads: managed fields and the pod template.
-fn strip_job(job: &mut Job) {
-    job.managed_fields_mut().clear();
-    if let Some(spec) = job.spec.as_mut() {
-        spec.template = Default::default();
-    }
-}
-
-/// Keeps of a pod's spec only the node it is bound to; the status stays whole.
-fn strip_pod(pod: &mut Pod) {
-    pod.managed_fields_mut().clear();
-    let node_name = pod.spec.as_ref().and_then(|s| s.node_name.clone());
-    pod.spec = Some(PodSpec {
-        node_name,
-        ..Default::default()
-    });
+/// One record with what the caches hold of its Job.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub record: Arc<JobTermination>,
+    pub job: Option<Arc<Job>>,
+    pub pods: Vec<Arc<Pod>>,
+    /// Pods of the Job that left the cache while the record was unfinished, last state.
+    pub departed: Vec<Arc<Pod>>,
 }
 
 #[cfg(test)]
@@ -726,27 +778,13 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn held_pods_without_a_record_are_orphans() {
-        let index = Index::new();
-        let mut held = pod("a", "held", "uid-1");
-        held.metadata.finalizers = Some(vec![ATTEMPT_FINALIZER.into()]);
-        let mut free = pod("a", "free", "uid-1");
-        free.metadata.finalizers = Some(vec!["other".into()]);
-        index.apply_pod("", watcher::Event::Apply(held));
-        index.apply_pod("", watcher::Event::Apply(free));
-        let orphans = index.orphaned_held_pods();
-        assert_eq!(
-            orphans.iter().map(|p| p.name_any()).collect::<Vec<_>>(),
-            ["held"]
-        );
-
+    fn record(ns: &str, job_uid: &str, phase: Option<Phase>) -> JobTermination {
         let mut record = JobTermination::new(
-            "uid-1",
+            job_uid,
             crate::record::JobTerminationSpec {
-                job_id: "uid-1".into(),
+                job_id: job_uid.into(),
                 job_name: "j".into(),
-                job_uid: "uid-1".into(),
+                job_uid: job_uid.into(),
                 job_created_at: chrono::Utc::now(),
                 operation: crate::batch::TerminateKind::Terminate,
                 reason: "r".into(),
@@ -754,9 +792,83 @@ mod tests {
                 request_id: None,
             },
         );
-        record.metadata.namespace = Some("a".into());
-        index.apply_record("", watcher::Event::Apply(record));
-        assert!(index.orphaned_held_pods().is_empty(), "a record holds it");
+        record.metadata.namespace = Some(ns.into());
+        record.status = phase.map(|phase| crate::record::JobTerminationStatus {
+            phase: Some(phase),
+            ..Default::default()
+        });
+        record
+    }
+
+    #[test]
+    fn pods_that_leave_during_a_termination_are_kept_as_departed() {
+        let index = Index::new();
+        index.apply_job("", watcher::Event::Apply(job("a", "j", "uid-1", None)));
+        index.apply_pod("", watcher::Event::Apply(pod("a", "p1", "uid-1")));
+        index.apply_pod("", watcher::Event::Apply(pod("a", "p2", "uid-1")));
+        // No record yet: a deleted pod is simply gone.
+        assert!(
+            index
+                .apply_pod("", watcher::Event::Delete(pod("a", "p2", "uid-1")))
+                .is_empty()
+        );
+        let triggered = index.apply_record(
+            "",
+            watcher::Event::Apply(record("a", "uid-1", Some(Phase::InProgress))),
+        );
+        assert_eq!(triggered, [ObjectRef::new("uid-1").within("a")]);
+
+        // The last state is the DELETED event's object.
+        index.apply_pod("", watcher::Event::Apply(pod("a", "p1", "uid-1")));
+        let mut last = pod("a", "p1", "uid-1");
+        last.metadata.uid = Some("pod-uid-1".into());
+        last.status = Some(Default::default());
+        let triggered = index.apply_pod("", watcher::Event::Delete(last));
+        assert_eq!(triggered, [ObjectRef::new("uid-1").within("a")]);
+        let snapshot = index.snapshot("a", "uid-1").expect("the record");
+        assert!(snapshot.pods.is_empty());
+        assert_eq!(snapshot.departed.len(), 1);
+        assert_eq!(snapshot.departed[0].name_any(), "p1");
+        assert!(snapshot.departed[0].status.is_some());
+        assert_eq!(snapshot.job.expect("the Job").name_any(), "j");
+
+        // A pod missing from a relist departs too (the watch gap).
+        index.apply_pod("", watcher::Event::Apply(pod("a", "p3", "uid-1")));
+        index.apply_pod("", watcher::Event::Init);
+        index.apply_pod("", watcher::Event::InitDone);
+        assert_eq!(index.snapshot("a", "uid-1").unwrap().departed.len(), 2);
+
+        index.forget_departed("a", "uid-1");
+        assert!(index.snapshot("a", "uid-1").unwrap().departed.is_empty());
+    }
+
+    #[test]
+    fn finished_records_keep_no_departed_pods() {
+        let index = Index::new();
+        index.apply_record(
+            "",
+            watcher::Event::Apply(record("a", "uid-1", Some(Phase::Completed))),
+        );
+        index.apply_pod("", watcher::Event::Apply(pod("a", "p1", "uid-1")));
+        index.apply_pod("", watcher::Event::Delete(pod("a", "p1", "uid-1")));
+        assert!(index.snapshot("a", "uid-1").unwrap().departed.is_empty());
+        // Another Job with the same name is not this record's Job.
+        index.apply_job("", watcher::Event::Apply(job("a", "j", "uid-2", None)));
+        assert!(index.snapshot("a", "uid-1").unwrap().job.is_none());
+    }
+
+    #[test]
+    fn legacy_held_pods_are_found() {
+        let index = Index::new();
+        let mut held = pod("a", "held", "uid-1");
+        held.metadata.finalizers = Some(vec![LEGACY_ATTEMPT_FINALIZER.into()]);
+        index.apply_pod("", watcher::Event::Apply(held));
+        index.apply_pod("", watcher::Event::Apply(pod("a", "free", "uid-1")));
+        let held = index.legacy_held_pods();
+        assert_eq!(
+            held.iter().map(|p| p.name_any()).collect::<Vec<_>>(),
+            ["held"]
+        );
     }
 
     #[test]
@@ -876,19 +988,5 @@ mod tests {
         assert_eq!(queue_names(&index, "cpu"), ["kueue", "ours"]);
         index.apply_job("", watcher::Event::Delete(job("b", "kueue", "uid-3", None)));
         assert_eq!(queue_names(&index, "cpu"), ["ours"]);
-    }
-
-    #[test]
-    fn stripping_keeps_what_the_api_reads() {
-        let mut p = pod("a", "p", "uid-1");
-        p.spec = Some(PodSpec {
-            node_name: Some("n0".into()),
-            containers: vec![Default::default()],
-            ..Default::default()
-        });
-        strip_pod(&mut p);
-        let spec = p.spec.unwrap();
-        assert_eq!(spec.node_name.as_deref(), Some("n0"));
-        assert!(spec.containers.is_empty());
     }
 }

@@ -6,11 +6,13 @@
 
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
+
+use crate::api::{AwsErrorCode, Operation};
 
 /// The prefix of every metric name, without its trailing `_`.
 pub const PREFIX: &str = "batch_terminator";
@@ -49,13 +51,35 @@ type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    operation: String,
-    code: String,
+    operation: OperationLabel,
+    code: CodeLabel,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OperationLabels {
-    operation: String,
+    operation: OperationLabel,
+}
+
+/// An [`Operation`] as a label value: its AWS name.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+struct OperationLabel(Operation);
+
+impl EncodeLabelValue for OperationLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        self.0.as_str().encode(encoder)
+    }
+}
+
+/// The AWS error code a request answered with, or [`SUCCESS_CODE`].
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+struct CodeLabel(Option<AwsErrorCode>);
+
+impl EncodeLabelValue for CodeLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        self.0
+            .map_or(SUCCESS_CODE, AwsErrorCode::as_str)
+            .encode(encoder)
+    }
 }
 
 /// Metrics of the AWS Batch HTTP API.
@@ -85,20 +109,18 @@ impl ApiMetrics {
         ApiMetrics { requests, duration }
     }
 
-    /// Records one request. `operation` is the AWS operation name (e.g. `TerminateJob`),
-    /// `error_code` the AWS error code it answered with, or `None` on success.
-    pub fn observe(&self, operation: &str, error_code: Option<&str>, elapsed: Duration) {
-        let code = error_code.unwrap_or(SUCCESS_CODE);
+    /// Records one request: its operation and the AWS error code it answered with, or `None`
+    /// on success.
+    pub fn observe(&self, operation: Operation, error: Option<AwsErrorCode>, elapsed: Duration) {
+        let operation = OperationLabel(operation);
         self.requests
             .get_or_create(&RequestLabels {
-                operation: operation.to_owned(),
-                code: code.to_owned(),
+                operation,
+                code: CodeLabel(error),
             })
             .inc();
         self.duration
-            .get_or_create(&OperationLabels {
-                operation: operation.to_owned(),
-            })
+            .get_or_create(&OperationLabels { operation })
             .observe(elapsed.as_secs_f64());
     }
 }
@@ -209,11 +231,11 @@ mod tests {
         let mut registry = Registry::default();
         let metrics = Metrics::new(&mut registry);
         let api = metrics.clone().api; // clones share the series
-        api.observe("TerminateJob", None, Duration::from_millis(3));
-        api.observe("TerminateJob", None, Duration::from_millis(5));
+        api.observe(Operation::TerminateJob, None, Duration::from_millis(3));
+        api.observe(Operation::TerminateJob, None, Duration::from_millis(5));
         api.observe(
-            "DescribeJobs",
-            Some("ClientException"),
+            Operation::DescribeJobs,
+            Some(AwsErrorCode::ClientException),
             Duration::from_millis(1),
         );
         metrics
@@ -242,7 +264,9 @@ mod tests {
         let mut registry = Registry::default();
         let metrics = Metrics::new(&mut registry);
         // Families without series are not rendered: give each one a series.
-        metrics.api.observe("ListJobs", None, Duration::ZERO);
+        metrics
+            .api
+            .observe(Operation::ListJobs, None, Duration::ZERO);
         metrics.controller.reconciled("none", Duration::ZERO);
         metrics.controller.failed("read");
 

@@ -28,9 +28,9 @@ pub const REQUESTED_AT_ANNOTATION: &str = "batch-terminator.dev/requested-at";
 pub const ACTION_ANNOTATION: &str = "batch-terminator.dev/action";
 /// Label on records carrying the target Job's uid, so records can be selected per Job.
 pub const JOB_UID_LABEL: &str = "batch-terminator.dev/job-uid";
-/// Finalizer the controller puts on the pods it is about to stop, so their final state (the
-/// exit code after SIGTERM) is kept in the record before the pod disappears.
-pub const ATTEMPT_FINALIZER: &str = "batch-terminator.dev/attempt";
+/// Finalizer that versions before 0.2 put on the pods they stopped, to keep their final state.
+/// Nothing puts it on any more; pods that still carry it are let go once (see the README).
+pub const LEGACY_ATTEMPT_FINALIZER: &str = "batch-terminator.dev/attempt";
 
 /// Where the controller is with a record.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
@@ -116,6 +116,17 @@ pub struct JobTerminationStatus {
     pub completed_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The Event was written: it is written once per termination, ever.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub event_recorded: bool,
+    /// The record completes by then at the latest, whatever the Job and its pods do: the
+    /// pods' grace period after the action, plus a margin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<DateTime<Utc>>,
+    /// The record's `metadata.generation` this status answers. A TerminateJob after a CancelJob
+    /// that changed nothing updates the spec, and the controller decides again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
     /// The pods that ran, as last seen before they were deleted, oldest first: DescribeJobs'
     /// `attempts` once the pods are gone. The newest ten are kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -280,7 +291,7 @@ mod tests {
             REQUESTED_AT_ANNOTATION,
             ACTION_ANNOTATION,
             JOB_UID_LABEL,
-            ATTEMPT_FINALIZER,
+            LEGACY_ATTEMPT_FINALIZER,
         ] {
             assert!(name.starts_with(&format!("{GROUP}/")), "{name}");
         }

@@ -2,17 +2,17 @@
 //! CancelJob answers 200 only once its JobTermination record exists in the API server.
 
 use chrono::Utc;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 
 use crate::api::{JobService, RequestContext, ServiceError};
 use crate::batch::{
     self, DescribeCommand, DetailContext, JobDetail, JobSummary, ListPage, ListQuery, ListScope,
-    TerminateCommand,
+    TerminateCommand, TerminateKind,
 };
 use crate::controller::FIELD_MANAGER;
 use crate::index::{Index, JobEntry, Lookup, record_queue, views};
-use crate::record::{JOB_QUEUE_LABEL, JOB_UID_LABEL, JobTermination, JobTerminationSpec};
+use crate::record::{JOB_QUEUE_LABEL, JOB_UID_LABEL, JobTermination, JobTerminationSpec, Phase};
 
 /// Settings of the API's answers.
 #[derive(Debug, Clone)]
@@ -82,7 +82,10 @@ impl KubeJobService {
 
     /// DescribeJobs' answer for one entry. `child` selects one index of an array job.
     fn detail(&self, id: &str, entry: &JobEntry, child: Option<u32>) -> Option<JobDetail> {
-        let termination = entry.record.as_deref().map(views::termination_view);
+        let termination = entry
+            .record
+            .as_deref()
+            .map(|r| views::termination_view(r, entry.job.as_deref()));
         let pods: Vec<batch::PodView> = entry.pods.iter().map(|p| views::pod_view(p)).collect();
         let job = entry.job.as_deref();
         let queue = match (job, entry.record.as_deref()) {
@@ -133,7 +136,9 @@ impl KubeJobService {
                 }) => {
                     let pods: Vec<batch::PodView> =
                         pods.iter().map(|p| views::pod_view(p)).collect();
-                    let termination = record.as_deref().map(views::termination_view);
+                    let termination = record
+                        .as_deref()
+                        .map(|r| views::termination_view(r, Some(&job)));
                     let ctx = self.context(parent, job_queue(&job));
                     batch::array_children(&views::job_view(&job), &pods, termination.as_ref(), &ctx)
                         .iter()
@@ -143,6 +148,70 @@ impl KubeJobService {
                 Some(JobEntry { job: None, .. }) | None => Vec::new(),
             },
         })
+    }
+}
+
+/// A CancelJob's record that changed nothing (the job had started).
+fn is_noop_cancel(record: &JobTermination) -> bool {
+    let status = record.status.as_ref();
+    record.spec.operation == TerminateKind::Cancel
+        && status.and_then(|s| s.phase) == Some(Phase::NoChange)
+}
+
+/// A JSON patch that turns a no-op CancelJob's record into this TerminateJob, guarded by tests
+/// of the record's uid and operation: of two racing TerminateJobs the first reason stands.
+fn terminate_patch(
+    record: &JobTermination,
+    command: &TerminateCommand,
+    request_id: &str,
+) -> serde_json::Value {
+    serde_json::json!([
+        {"op": "test", "path": "/metadata/uid", "value": record.uid()},
+        {"op": "test", "path": "/spec/operation", "value": TerminateKind::Cancel},
+        {"op": "replace", "path": "/spec/operation", "value": TerminateKind::Terminate},
+        {"op": "replace", "path": "/spec/reason", "value": command.reason()},
+        {"op": "replace", "path": "/spec/requestedAt", "value": Utc::now()},
+        {"op": "add", "path": "/spec/requestId", "value": request_id},
+    ])
+}
+
+impl KubeJobService {
+    /// Turns the record of a CancelJob that changed nothing into this TerminateJob. Its
+    /// generation moves, so the controller decides again.
+    async fn upgrade_to_terminate(
+        &self,
+        ctx: &RequestContext,
+        record: &JobTermination,
+        command: &TerminateCommand,
+    ) -> Result<(), ServiceError> {
+        let ns = record.namespace().unwrap_or_default();
+        let api: Api<JobTermination> = Api::namespaced(self.client.clone(), &ns);
+        let patch = terminate_patch(record, command, &ctx.request_id.0.to_string());
+        let patch: json_patch::Patch = serde_json::from_value(patch)
+            .map_err(|e| ServiceError::Server(format!("building the record patch: {e}")))?;
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..Default::default()
+        };
+        match api
+            .patch(&record.name_any(), &params, &Patch::<()>::Json(patch))
+            .await
+        {
+            Ok(_) => {
+                tracing::info!("a CancelJob changed nothing; terminating now");
+                Ok(())
+            }
+            // Another TerminateJob came first (the test failed): its reason stands.
+            Err(kube::Error::Api(status)) if status.code == 422 => Ok(()),
+            Err(error) => {
+                let id = command.job_id();
+                let error: &dyn std::error::Error = &error;
+                tracing::error!(error, "could not record the termination");
+                Err(ServiceError::Server(format!(
+                    "could not record the termination of job {id}: {error}"
+                )))
+            }
+        }
     }
 }
 
@@ -158,14 +227,24 @@ impl JobService for KubeJobService {
         }
         let id = command.job_id();
         let Some(entry) = self.lookup(&ctx, id)? else {
+            if !self.index.is_complete() {
+                // The job may exist where a watch has not listed yet: a 200 could be a lie.
+                return Err(ServiceError::Server(format!(
+                    "job {id} is not in the caches, and they are not complete (starting, or a                      watch is failing); retry"
+                )));
+            }
             if self.settings.strict_unknown_jobs {
                 return Err(ServiceError::Client(format!("job {id} not found")));
             }
             tracing::info!("unknown job ID; nothing to do");
             return Ok(());
         };
-        // A record already exists: the first request stands (also after a cancel deleted the Job).
-        if entry.record.is_some() {
+        // A record already exists: the first request stands (also after a cancel deleted the
+        // Job), except that a TerminateJob after a CancelJob that changed nothing terminates.
+        if let Some(record) = entry.record.as_deref() {
+            if is_noop_cancel(record) && command.kind() == TerminateKind::Terminate {
+                return self.upgrade_to_terminate(&ctx, record, &command).await;
+            }
             tracing::info!("already requested; the first reason stands");
             return Ok(());
         }
@@ -221,13 +300,17 @@ impl JobService for KubeJobService {
                 tracing::info!(%state, "termination recorded");
                 Ok(())
             }
-            Err(kube::Error::Api(status)) if status.code == 409 => {
+            Err(error) if crate::controller::actions::is_already_exists(&error) => {
                 tracing::info!("already requested; the first reason stands");
                 Ok(())
             }
-            Err(error) => Err(ServiceError::Server(format!(
-                "could not record the termination of job {id}: {error}"
-            ))),
+            Err(error) => {
+                let error: &dyn std::error::Error = &error;
+                tracing::error!(error, "could not record the termination");
+                Err(ServiceError::Server(format!(
+                    "could not record the termination of job {id}: {error}"
+                )))
+            }
         }
     }
 

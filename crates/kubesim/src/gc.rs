@@ -9,6 +9,8 @@
 //!
 //! It reacts to store events and sweeps everything every few seconds as a safety net.
 
+pub mod pods;
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 

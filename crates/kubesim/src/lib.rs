@@ -91,6 +91,7 @@ pub async fn start(config: Config) -> Result<Handle> {
     let requests = RequestLog::new(config.request_log_capacity);
     tokio::spawn(gc::run(store.clone()));
     if config.control_plane {
+        tokio::spawn(gc::pods::run(store.clone()));
         tokio::spawn(sim::runner::run(
             store.clone(),
             store.shutdown_signal(),

@@ -24,6 +24,17 @@ pub async fn sim() -> Sim {
     Sim { handle, client }
 }
 
+/// A fresh kubesim with its control plane on a clock `scale` times real time, and a client.
+pub async fn control_plane(scale: f64) -> (kubesim::Handle, Client) {
+    let config = kubesim::Config::default()
+        .control_plane(true)
+        .time_scale(kubesim::sim::TimeScale::new(scale).expect("scale"));
+    let handle = kubesim::start(config).await.expect("start kubesim");
+    let client =
+        Client::try_from(kube::Config::new(handle.url().parse().expect("url"))).expect("client");
+    (handle, client)
+}
+
 /// A new namespace with a random suffix.
 pub async fn namespace(client: &Client, prefix: &str) -> String {
     let api: Api<Namespace> = Api::all(client.clone());
@@ -39,21 +50,12 @@ pub async fn namespace(client: &Client, prefix: &str) -> String {
 }
 
 /// Polls `f` until it returns Some, or panics after `secs` seconds.
-pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("timed out waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    test_support::eventually_within(Duration::from_secs(secs), what, f).await
 }
 
 /// The HTTP code of a kube API error.

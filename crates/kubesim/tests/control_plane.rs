@@ -14,13 +14,7 @@ use serde_json::{Value, json};
 const SCALE: f64 = 0.01;
 
 async fn sim() -> (kubesim::Handle, Client) {
-    let config = kubesim::Config::default()
-        .control_plane(true)
-        .time_scale(kubesim::sim::TimeScale::new(SCALE).expect("scale"));
-    let handle = kubesim::start(config).await.expect("start kubesim");
-    let client =
-        Client::try_from(kube::Config::new(handle.url().parse().expect("url"))).expect("client");
-    (handle, client)
+    common::control_plane(SCALE).await
 }
 
 fn job(name: &str, spec: Value, annotations: Value) -> Job {
@@ -436,8 +430,9 @@ async fn graceful_deletion_honours_the_scaled_grace_period() {
     let (_h, client) = sim().await;
     let ns = namespace(&client, "grace").await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    // A container that ignores SIGTERM runs for the whole grace period.
     let pod: Pod = serde_json::from_value(json!({
-        "metadata": {"name": "g"},
+        "metadata": {"name": "g", "annotations": {"kubesim.dev/on-sigterm": "ignore"}},
         "spec": {"terminationGracePeriodSeconds": 60,
                  "containers": [{"name": "main", "image": "busybox:1.36"}]}
     }))
@@ -508,7 +503,8 @@ async fn ttl_after_finished_deletes_the_job() {
         &PostParams::default(),
         &job(
             "t",
-            json!({"ttlSecondsAfterFinished": 5}),
+            // 1 s real: long enough for the poll below to see the Job Complete first.
+            json!({"ttlSecondsAfterFinished": 100}),
             json!({"kubesim.dev/exit-after": "0"}),
         ),
     )

@@ -131,24 +131,56 @@ async fn patch_every_type() {
     )
     .unwrap();
     assert_eq!(data, json!({"a": "1", "b": "2", "c": "3", "d": "4"}));
-    // Strategic merge by key on the pod template's env.
+    // A suspended Job that never started may change only its template's scheduling
+    // directives: an env change is a 422 kubectl prints with the cause.
     k.ok(
         "kubectl",
         &["patch", "job", "j1", "-p", r#"{"spec":{"suspend":true}}"#],
     )
     .await;
+    let env_patch = r#"{"spec":{"template":{"spec":{"containers":[{"name":"c","env":[{"name":"B","value":"2"}]}]}}}}"#;
+    let refused = k
+        .run("kubectl", &["patch", "job", "j1", "-p", env_patch])
+        .await;
+    assert!(!refused.ok, "{}", refused.stdout);
+    assert!(
+        refused.stderr.contains(
+            r#"The Job "j1" is invalid: spec.template: Invalid value: "object": field is immutable"#
+        ),
+        "{}",
+        refused.stderr
+    );
     k.ok(
         "kubectl",
-        &["patch", "job", "j1", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"c","env":[{"name":"B","value":"2"}]}]}}}}"#],
+        &[
+            "patch",
+            "job",
+            "j1",
+            "-p",
+            r#"{"spec":{"template":{"spec":{"nodeSelector":{"zone":"a"}}}}}"#,
+        ],
     )
     .await;
+    // Strategic merge by key on a Deployment's pod template env.
+    k.ok(
+        "kubectl",
+        &["create", "deployment", "d1", "--image=busybox:1.36"],
+    )
+    .await;
+    for var in ["A", "B"] {
+        let patch = format!(
+            r#"{{"spec":{{"template":{{"spec":{{"containers":[{{"name":"busybox","env":[{{"name":"{var}","value":"1"}}]}}]}}}}}}}}"#
+        );
+        k.ok("kubectl", &["patch", "deployment", "d1", "-p", &patch])
+            .await;
+    }
     let env: Value = serde_json::from_str(
         &k.ok(
             "kubectl",
             &[
                 "get",
-                "job",
-                "j1",
+                "deployment",
+                "d1",
                 "-o",
                 "jsonpath={.spec.template.spec.containers[0].env}",
             ],

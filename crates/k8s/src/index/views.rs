@@ -117,11 +117,13 @@ pub fn pod_views<'a>(pods: impl IntoIterator<Item = &'a Pod>) -> Vec<PodView> {
     pods.into_iter().map(pod_view).collect()
 }
 
-pub fn termination_view(record: &JobTermination) -> TerminationView {
+/// The record as the domain sees it. The action is the status's, or, in the moment between the
+/// controller's Job patch and its status write, the one the Job's annotations show.
+pub fn termination_view(record: &JobTermination, job: Option<&Job>) -> TerminationView {
     let status = record.status.clone().unwrap_or_default();
     TerminationView {
         requested: record.spec.operation,
-        action: status.action,
+        action: crate::controller::decide::decided_action(record, job),
         reason: record.spec.reason.clone(),
         requested_at: record.spec.requested_at,
         state_before: status.state_before,
@@ -129,6 +131,10 @@ pub fn termination_view(record: &JobTermination) -> TerminationView {
             None | Some(Phase::Pending) => TerminationPhase::Pending,
             Some(Phase::InProgress) => TerminationPhase::InProgress,
             Some(Phase::Completed) => TerminationPhase::Completed,
+            // A TerminateJob after a no-op CancelJob: the controller decides again.
+            Some(Phase::NoChange) if crate::controller::decide::is_redecided(record) => {
+                TerminationPhase::Pending
+            }
             Some(Phase::NoChange) => TerminationPhase::NoChange,
         },
         completed_at: status.completed_at.or(status.stopped_at),

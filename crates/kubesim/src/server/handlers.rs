@@ -576,16 +576,30 @@ fn delete(
     body: &Bytes,
 ) -> Result<Response> {
     let opts = delete_options(q, body)?;
-    match app.store.delete(gvr, ns, name, &opts)? {
-        Deleted::Pending(o) => Ok(json_response(StatusCode::OK, &o)),
-        Deleted::Gone(o) if info.return_deleted_object => Ok(json_response(StatusCode::OK, &o)),
+    let resp = match app.store.delete(gvr, ns, name, &opts)? {
+        Deleted::Pending(o) => json_response(StatusCode::OK, &o),
+        Deleted::Gone(o) if info.return_deleted_object => json_response(StatusCode::OK, &o),
         Deleted::Gone(o) => {
             let uid = o["metadata"]["uid"].as_str().unwrap_or_default();
-            Ok(json_response(
+            json_response(
                 StatusCode::OK,
                 &crate::status::success(&info.group, &info.plural, name, uid),
-            ))
+            )
         }
+    };
+    Ok(with_warnings(resp, &orphaning_warning(info, &opts)))
+}
+
+/// `deleteOptionWarnings` (pkg/registry/batch/job/storage/storage.go): a batch/v1 Job deleted
+/// without a propagation policy orphans its pods, and the server says so.
+const JOB_ORPHANS_WARNING: &str = "child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to remove them or set propagationPolicy=Orphan to suppress this warning";
+
+fn orphaning_warning(info: &ResourceInfo, opts: &DeleteOptions) -> Vec<String> {
+    let job = info.group == "batch" && info.plural == "jobs";
+    if job && opts.propagation_policy.is_none() {
+        vec![JOB_ORPHANS_WARNING.to_string()]
+    } else {
+        Vec::new()
     }
 }
 
@@ -612,7 +626,10 @@ fn delete_collection(
         "metadata": {"resourceVersion": app.store.resource_version().to_string()},
         "items": items,
     });
-    Ok(json_response(StatusCode::OK, &body))
+    Ok(with_warnings(
+        json_response(StatusCode::OK, &body),
+        &orphaning_warning(info, &opts),
+    ))
 }
 
 /// `pods/{name}/binding`: what the scheduler posts to bind a pod to a node.

@@ -4,11 +4,15 @@
 //! then Running with every container running and ready. The annotation
 //! `kubesim.dev/exit-after: "<seconds>"` makes the containers exit by themselves with
 //! `kubesim.dev/exit-code` (default 0), and `kubesim.dev/start-after` overrides the start
-//! delay of one pod. Graceful deletion: once the pod has a
-//! `deletionTimestamp`, its containers get SIGTERM and keep running until
-//! `deletionGracePeriodSeconds` has passed (they model programs that ignore the signal, so
-//! the grace period is observable), then end with exit code 143 and the pod is removed. A pod
-//! whose containers have already ended is removed at once. Every delay is scaled.
+//! delay of one pod. Graceful deletion: once the pod has a `deletionTimestamp`, its
+//! containers get SIGTERM and answer as `kubesim.dev/on-sigterm` says (`exit`, the default:
+//! stop at once with 143; `ignore`: SIGKILL at the end of the grace period, 137;
+//! `exit-code:N`: stop at once with N; `delay:S`: stop after S seconds with 143, or SIGKILL at
+//! the end of the grace period if that comes first). A grace period of 0 kills at once (137);
+//! otherwise SIGKILL never comes before 2 s, the kubelet's minimum. Then the pod is removed.
+//! A pod whose containers have already ended is removed at once, and one whose containers
+//! never started reports them as the kubelet does when it cannot locate them. Every delay is
+//! scaled.
 
 use std::time::Duration;
 
@@ -29,8 +33,15 @@ pub const EXIT_CODE_ANNOTATION: &str = "kubesim.dev/exit-code";
 /// but not running (Batch's STARTING) for as long as a test needs.
 pub const START_AFTER_ANNOTATION: &str = "kubesim.dev/start-after";
 pub const COMPONENT: &str = "kubelet";
+/// How the pod's containers answer SIGTERM: `exit`, `ignore`, `exit-code:N` or `delay:S`.
+pub const ON_SIGTERM_ANNOTATION: &str = "kubesim.dev/on-sigterm";
 /// The exit code of a process ended by SIGTERM (128 + 15).
 pub const SIGTERM_EXIT_CODE: i32 = 143;
+/// The exit code of a process ended by SIGKILL (128 + 9).
+pub const SIGKILL_EXIT_CODE: i32 = 137;
+/// The kubelet never sends SIGKILL sooner than this after SIGTERM, unless the grace period is
+/// 0 (`minimumGracePeriodInSeconds` in kuberuntime_container.go).
+const MIN_KILL_GRACE_SECONDS: i64 = 2;
 /// The default start delay (simulated): time from binding to Running.
 pub const DEFAULT_START_DELAY: Duration = Duration::from_secs(1);
 const DEFAULT_GRACE_SECONDS: i64 = 30;
@@ -128,6 +139,77 @@ fn exit_code(pod: &Pod) -> i32 {
     annotation(pod, EXIT_CODE_ANNOTATION)
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// How a container answers SIGTERM.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OnSigterm {
+    /// Stops at once with 143.
+    Exit,
+    /// Runs on until SIGKILL.
+    Ignore,
+    /// Stops at once with this code.
+    ExitCode(i32),
+    /// Stops with 143 after this long (simulated).
+    Delay(Duration),
+}
+
+/// `kubesim.dev/on-sigterm`; a missing or unreadable value is `exit`.
+pub fn on_sigterm(pod: &Pod) -> OnSigterm {
+    let Some(v) = annotation(pod, ON_SIGTERM_ANNOTATION).map(str::trim) else {
+        return OnSigterm::Exit;
+    };
+    if v == "ignore" {
+        return OnSigterm::Ignore;
+    }
+    if let Some(code) = v.strip_prefix("exit-code:") {
+        return code
+            .trim()
+            .parse()
+            .map_or(OnSigterm::Exit, OnSigterm::ExitCode);
+    }
+    v.strip_prefix("delay:")
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .map_or(OnSigterm::Exit, OnSigterm::Delay)
+}
+
+/// When (simulated, after the kubelet saw the deletion) the containers stop, and their code.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stop {
+    pub after: Duration,
+    pub exit_code: i32,
+}
+
+/// The stop of a running container given `grace` seconds: SIGTERM at once, SIGKILL at the end
+/// of the grace period (never before 2 s unless the grace period is 0).
+pub fn stop_plan(answer: OnSigterm, grace: i64) -> Stop {
+    let kill = Stop {
+        after: Duration::from_secs(if grace <= 0 {
+            0
+        } else {
+            u64::try_from(grace.max(MIN_KILL_GRACE_SECONDS)).unwrap_or(u64::MAX)
+        }),
+        exit_code: SIGKILL_EXIT_CODE,
+    };
+    if grace <= 0 {
+        return kill;
+    }
+    match answer {
+        OnSigterm::Exit => Stop {
+            after: Duration::ZERO,
+            exit_code: SIGTERM_EXIT_CODE,
+        },
+        OnSigterm::ExitCode(code) => Stop {
+            after: Duration::ZERO,
+            exit_code: code,
+        },
+        OnSigterm::Delay(d) if d < kill.after => Stop {
+            after: d,
+            exit_code: SIGTERM_EXIT_CODE,
+        },
+        OnSigterm::Delay(_) | OnSigterm::Ignore => kill,
+    }
 }
 
 fn container_names(pod: &Pod) -> Vec<(String, String)> {
@@ -366,6 +448,27 @@ fn terminated_status(pod: &Pod, node: &Node, code: i32, at: &Time) -> PodStatus 
     status
 }
 
+/// A pod deleted before its containers ran: Failed, each container terminated with 137 and
+/// `ContainerStatusUnknown`, as kubelet_pods.go reports a container it cannot locate.
+fn never_ran_status(pod: &Pod, node: &Node, at: &Time) -> PodStatus {
+    let mut status = terminated_status(pod, node, SIGKILL_EXIT_CODE, at);
+    status.phase = Some("Failed".to_string());
+    for c in status.container_statuses.iter_mut().flatten() {
+        c.state = Some(ContainerState {
+            terminated: Some(ContainerStateTerminated {
+                exit_code: SIGKILL_EXIT_CODE,
+                reason: Some("ContainerStatusUnknown".to_string()),
+                message: Some(
+                    "The container could not be located when the pod was terminated".to_string(),
+                ),
+                ..ContainerStateTerminated::default()
+            }),
+            ..ContainerState::default()
+        });
+    }
+    status
+}
+
 fn restarts(pod: &Pod) -> i32 {
     pod.status
         .as_ref()
@@ -417,8 +520,16 @@ pub fn step(
                     .and_then(|s| s.termination_grace_period_seconds)
             })
             .unwrap_or(DEFAULT_GRACE_SECONDS);
-        let started = phase(pod) == "Running";
-        if first && started {
+        if phase(pod) != "Running" {
+            // Nothing ran: the kubelet reports containers it could not locate.
+            out.actions
+                .push(KubeletAction::UpdateStatus(Box::new(never_ran_status(
+                    pod, node, &at,
+                ))));
+            out.actions.push(KubeletAction::Remove);
+            return out;
+        }
+        if first {
             for (name, _) in container_names(pod) {
                 out.event(
                     &node_name,
@@ -429,13 +540,16 @@ pub fn step(
                 );
             }
         }
-        match t.remaining(seen, Duration::from_secs(u64::try_from(grace).unwrap_or(0))) {
-            Some(left) if started => out.requeue_after = Some(left),
-            _ => {
-                let code = if started { SIGTERM_EXIT_CODE } else { 137 };
+        let stop = stop_plan(on_sigterm(pod), grace);
+        match t.remaining(seen, stop.after) {
+            Some(left) => out.requeue_after = Some(left),
+            None => {
                 out.actions
                     .push(KubeletAction::UpdateStatus(Box::new(terminated_status(
-                        pod, node, code, &at,
+                        pod,
+                        node,
+                        stop.exit_code,
+                        &at,
                     ))));
                 out.actions.push(KubeletAction::Remove);
             }

@@ -685,8 +685,9 @@ impl ControlPlane {
             TtlDecision::None => {}
             TtlDecision::After(d) => self.after(d, Timer::Job(k.clone())),
             TtlDecision::Delete => {
+                // As ttlafterfinished_controller.go: Foreground, so the Job goes after its pods.
                 let opts = DeleteOptions {
-                    propagation_policy: Some(Propagation::Background),
+                    propagation_policy: Some(Propagation::Foreground),
                     precondition_uid: Some(uid.to_string()),
                     ..DeleteOptions::default()
                 };

@@ -1,5 +1,5 @@
 //! The TTL-after-finished controller: a finished Job with `ttlSecondsAfterFinished` is deleted
-//! (propagationPolicy Background, uid precondition) that many seconds, scaled, after it finished.
+//! (propagationPolicy Foreground, uid precondition) that many seconds, scaled, after it finished.
 
 use std::time::Duration;
 

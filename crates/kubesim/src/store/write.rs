@@ -196,6 +196,7 @@ impl State {
         if info.shape == Shape::EventsV1 {
             validate::events_v1(&obj, &mut causes);
         }
+        validate::kind_rules(&info.storage, &obj, &mut causes);
         Self::schema_pass(
             info,
             &mut obj,
@@ -417,6 +418,7 @@ impl State {
                     }
                 }
                 validate::labels_and_annotations(&n["metadata"], &mut causes);
+                validate::kind_rules(&info.storage, &n, &mut causes);
                 if info.storage.group == "batch" && info.storage.resource == "jobs" {
                     validate::job_immutable(&old_served, &n, &mut causes);
                 }

@@ -197,12 +197,48 @@ fn on_failure_restarts_in_place() {
     );
 }
 
-#[test]
-fn graceful_deletion_waits_for_the_scaled_grace_period() {
-    let cfg = KubeletConfig::default();
-    let (mut running, mem) = run(&pod(json!({}), "Never"));
+/// A running pod with this `on-sigterm` answer, deleted at 20 ms with `grace` seconds.
+fn deleted(answer: Option<&str>, grace: i64) -> (Pod, PodMemory) {
+    let ann = match answer {
+        Some(a) => json!({ON_SIGTERM_ANNOTATION: a}),
+        None => json!({}),
+    };
+    let (mut running, mem) = run(&pod(ann, "Never"));
     running.metadata.deletion_timestamp = Some(Time(at(20).now));
-    running.metadata.deletion_grace_period_seconds = Some(30);
+    running.metadata.deletion_grace_period_seconds = Some(grace);
+    (running, mem)
+}
+
+fn terminated(s: &KubeletStep) -> ContainerStateTerminated {
+    status_of(s).unwrap().container_statuses.unwrap()[0]
+        .state
+        .clone()
+        .unwrap()
+        .terminated
+        .unwrap()
+}
+
+#[test]
+fn sigterm_stops_a_default_container_at_once_with_143() {
+    let cfg = KubeletConfig::default();
+    let (running, mem) = deleted(None, 30);
+    let s = step(&running, &node(), &mem, &at(20), &cfg);
+    assert_eq!(reasons(&s), ["Killing"]);
+    assert_eq!(s.actions.last(), Some(&KubeletAction::Remove));
+    let st = status_of(&s).unwrap();
+    assert_eq!(st.phase.as_deref(), Some("Failed"));
+    let term = terminated(&s);
+    assert_eq!(term.exit_code, SIGTERM_EXIT_CODE);
+    assert_eq!(term.reason.as_deref(), Some("Error"));
+    assert_eq!(term.signal, None, "the CRI reports no signal");
+    assert_eq!(term.finished_at, Some(at(20).time()));
+    assert!(term.started_at.is_some() && term.container_id.is_some());
+}
+
+#[test]
+fn an_ignored_sigterm_is_killed_at_the_end_of_the_scaled_grace_period() {
+    let cfg = KubeletConfig::default();
+    let (running, mem) = deleted(Some("ignore"), 30);
     let s = step(&running, &node(), &mem, &at(20), &cfg);
     assert_eq!(reasons(&s), ["Killing"]);
     assert!(!s.actions.contains(&KubeletAction::Remove));
@@ -211,17 +247,116 @@ fn graceful_deletion_waits_for_the_scaled_grace_period() {
     let s2 = step(&running, &node(), &s.memory, &at(200), &cfg);
     assert!(s2.actions.is_empty());
     let s3 = step(&running, &node(), &s.memory, &at(320), &cfg);
-    let st = status_of(&s3).unwrap();
-    assert_eq!(st.phase.as_deref(), Some("Failed"));
-    let term = st.container_statuses.as_ref().unwrap()[0]
-        .state
-        .clone()
-        .unwrap()
-        .terminated
-        .unwrap();
-    assert_eq!(term.exit_code, SIGTERM_EXIT_CODE);
+    assert_eq!(status_of(&s3).unwrap().phase.as_deref(), Some("Failed"));
+    let term = terminated(&s3);
+    assert_eq!(term.exit_code, SIGKILL_EXIT_CODE);
     assert_eq!(term.reason.as_deref(), Some("Error"));
+    assert_eq!(term.finished_at, Some(at(320).time()));
     assert_eq!(s3.actions.last(), Some(&KubeletAction::Remove));
+}
+
+#[test]
+fn exit_code_on_sigterm_stops_at_once_with_that_code() {
+    let cfg = KubeletConfig::default();
+    let (running, mem) = deleted(Some("exit-code:0"), 30);
+    let s = step(&running, &node(), &mem, &at(20), &cfg);
+    assert_eq!(status_of(&s).unwrap().phase.as_deref(), Some("Succeeded"));
+    let term = terminated(&s);
+    assert_eq!(
+        (term.exit_code, term.reason.as_deref()),
+        (0, Some("Completed"))
+    );
+
+    let (running, mem) = deleted(Some("exit-code:7"), 30);
+    let s = step(&running, &node(), &mem, &at(20), &cfg);
+    assert_eq!(terminated(&s).exit_code, 7);
+}
+
+#[test]
+fn delay_stops_after_its_seconds_or_is_killed_at_the_grace_period() {
+    let cfg = KubeletConfig::default();
+    let (running, mem) = deleted(Some("delay:5"), 30);
+    let s = step(&running, &node(), &mem, &at(20), &cfg);
+    assert_eq!(s.requeue_after, Some(Duration::from_millis(50)));
+    let s = step(&running, &node(), &s.memory, &at(70), &cfg);
+    assert_eq!(terminated(&s).exit_code, SIGTERM_EXIT_CODE);
+
+    let (running, mem) = deleted(Some("delay:60"), 30);
+    let s = step(&running, &node(), &mem, &at(20), &cfg);
+    assert_eq!(s.requeue_after, Some(Duration::from_millis(300)));
+    let s = step(&running, &node(), &s.memory, &at(320), &cfg);
+    assert_eq!(terminated(&s).exit_code, SIGKILL_EXIT_CODE);
+}
+
+#[test]
+fn sigkill_waits_at_least_two_seconds_and_grace_zero_kills_at_once() {
+    assert_eq!(
+        stop_plan(OnSigterm::Ignore, 1),
+        Stop {
+            after: Duration::from_secs(2),
+            exit_code: SIGKILL_EXIT_CODE
+        }
+    );
+    assert_eq!(
+        stop_plan(OnSigterm::Delay(Duration::from_secs(1)), 1).exit_code,
+        SIGTERM_EXIT_CODE,
+        "a 1 s delay beats the 2 s minimum"
+    );
+    for answer in [
+        OnSigterm::Exit,
+        OnSigterm::Ignore,
+        OnSigterm::ExitCode(0),
+        OnSigterm::Delay(Duration::from_secs(1)),
+    ] {
+        assert_eq!(
+            stop_plan(answer, 0),
+            Stop {
+                after: Duration::ZERO,
+                exit_code: SIGKILL_EXIT_CODE
+            }
+        );
+    }
+    let cfg = KubeletConfig::default();
+    let (running, mem) = deleted(Some("exit-code:0"), 0);
+    let s = step(&running, &node(), &mem, &at(20), &cfg);
+    assert_eq!(terminated(&s).exit_code, SIGKILL_EXIT_CODE);
+    assert_eq!(s.actions.last(), Some(&KubeletAction::Remove));
+}
+
+#[test]
+fn on_sigterm_reads_the_annotation() {
+    let p = |v: &str| pod(json!({ON_SIGTERM_ANNOTATION: v}), "Never");
+    assert_eq!(on_sigterm(&pod(json!({}), "Never")), OnSigterm::Exit);
+    assert_eq!(on_sigterm(&p("ignore")), OnSigterm::Ignore);
+    assert_eq!(on_sigterm(&p("exit-code:3")), OnSigterm::ExitCode(3));
+    assert_eq!(
+        on_sigterm(&p("delay:1.5")),
+        OnSigterm::Delay(Duration::from_millis(1500))
+    );
+    for bad in ["exit-code:x", "delay:-1", "nonsense", "exit"] {
+        assert_eq!(on_sigterm(&p(bad)), OnSigterm::Exit, "{bad}");
+    }
+}
+
+#[test]
+fn a_pod_deleted_before_it_ran_reports_its_containers_unknown() {
+    let cfg = KubeletConfig::default();
+    let p = pod(json!({START_AFTER_ANNOTATION: "100"}), "Never");
+    let s1 = step(&p, &node(), &PodMemory::default(), &at(0), &cfg);
+    let mut creating = apply(&p, &s1);
+    creating.metadata.deletion_timestamp = Some(Time(at(20).now));
+    creating.metadata.deletion_grace_period_seconds = Some(30);
+    let s = step(&creating, &node(), &s1.memory, &at(20), &cfg);
+    assert_eq!(status_of(&s).unwrap().phase.as_deref(), Some("Failed"));
+    let term = terminated(&s);
+    assert_eq!(term.exit_code, SIGKILL_EXIT_CODE);
+    assert_eq!(term.reason.as_deref(), Some("ContainerStatusUnknown"));
+    assert_eq!(
+        term.message.as_deref(),
+        Some("The container could not be located when the pod was terminated")
+    );
+    assert_eq!((term.started_at, term.finished_at), (None, None));
+    assert_eq!(s.actions.last(), Some(&KubeletAction::Remove));
 }
 
 #[test]

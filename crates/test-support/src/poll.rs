@@ -1,5 +1,4 @@
-//! Waiting by polling with a deadline, shared by the root crate's test crates
-//! (included with `#[path]`, as each file under tests/ is its own crate).
+//! Waiting by polling with a deadline.
 
 use std::future::Future;
 use std::time::Duration;

@@ -1,0 +1,320 @@
+//! The watches that feed the [`Index`], and their health: synced, failing, or refused.
+//!
+//! A watch that fails is started again from a fresh list (after a backoff), so its cache is
+//! known to be whole again exactly when that list is done; a failure that lasts (403, 404: a
+//! namespace this service may not read) keeps the others serving.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, PodSpec};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher::{self, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use tokio::sync::{mpsc, watch};
+
+use super::Index;
+use crate::record::JobTermination;
+
+/// Label the Job controller puts on every pod it creates; only those pods are watched.
+const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
+/// The first wait before a failed watch is started again; it doubles up to [`MAX_BACKOFF`].
+const MIN_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Where one watch stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Listing for the first time, or again after a failure.
+    Listing,
+    Synced,
+    /// Refused for good (403 or 404): nothing this process can do about it.
+    Refused,
+}
+
+/// The health of every watch. `changes` ticks on every change, for readiness and waiters.
+#[derive(Debug)]
+pub struct Health {
+    states: Mutex<Vec<(State, bool)>>,
+    changes: watch::Sender<()>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            states: Mutex::new(Vec::new()),
+            changes: watch::Sender::new(()),
+        }
+    }
+}
+
+impl Health {
+    /// Each watch's state and whether it has ever synced.
+    fn states(&self) -> Vec<(State, bool)> {
+        self.states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn add(&self) -> usize {
+        let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
+        states.push((State::Listing, false));
+        states.len() - 1
+    }
+
+    fn set(&self, id: usize, state: State) {
+        {
+            let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = &mut states[id];
+            if entry.0 == state {
+                return;
+            }
+            entry.0 = state;
+            entry.1 |= state == State::Synced;
+        }
+        self.changes.send_replace(());
+    }
+
+    pub fn is_synced(&self) -> bool {
+        let states = self.states();
+        !states.is_empty()
+            && states
+                .iter()
+                .all(|&(state, ever)| ever || state == State::Refused)
+    }
+
+    pub fn is_complete(&self) -> bool {
+        let states = self.states();
+        !states.is_empty() && states.iter().all(|&(state, _)| state == State::Synced)
+    }
+
+    pub fn is_ready(&self) -> bool {
+        let states = self.states();
+        !states.is_empty()
+            && states
+                .iter()
+                .all(|&(state, _)| matches!(state, State::Synced | State::Refused))
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<()> {
+        self.changes.subscribe()
+    }
+
+    pub async fn wait(&self, done: impl Fn(&Health) -> bool) {
+        let mut changes = self.subscribe();
+        while !done(self) {
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// A watch failure that retrying will not cure: the namespace is forbidden or unknown.
+fn is_refusal(error: &watcher::Error) -> bool {
+    let code = match error {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => s.code,
+        watcher::Error::WatchError(s) => s.code,
+        watcher::Error::InitialListFailed(_)
+        | watcher::Error::WatchStartFailed(_)
+        | watcher::Error::WatchFailed(_)
+        | watcher::Error::NoResourceVersion => 0,
+    };
+    matches!(code, 403 | 404)
+}
+
+type Triggers = mpsc::UnboundedSender<ObjectRef<JobTermination>>;
+
+fn forward(refs: Vec<ObjectRef<JobTermination>>, tx: &Triggers) {
+    for r in refs {
+        // The controller is gone only during shutdown.
+        let _ = tx.send(r);
+    }
+}
+
+impl Index {
+    /// Starts the watches that feed the index: one per kind and namespace (all namespaces when
+    /// `namespaces` is empty). Every change to a record, its Job or the Job's pods is sent on
+    /// `triggers`, so the controller looks at that record. Returns the tasks, which run until
+    /// aborted.
+    pub fn spawn_watches(
+        &self,
+        client: Client,
+        namespaces: &[String],
+        triggers: Triggers,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let scopes = match namespaces {
+            [] => vec![String::new()],
+            some => some.to_vec(),
+        };
+        let mut tasks = Vec::new();
+        for scope in scopes {
+            let (c, s) = (client.clone(), scope.clone());
+            let jobs = move || {
+                watcher(scoped::<Job>(&c, &s), watcher::Config::default()).modify(strip_job)
+            };
+            let (index, s, tx) = (self.clone(), scope.clone(), triggers.clone());
+            tasks.push(tokio::spawn(self.clone().drive("jobs", jobs, move |e| {
+                forward(index.apply_job(&s, e), &tx)
+            })));
+
+            let (c, s) = (client.clone(), scope.clone());
+            let pods = move || {
+                let config = watcher::Config::default().labels(CONTROLLER_UID_LABEL);
+                watcher(scoped::<Pod>(&c, &s), config).modify(strip_pod)
+            };
+            let (index, s, tx) = (self.clone(), scope.clone(), triggers.clone());
+            tasks.push(tokio::spawn(self.clone().drive("pods", pods, move |e| {
+                forward(index.apply_pod(&s, e), &tx)
+            })));
+
+            let (c, s) = (client.clone(), scope.clone());
+            let records = move || {
+                watcher(scoped::<JobTermination>(&c, &s), watcher::Config::default())
+                    .modify(|r: &mut JobTermination| r.managed_fields_mut().clear())
+            };
+            let (index, s, tx) = (self.clone(), scope.clone(), triggers.clone());
+            tasks.push(tokio::spawn(self.clone().drive(
+                "records",
+                records,
+                move |e| forward(index.apply_record(&s, e), &tx),
+            )));
+        }
+        tasks
+    }
+
+    /// Runs one watch into `apply`. On an error the stream is dropped and, after a backoff,
+    /// started again from a fresh list, so the watch counts as synced again exactly when its
+    /// cache is whole again.
+    async fn drive<K, S>(
+        self,
+        kind: &'static str,
+        start: impl Fn() -> S,
+        mut apply: impl FnMut(watcher::Event<K>),
+    ) where
+        S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
+    {
+        let id = self.health.add();
+        let mut backoff = MIN_BACKOFF;
+        loop {
+            let stream = start();
+            futures::pin_mut!(stream);
+            while let Some(event) = stream.next().await {
+                match event {
+                    Ok(event) => {
+                        let done = matches!(event, watcher::Event::InitDone);
+                        apply(event);
+                        if done {
+                            self.health.set(id, State::Synced);
+                            backoff = MIN_BACKOFF;
+                        }
+                    }
+                    Err(error) => {
+                        let state = match is_refusal(&error) {
+                            true => State::Refused,
+                            false => State::Listing,
+                        };
+                        self.health.set(id, state);
+                        let error: &dyn std::error::Error = &error;
+                        tracing::warn!(kind, error, ?backoff, "watch failed; listing again");
+                        break;
+                    }
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+}
+
+/// An Api over one namespace, or all of them for the scope "".
+fn scoped<K>(client: &Client, scope: &str) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match scope {
+        "" => Api::all(client.clone()),
+        ns => Api::namespaced(client.clone(), ns),
+    }
+}
+
+/// Drops what the API never reads: managed fields and the pod template.
+pub(super) fn strip_job(job: &mut Job) {
+    job.managed_fields_mut().clear();
+    if let Some(spec) = job.spec.as_mut() {
+        spec.template = Default::default();
+    }
+}
+
+/// Keeps of a pod's spec only the node it is bound to and its grace period (which bounds
+/// how long its termination may take); the status stays whole.
+fn strip_pod(pod: &mut Pod) {
+    pod.managed_fields_mut().clear();
+    let spec = pod.spec.take().unwrap_or_default();
+    pod.spec = Some(PodSpec {
+        node_name: spec.node_name,
+        termination_grace_period_seconds: spec.termination_grace_period_seconds,
+        ..Default::default()
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stripping_keeps_what_the_api_reads() {
+        let mut p = Pod {
+            spec: Some(PodSpec {
+                node_name: Some("n0".into()),
+                termination_grace_period_seconds: Some(7),
+                containers: vec![Default::default()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        strip_pod(&mut p);
+        let spec = p.spec.unwrap();
+        assert_eq!(spec.node_name.as_deref(), Some("n0"));
+        assert_eq!(spec.termination_grace_period_seconds, Some(7));
+        assert!(spec.containers.is_empty());
+    }
+
+    #[test]
+    fn health_follows_each_watch() {
+        let health = Health::default();
+        assert!(!health.is_synced() && !health.is_ready() && !health.is_complete());
+        let (a, b) = (health.add(), health.add());
+        health.set(a, State::Synced);
+        assert!(!health.is_synced(), "b has not listed yet");
+        health.set(b, State::Refused);
+        // A forbidden namespace holds neither the start nor readiness back, but the caches
+        // are not whole: an unknown ID could be a job there.
+        assert!(health.is_synced() && health.is_ready() && !health.is_complete());
+        health.set(b, State::Synced);
+        assert!(health.is_complete());
+        // A failing watch lists again: not ready, not whole, though it had synced once.
+        health.set(a, State::Listing);
+        assert!(health.is_synced() && !health.is_ready() && !health.is_complete());
+    }
+
+    #[test]
+    fn only_403_and_404_are_refusals() {
+        let status = |code| {
+            kube::Error::Api(Box::new(kube::core::Status {
+                code,
+                ..Default::default()
+            }))
+        };
+        assert!(is_refusal(&watcher::Error::InitialListFailed(status(403))));
+        assert!(is_refusal(&watcher::Error::WatchStartFailed(status(404))));
+        assert!(!is_refusal(&watcher::Error::InitialListFailed(status(500))));
+        assert!(!is_refusal(&watcher::Error::InitialListFailed(status(429))));
+    }
+}

@@ -1,0 +1,61 @@
+//! What the product's tests share: posting to the AWS API and the service's settings.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// POSTs a JSON body to `url`; returns the status, the `X-Amzn-ErrorType` header and the body.
+/// Panics on a body that is not JSON: every answer of the API is.
+pub async fn post(http: &reqwest::Client, url: &str, body: &str) -> (u16, Option<String>, Value) {
+    let resp = http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("request sent");
+    let status = resp.status().as_u16();
+    let error_type = resp
+        .headers()
+        .get("x-amzn-errortype")
+        .map(|v| v.to_str().unwrap_or_default().to_string());
+    let text = resp.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body: {text}"));
+    (status, error_type, body)
+}
+
+/// DescribeJobs for one ID against the API at `endpoint`: the JobDetail, or None when it is
+/// left out. Panics unless the answer is 200.
+pub async fn describe(http: &reqwest::Client, endpoint: &str, job_id: &str) -> Option<Value> {
+    let body = json!({"jobs": [job_id]}).to_string();
+    let (status, _, body) = post(http, &format!("{endpoint}/v1/describejobs"), &body).await;
+    assert_eq!(status, 200, "describejobs: {body}");
+    body["jobs"]
+        .as_array()
+        .expect("jobs array")
+        .first()
+        .cloned()
+}
+
+/// The service's settings for tests: loopback on free ports, all namespaces, no
+/// authentication, plain HTTP with the default limits, a one-hour record retention and a
+/// five-second shutdown.
+pub fn settings() -> batch_terminator::serve::Settings {
+    batch_terminator::serve::Settings {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        admin_listen: "127.0.0.1:0".parse().expect("address"),
+        namespaces: Vec::new(),
+        record_retention: Duration::from_secs(3600),
+        service: batch_terminator::service::ServiceSettings {
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            strict_unknown_jobs: false,
+        },
+        shutdown_timeout: Duration::from_secs(5),
+        auth: batch_terminator::auth::Auth::None,
+        limits: Default::default(),
+        connections: Default::default(),
+        tls: None,
+        leader_election: None,
+    }
+}

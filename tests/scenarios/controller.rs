@@ -1,0 +1,454 @@
+//! The controller's promises: its API-call budget, exactly once, no pod held, honest answers.
+//! These drive kubesim itself (fault injection, its request log), so they skip an external
+//! cluster.
+
+use std::collections::BTreeMap;
+
+use batch_terminator::record::{JobTermination, Phase};
+use k8s_openapi::api::batch::v1::Job;
+use kube::ResourceExt;
+use kube::api::Api;
+use kubesim::faults::{Effect, Rule};
+use serde_json::json;
+
+use crate::harness::{self, Env, SERVICE_AGENT, eventually};
+
+const REASON: &str = "stopped by the scenario";
+
+fn records(env: &Env) -> Api<JobTermination> {
+    Api::namespaced(env.client.clone(), &env.ns)
+}
+
+async fn wait_phase(env: &Env, name: &str, phase: Phase) -> JobTermination {
+    eventually(&format!("record {name} to be {phase:?}"), || async {
+        let record = records(env).get_opt(name).await.expect("get record")?;
+        (record.status.as_ref()?.phase? == phase).then_some(record)
+    })
+    .await
+}
+
+/// The service's requests since the log was cleared, by (verb, resource), watches aside.
+fn service_calls(env: &Env) -> BTreeMap<(String, String), usize> {
+    let mut calls = BTreeMap::new();
+    for r in env.sim().requests() {
+        if r.user_agent != SERVICE_AGENT || r.verb.is_empty() || r.verb == "watch" {
+            continue;
+        }
+        let resource = match r.subresource.as_str() {
+            "" => r.resource.clone(),
+            sub => format!("{}/{sub}", r.resource),
+        };
+        *calls.entry((r.verb.clone(), resource)).or_default() += 1;
+    }
+    calls
+}
+
+/// Makes kubesim answer 500 to these requests until its faults are cleared.
+fn fail(env: &Env, verbs: &[&str], resources: &[&str]) {
+    let rule = Rule::new(Effect::Error {
+        code: 500,
+        retry_after_seconds: None,
+    })
+    .verbs(verbs)
+    .resources(resources);
+    env.sim().faults().add(rule).expect("fault rule");
+}
+
+/// A Job whose pod runs (`pod_annotations` for kubesim's kubelet), once the service sees it
+/// RUNNING; and its job ID.
+async fn running_job(env: &Env, name: &str, pod_annotations: serde_json::Value) -> (Job, String) {
+    let job = env.create_job(name, json!({}), pod_annotations).await;
+    let id = job.uid().expect("uid");
+    env.wait_pod_phase(&job, "Running").await;
+    env.wait_described(&id, "RUNNING").await;
+    (job, id)
+}
+
+fn total(calls: &BTreeMap<(String, String), usize>) -> usize {
+    calls.values().sum()
+}
+
+fn calls(verb: &str, resource: &str) -> (String, String) {
+    (verb.to_string(), resource.to_string())
+}
+
+/// Terminating a running Job with one pod costs at most 6 API calls (record create, one Job
+/// patch, Event create, pod delete, at most two status writes); a cancel the same minus the pod
+/// delete plus the Job delete. No GET or LIST: decisions read the watch caches.
+#[tokio::test]
+async fn a_termination_and_a_cancel_keep_to_their_api_call_budget() {
+    let env = Env::start().await;
+    if env.sim.is_none() {
+        return;
+    }
+    let running = env.create_job("budget-running", json!({}), json!({})).await;
+    env.wait_pod_phase(&running, "Running").await;
+    let queued = env
+        .create_job("budget-queued", json!({"suspend": true}), json!({}))
+        .await;
+    let (running_id, queued_id) = (running.uid().unwrap(), queued.uid().unwrap());
+    env.wait_described(&running_id, "RUNNING").await;
+    env.wait_described(&queued_id, "RUNNABLE").await;
+
+    env.sim().clear_requests();
+    assert_eq!(env.terminate(&running_id, REASON).await.0, 200);
+    wait_phase(&env, &running_id, Phase::Completed).await;
+    let terminate = service_calls(&env);
+    println!("terminate: {} calls {terminate:?}", total(&terminate));
+
+    env.sim().clear_requests();
+    assert_eq!(env.cancel(&queued_id, REASON).await.0, 200);
+    wait_phase(&env, &queued_id, Phase::Completed).await;
+    env.wait_job_gone("budget-queued").await;
+    let cancel = service_calls(&env);
+    println!("cancel: {} calls {cancel:?}", total(&cancel));
+
+    for (what, calls_seen, acted_on) in [
+        ("terminate", &terminate, calls("delete", "pods")),
+        ("cancel", &cancel, calls("delete", "jobs")),
+    ] {
+        assert!(total(calls_seen) <= 6, "{what}: {calls_seen:?}");
+        for once in [
+            calls("create", "jobterminations"),
+            calls("patch", "jobs"),
+            calls("create", "events"),
+            acted_on.clone(),
+        ] {
+            assert_eq!(
+                calls_seen.get(&once),
+                Some(&1),
+                "{what}: {once:?} in {calls_seen:?}"
+            );
+        }
+        let status = calls_seen
+            .get(&calls("patch", "jobterminations/status"))
+            .copied()
+            .unwrap_or(0);
+        assert!((1..=2).contains(&status), "{what}: {calls_seen:?}");
+        assert!(
+            !calls_seen
+                .keys()
+                .any(|(verb, _)| verb == "get" || verb == "list"),
+            "{what} read from the API server: {calls_seen:?}"
+        );
+    }
+}
+
+/// A TerminateJob after a CancelJob that changed nothing terminates, with the TerminateJob's
+/// reason. (The service answers a CancelJob of a job it sees started without a record; the
+/// NoChange record comes from a CancelJob whose job started before the controller decided,
+/// which this scenario writes directly.)
+#[tokio::test]
+async fn a_terminate_after_a_no_op_cancel_terminates() {
+    use batch_terminator::batch::TerminateKind;
+    use batch_terminator::record::JobTerminationSpec;
+    let env = Env::start().await;
+    let (job, id) = running_job(&env, "cancel-then-terminate", json!({})).await;
+    let mut cancel = JobTermination::new(
+        &id,
+        JobTerminationSpec {
+            job_id: id.clone(),
+            job_name: job.name_any(),
+            job_uid: id.clone(),
+            job_created_at: chrono::Utc::now(),
+            operation: TerminateKind::Cancel,
+            reason: "cancel: too late".into(),
+            requested_at: chrono::Utc::now(),
+            request_id: None,
+        },
+    );
+    cancel.metadata.namespace = Some(env.ns.clone());
+    records(&env)
+        .create(&Default::default(), &cancel)
+        .await
+        .expect("the CancelJob's record");
+    wait_phase(&env, &id, Phase::NoChange).await;
+    assert_eq!(env.describe(&id).await.unwrap()["status"], "RUNNING");
+
+    assert_eq!(env.terminate(&id, REASON).await.0, 200);
+    let detail = env.wait_described(&id, "FAILED").await;
+    assert_eq!(detail["statusReason"], REASON, "{detail}");
+    assert_eq!(detail["isTerminated"], true, "{detail}");
+    wait_phase(&env, &id, Phase::Completed).await;
+    assert_eq!(
+        env.events_for("cancel-then-terminate", "JobTerminated")
+            .await
+            .len(),
+        1
+    );
+}
+
+/// The Event failing holds nothing back: the pod is deleted first, and the Event is written
+/// once the API server takes it, exactly once.
+#[tokio::test]
+async fn a_failing_event_never_blocks_the_termination_and_is_written_once() {
+    let env = Env::start().await;
+    if env.sim.is_none() {
+        return;
+    }
+    let (job, id) = running_job(&env, "event-fails", json!({})).await;
+    fail(&env, &["create"], &["events"]);
+
+    assert_eq!(env.terminate(&id, REASON).await.0, 200);
+    eventually("the pod to be deleted while Events fail", || async {
+        env.job_pods(&job)
+            .await
+            .iter()
+            .all(|p| p.metadata.deletion_timestamp.is_some())
+            .then_some(())
+    })
+    .await;
+    assert!(
+        env.events_for("event-fails", "JobTerminated")
+            .await
+            .is_empty()
+    );
+    env.sim().faults().clear();
+    let record = wait_phase(&env, &id, Phase::Completed).await;
+    assert!(record.status.unwrap().event_recorded);
+    assert_eq!(
+        env.events_for("event-fails", "JobTerminated").await.len(),
+        1
+    );
+}
+
+/// A Job that succeeds while the Job patch keeps failing completes the record as "nothing to
+/// do": no annotations, no Event, and its Succeeded pod is never deleted.
+#[tokio::test]
+async fn a_job_that_succeeds_before_the_fence_completes_and_keeps_its_pods() {
+    let env = Env::start().await;
+    if env.sim.is_none() {
+        return;
+    }
+    // The pod exits 0 on its own 200 simulated seconds (2 s) after it starts.
+    let (_, id) = running_job(
+        &env,
+        "succeeds-first",
+        json!({"kubesim.dev/exit-after": "200"}),
+    )
+    .await;
+    fail(&env, &["patch"], &["jobs"]);
+    assert_eq!(env.terminate(&id, REASON).await.0, 200);
+    env.wait_condition("succeeds-first", "Complete").await;
+    env.sim().faults().clear();
+
+    let record = wait_phase(&env, &id, Phase::NoChange).await;
+    assert!(record.status.unwrap().action.is_none());
+    let job = env.jobs().get("succeeds-first").await.expect("the Job");
+    assert!(
+        !job.annotations()
+            .contains_key("batch-terminator.dev/action"),
+        "{:?}",
+        job.annotations()
+    );
+    assert!(
+        env.events_for("succeeds-first", "JobTerminated")
+            .await
+            .is_empty()
+    );
+    let pods = env.job_pods(&job).await;
+    assert_eq!(pods.len(), 1, "the Succeeded pod stays");
+    assert!(pods[0].metadata.deletion_timestamp.is_none());
+    assert_eq!(env.describe(&id).await.unwrap()["status"], "SUCCEEDED");
+}
+
+/// While a watch fails, an unknown job ID answers a retryable 500, not a 200 that does
+/// nothing, and `/readyz` is 503; both recover once the watch has listed again.
+#[tokio::test]
+async fn an_unknown_id_is_a_server_exception_while_a_watch_fails() {
+    let env = Env::start().await;
+    let Some(server) = &env.server else { return };
+    let readyz = format!("{}/readyz", server.admin_url());
+    let ready = || async {
+        env.http
+            .get(&readyz)
+            .send()
+            .await
+            .expect("readyz")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(ready().await, 200);
+    assert_eq!(env.terminate("no-such-job", REASON).await.0, 200);
+
+    fail(&env, &["list", "watch"], &["jobs"]);
+    env.sim().faults().drop_watches();
+    let body = json!({"jobId": "no-such-job", "reason": REASON}).to_string();
+    let (status, error_type, _) = eventually("the unknown ID to answer 500", || async {
+        let answer = env.post("/v1/terminatejob", &body).await;
+        (answer.0 == 500).then_some(answer)
+    })
+    .await;
+    assert_eq!(
+        (status, error_type.as_deref()),
+        (500, Some("ServerException"))
+    );
+    assert_eq!(ready().await, 503);
+
+    env.sim().faults().clear();
+    eventually("readiness to come back", || async {
+        (ready().await == 200).then_some(())
+    })
+    .await;
+    assert_eq!(env.terminate("no-such-job", REASON).await.0, 200);
+}
+
+/// A listed namespace that does not exist holds neither readiness nor the others back.
+#[tokio::test]
+async fn a_missing_namespace_does_not_stop_the_others() {
+    let env = Env::start_with_settings(harness::sim_config(), |ns| harness::Settings {
+        namespaces: vec![ns.to_string(), "bt-no-such-namespace".into()],
+        ..harness::settings()
+    })
+    .await;
+    let Some(server) = &env.server else { return };
+    let job = env
+        .create_job("served", json!({"suspend": true}), json!({}))
+        .await;
+    let id = job.uid().unwrap();
+    env.wait_described(&id, "RUNNABLE").await;
+    assert_eq!(env.terminate(&id, REASON).await.0, 200);
+    env.wait_job_gone("served").await;
+    let status = env
+        .http
+        .get(format!("{}/readyz", server.admin_url()))
+        .send()
+        .await
+        .expect("readyz")
+        .status();
+    assert_eq!(status.as_u16(), 200);
+}
+
+/// Nothing of ours holds a pod: with the service gone mid-termination, the pod finishes
+/// terminating by itself, and the service never patched a pod.
+#[tokio::test]
+async fn a_stopped_service_leaves_no_pod_terminating() {
+    let mut env = Env::start().await;
+    if env.sim.is_none() {
+        return;
+    }
+    let (job, id) = running_job(&env, "unheld", json!({})).await;
+    assert_eq!(env.terminate(&id, REASON).await.0, 200);
+    eventually("the pod to be terminating or gone", || async {
+        env.job_pods(&job)
+            .await
+            .iter()
+            .all(|p| p.metadata.deletion_timestamp.is_some())
+            .then_some(())
+    })
+    .await;
+    drop(env.server.take());
+    eventually("the pod to be gone without the service", || async {
+        env.job_pods(&job).await.is_empty().then_some(())
+    })
+    .await;
+    let patched_pods = env
+        .sim()
+        .requests()
+        .iter()
+        .filter(|r| r.resource == "pods" && r.verb == "patch" && r.user_agent == SERVICE_AGENT)
+        .count();
+    assert_eq!(patched_pods, 0);
+}
+
+/// The same scenario environment, against another service endpoint.
+fn at(env: &Env, endpoint: &str) -> Env {
+    Env {
+        client: env.client.clone(),
+        endpoint: endpoint.to_string(),
+        ns: env.ns.clone(),
+        http: env.http.clone(),
+        sim: None,
+        server: None,
+    }
+}
+
+/// Two service processes against one cluster: one leads, both serve the API; the leader
+/// killed with SIGKILL, the other takes the lease over within about one lease duration and
+/// acts.
+#[tokio::test]
+async fn leader_election_fails_over_when_the_leader_is_killed() {
+    use std::process::{Command, Stdio};
+    let mut env = Env::start().await;
+    if env.sim.is_none() {
+        return;
+    }
+    // Only the two processes may act.
+    drop(env.server.take());
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bt-lease-{}", env.ns));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let kubeconfig = dir.join("kubeconfig");
+    env.sim().write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port()
+    };
+    let mut replicas = Vec::new();
+    for i in 0..2 {
+        let (api, admin) = (free_port(), free_port());
+        let child = Command::new(env!("CARGO_BIN_EXE_batch-terminator"))
+            .args(["serve", "--auth", "none", "--lease-duration", "2s"])
+            .arg(format!("--kubeconfig={}", kubeconfig.display()))
+            .arg(format!("--lease-namespace={}", env.ns))
+            .arg(format!("--listen=127.0.0.1:{api}"))
+            .arg(format!("--admin-listen=127.0.0.1:{admin}"))
+            .env("POD_NAME", format!("replica-{i}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn the service");
+        replicas.push((child, format!("http://127.0.0.1:{api}")));
+    }
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(env.client.clone(), &env.ns);
+    let holder = || async {
+        leases
+            .get_opt("batch-terminator")
+            .await
+            .ok()??
+            .spec?
+            .holder_identity
+    };
+    let first = eventually("a leader", || async { holder().await }).await;
+    let leader = usize::from(first.starts_with("replica-1-"));
+
+    // Every replica serves the API.
+    let queued = env
+        .create_job("led", json!({"suspend": true}), json!({}))
+        .await;
+    let id = queued.uid().unwrap();
+    for (_, url) in &replicas {
+        eventually("the replica to listen", || async {
+            let probe = env.http.get(format!("{url}/v1/describejobs")).send().await;
+            probe.is_ok().then_some(())
+        })
+        .await;
+        at(&env, url).wait_described(&id, "RUNNABLE").await;
+    }
+
+    let (mut killed, _) = replicas.remove(leader);
+    killed.kill().expect("SIGKILL");
+    killed.wait().expect("reaped");
+    let killed_at = std::time::Instant::now();
+    let survivor = at(&env, &replicas[0].1);
+    assert_eq!(survivor.cancel(&id, REASON).await.0, 200);
+    let second = eventually("the other replica to take the lease", || async {
+        holder().await.filter(|h| *h != first)
+    })
+    .await;
+    let failover = killed_at.elapsed();
+    env.wait_job_gone("led").await;
+    println!("leader {first} killed; {second} took over after {failover:?}");
+    assert!(
+        second.starts_with(&format!("replica-{}-", 1 - leader)),
+        "{second}"
+    );
+    let (mut last, _) = replicas.remove(0);
+    last.kill().expect("SIGKILL");
+    last.wait().expect("reaped");
+    let _ = std::fs::remove_dir_all(&dir);
+}
