@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Renders the chart with its default values into plain manifests for users without Helm:
 #   kubectl apply --server-side -f deploy/manifests/batch-terminator.yaml
+# SigV4 is on, as in the chart; a generated key would differ on every render (and a committed
+# one would be public), so the manifests read the credentials file from the Secret
+# batch-terminator-credentials, which the user creates (README, Install).
 # tests/chart.rs runs this script into a temporary file and fails when the committed copy differs.
 # Usage: deploy/render-manifests.sh [OUTPUT]   (default deploy/manifests/batch-terminator.yaml)
 set -euo pipefail
@@ -21,6 +24,7 @@ metadata:
     app.kubernetes.io/part-of: batch-terminator
 YAML
   "$helm" template batch-terminator "$root/charts/batch-terminator" \
-    --namespace "$namespace" --include-crds --skip-tests
+    --namespace "$namespace" --include-crds --skip-tests \
+    --set credentials.existingSecret=batch-terminator-credentials
 } >"$out.tmp"
 mv "$out.tmp" "$out"

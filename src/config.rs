@@ -128,6 +128,35 @@ pub struct ServeArgs {
     /// the namespaces and operations they may use (see the README).
     #[arg(long, env = "BATCH_TERMINATOR_CREDENTIALS_FILE")]
     pub credentials_file: Option<PathBuf>,
+
+    /// Serve the API over HTTPS with this PEM certificate chain (with --tls-key). The files
+    /// are read again when they change, so a rotated certificate needs no restart.
+    #[arg(long, env = "BATCH_TERMINATOR_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "BATCH_TERMINATOR_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// API requests handled at once; more are answered 503 with Retry-After.
+    #[arg(long, env = "BATCH_TERMINATOR_MAX_CONCURRENT_REQUESTS", default_value_t = 256, value_parser = parse_positive)]
+    pub max_concurrent_requests: usize,
+
+    /// Open connections at once, per port; further clients wait until one closes.
+    #[arg(long, env = "BATCH_TERMINATOR_MAX_CONNECTIONS", default_value_t = 1024, value_parser = parse_positive)]
+    pub max_connections: usize,
+
+    /// The longest a client may take to send a request's head (and the TLS handshake).
+    #[arg(long, env = "BATCH_TERMINATOR_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// The longest wait for the next part of a request body (408 after it).
+    #[arg(long, env = "BATCH_TERMINATOR_BODY_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub body_timeout: Duration,
+
+    /// The longest a request may take, body and handler included (408 after it).
+    #[arg(long, env = "BATCH_TERMINATOR_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
 }
 
 /// How API requests are authenticated.
@@ -166,6 +195,13 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line, with the fields of the enclosing spans flattened into it.
     Json,
+}
+
+fn parse_positive(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("a whole number of at least 1".to_owned()),
+    }
 }
 
 fn parse_account_id(value: &str) -> Result<String, String> {
@@ -214,6 +250,12 @@ mod tests {
         assert_eq!(args.auth, None);
         assert_eq!(args.auth_mode(), AuthMode::Sigv4);
         assert_eq!(args.credentials_file, None);
+        assert_eq!((args.tls_cert, args.tls_key), (None, None));
+        assert_eq!(args.max_concurrent_requests, 256);
+        assert_eq!(args.max_connections, 1024);
+        assert_eq!(args.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(args.body_timeout, Duration::from_secs(10));
+        assert_eq!(args.request_timeout, Duration::from_secs(30));
     }
 
     #[cfg(feature = "sim")]
@@ -278,6 +320,10 @@ mod tests {
             &["--listen=localhost"],
             &["--log-format=yaml"],
             &["--auth=basic"],
+            &["--tls-cert=/tmp/cert.pem"], // requires --tls-key
+            &["--tls-key=/tmp/key.pem"],
+            &["--max-concurrent-requests=0"],
+            &["--max-connections=0"],
         ] {
             assert!(serve(bad).is_err(), "{bad:?} was accepted");
         }
@@ -316,7 +362,7 @@ mod tests {
             assert!(arg.get_long().is_some(), "--{id} is not a long flag");
         }
         // --sim and --sim-kubeconfig exist only with the `sim` feature.
-        let expected = if cfg!(feature = "sim") { 19 } else { 17 };
+        let expected = if cfg!(feature = "sim") { 26 } else { 24 };
         assert_eq!(
             seen, expected,
             "a ServeArgs field was added or removed: update this test"

@@ -20,6 +20,12 @@ use crate::metrics::Metrics;
 use crate::record::JobTermination;
 use crate::service::{KubeJobService, ServiceSettings};
 
+pub mod http;
+pub mod tls;
+
+pub use http::ConnectionLimits;
+pub use tls::TlsFiles;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("loading the Kubernetes client configuration: {0}")]
@@ -55,6 +61,8 @@ pub enum Error {
     CredentialsFileRequired,
     #[error("loading the credentials: {0}")]
     Credentials(#[source] crate::auth::credentials::Error),
+    #[error("TLS: {0}")]
+    Tls(#[source] tls::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -71,6 +79,12 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// How API requests are authenticated. `Debug` shows no secret.
     pub auth: Auth,
+    /// What the API takes on at once, and how long a request may take.
+    pub limits: crate::api::Limits,
+    /// Limits on connections to either port.
+    pub connections: ConnectionLimits,
+    /// Serve the API over TLS with these files.
+    pub tls: Option<TlsFiles>,
     /// With a Lease, only its holder's controller acts (every replica serves the API).
     /// Without, this process always acts.
     pub leader_election: Option<LeaseSettings>,
@@ -86,7 +100,10 @@ impl Settings {
                     .credentials_file
                     .as_deref()
                     .ok_or(Error::CredentialsFileRequired)?;
-                Auth::sigv4(Credentials::load(path).map_err(Error::Credentials)?)
+                Auth::sigv4(
+                    Credentials::load(path).map_err(Error::Credentials)?,
+                    &args.region,
+                )
             }
         };
         Ok(Settings {
@@ -101,6 +118,23 @@ impl Settings {
             },
             shutdown_timeout: args.shutdown_timeout,
             auth,
+            limits: crate::api::Limits {
+                max_concurrent_requests: args.max_concurrent_requests,
+                request_timeout: args.request_timeout,
+                body_timeout: args.body_timeout,
+            },
+            connections: ConnectionLimits {
+                max_connections: args.max_connections,
+                header_read_timeout: args.header_read_timeout,
+            },
+            tls: match (&args.tls_cert, &args.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }),
+                // clap requires both or neither.
+                _ => None,
+            },
             leader_election: args.lease_namespace.clone().map(|namespace| LeaseSettings {
                 namespace,
                 name: args.lease_name.clone(),
@@ -122,13 +156,14 @@ pub struct Server {
     tasks: Vec<JoinHandle<()>>,
     servers: Vec<JoinHandle<std::io::Result<()>>>,
     shutdown_timeout: Duration,
+    tls: bool,
 }
 
-fn local_url(mut addr: SocketAddr) -> String {
+fn local_url(scheme: &str, mut addr: SocketAddr) -> String {
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    format!("http://{addr}")
+    format!("{scheme}://{addr}")
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener> {
@@ -212,28 +247,39 @@ impl Server {
             index.clone(),
             settings.service.clone(),
         ));
+        let tls = settings
+            .tls
+            .clone()
+            .map(tls::acceptor)
+            .transpose()
+            .map_err(Error::Tls)?;
         let api_listener = bind(settings.listen).await?;
         let admin_listener = bind(settings.admin_listen).await?;
         let api_addr = api_listener.local_addr().map_err(Error::Serve)?;
         let admin_addr = admin_listener.local_addr().map_err(Error::Serve)?;
 
-        let api = crate::api::router(service, settings.auth.clone()).layer(
+        let api = crate::api::router(service, settings.auth.clone(), settings.limits).layer(
             axum::middleware::from_fn_with_state(metrics.clone(), track_request),
         );
         let admin = admin::router(readiness, registry);
+        let serves_tls = tls.is_some();
         let servers = vec![
-            tokio::spawn(
-                axum::serve(api_listener, api)
-                    .with_graceful_shutdown(wait_for(shutdown_rx.clone()))
-                    .into_future(),
-            ),
-            tokio::spawn(
-                axum::serve(admin_listener, admin)
-                    .with_graceful_shutdown(wait_for(shutdown_rx))
-                    .into_future(),
-            ),
+            tokio::spawn(http::serve(
+                api_listener,
+                api,
+                settings.connections,
+                tls,
+                shutdown_rx.clone(),
+            )),
+            tokio::spawn(http::serve(
+                admin_listener,
+                admin,
+                settings.connections,
+                None,
+                shutdown_rx,
+            )),
         ];
-        tracing::info!(%api_addr, %admin_addr, "serving");
+        tracing::info!(%api_addr, %admin_addr, tls = serves_tls, "serving");
         Ok(Server {
             api_addr,
             admin_addr,
@@ -242,17 +288,18 @@ impl Server {
             tasks,
             servers,
             shutdown_timeout: settings.shutdown_timeout,
+            tls: serves_tls,
         })
     }
 
     /// The AWS API's base URL, e.g. `http://127.0.0.1:8080` (loopback when bound to all
-    /// addresses, so the URL can be used as it is).
+    /// addresses, so the URL can be used as it is; `https` with TLS).
     pub fn api_url(&self) -> String {
-        local_url(self.api_addr)
+        local_url(if self.tls { "https" } else { "http" }, self.api_addr)
     }
 
     pub fn admin_url(&self) -> String {
-        local_url(self.admin_addr)
+        local_url("http", self.admin_addr)
     }
 
     pub fn index(&self) -> &Index {
@@ -311,10 +358,6 @@ async fn track_request(
         .copied();
     metrics.api.observe(operation, code, started.elapsed());
     response
-}
-
-async fn wait_for(mut rx: watch::Receiver<bool>) {
-    let _ = rx.wait_for(|stop| *stop).await;
 }
 
 async fn client_for(args: &ServeArgs) -> Result<Client> {

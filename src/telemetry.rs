@@ -14,6 +14,7 @@ use std::io::{BufWriter, IsTerminal};
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
+use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::fmt::format::{JsonFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormattedFields, MakeWriter};
 use tracing_subscriber::layer::SubscriberExt;
@@ -83,6 +84,7 @@ where
 {
     match format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
+            .fmt_fields(escaped_text_fields())
             .with_ansi(ansi)
             .with_writer(writer)
             .boxed(),
@@ -93,6 +95,32 @@ where
             .with_writer(writer)
             .boxed(),
     }
+}
+
+/// Text fields as the default format writes them (`name=value`, the message bare, strings
+/// quoted), with every control character escaped: a newline in a job ID, a reason or an
+/// error message cannot start a forged log line. (The JSON format is escaped by serde_json.)
+fn escaped_text_fields()
+-> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + Send + Sync + 'static {
+    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        let text = format!("{value:?}");
+        let text: String = text
+            .chars()
+            .flat_map(|c| {
+                let escaped: Vec<char> = if c.is_control() {
+                    c.escape_default().collect()
+                } else {
+                    vec![c]
+                };
+                escaped
+            })
+            .collect();
+        match field.name() {
+            "message" => write!(writer, "{text}"),
+            name => write!(writer, "{name}={text}"),
+        }
+    })
+    .delimited(" ")
 }
 
 /// One JSON object per event: `timestamp`, `level`, `target`, `span` (the innermost span's
@@ -273,6 +301,43 @@ mod tests {
         assert_eq!(lines.len(), 3, "{text}");
         for line in lines {
             assert!(line.contains("request_id=\"req-1\""), "{line}");
+        }
+    }
+
+    /// Newlines (and other control characters) from a request cannot forge a log line.
+    fn log_hostile_values(format: LogFormat) -> String {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::registry()
+            .with(parse_filter("info").unwrap())
+            .with(layer(format, capture.clone(), false));
+        let forged = "j1\nINFO batch_terminator: forged=\"yes\"\r\u{1b}[2J";
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request", job_id = forged);
+            let _entered = span.enter();
+            tracing::info!(reason = forged, "terminate requested");
+            tracing::info!(error = %format!("job {forged} not found"), "request rejected");
+            tracing::info!("message with {forged}");
+        });
+        capture.text()
+    }
+
+    #[test]
+    fn control_characters_are_escaped_in_both_formats() {
+        for format in [LogFormat::Text, LogFormat::Json] {
+            let text = log_hostile_values(format);
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), 3, "{format:?}: {text}");
+            assert!(
+                !text.contains('\r') && !text.contains('\u{1b}'),
+                "{format:?}: {text}"
+            );
+            for line in lines {
+                assert!(line.contains("j1\\nINFO"), "{format:?}: {line}");
+                if format == LogFormat::Json {
+                    let parsed: Value = serde_json::from_str(line).expect("one JSON object");
+                    assert!(parsed["job_id"].as_str().unwrap().contains('\n'));
+                }
+            }
         }
     }
 

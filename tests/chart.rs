@@ -229,6 +229,8 @@ fn everything_enabled() -> Vec<&'static str> {
         "podDisruptionBudget.enabled=true,replicaCount=2,config.strictUnknownJobs=true",
         "--set",
         "watchNamespaces={team-a,team-b}",
+        "--set",
+        "tls.secretName=bt-tls,limits.maxConnections=64,limits.headerReadTimeout=5s",
     ];
     v.extend(sigv4_values());
     v
@@ -247,6 +249,96 @@ fn helm_lint_passes_for_every_value_set() {
     }
 }
 
+/// The generated access key of a rendered Secret: (ID, secret, credentials file).
+fn generated_key(objs: &[Value]) -> (String, String, String) {
+    let data = &of_kind(objs, "Secret")[0]["stringData"];
+    let text = |k: &str| {
+        data[k]
+            .as_str()
+            .unwrap_or_else(|| panic!("{k}: {data}"))
+            .to_owned()
+    };
+    (
+        text("accessKeyId"),
+        text("secretAccessKey"),
+        text("credentials.yaml"),
+    )
+}
+
+#[test]
+fn defaults_render_sigv4_with_a_generated_key() {
+    let objs = render(&["--skip-tests"]);
+    let args = args_of(&objs);
+    assert!(args.contains(&"--auth=sigv4".to_string()), "{args:?}");
+    assert!(
+        args.contains(
+            &"--credentials-file=/etc/batch-terminator/credentials/credentials.yaml".into()
+        ),
+        "{args:?}"
+    );
+    let (id, secret, file) = generated_key(&objs);
+    assert!(
+        id.len() == 20
+            && id.starts_with("BT")
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()),
+        "{id}"
+    );
+    assert!(secret.len() == 40 && secret.bytes().all(|b| b.is_ascii_alphanumeric()));
+    // The file is one the service loads, and the key may do everything everywhere.
+    let creds =
+        batch_terminator::auth::Credentials::from_yaml(&file).expect("the service parses it");
+    let caller = creds.caller(&id).expect("the generated key is in the file");
+    assert!(caller.touches_all_namespaces());
+    for operation in batch_terminator::auth::OPERATIONS {
+        assert!(caller.may_perform(operation), "{operation}");
+    }
+    assert!(!file.contains("\n\n"), "{file}");
+    // Each render without a cluster to look the Secret up in draws a new key.
+    let (other, _, _) = generated_key(&render(&["--skip-tests"]));
+    assert_ne!(id, other);
+    // A generated key never changes, so nothing rolls the pods for it.
+    assert!(
+        deployment(&objs)["spec"]["template"]["metadata"]["annotations"]["checksum/credentials"]
+            .is_null()
+    );
+}
+
+#[test]
+fn auth_none_is_refused_unless_a_network_policy_or_an_explicit_opt_in() {
+    let o = template(&["--set", "auth=none"]);
+    assert!(!o.ok, "auth=none alone was rendered");
+    assert!(
+        o.stderr.contains("networkPolicy.enabled") && o.stderr.contains("allowUnauthenticated"),
+        "{}",
+        o.stderr
+    );
+    for set in [
+        "auth=none,networkPolicy.enabled=true",
+        "auth=none,allowUnauthenticated=true",
+    ] {
+        let objs = render(&["--skip-tests", "--set", set]);
+        assert!(args_of(&objs).contains(&"--auth=none".to_string()));
+        assert!(of_kind(&objs, "Secret").is_empty(), "{set}");
+    }
+    // The install notes warn (helm template renders no notes; a client-side dry run does).
+    let dir = scratch("notes");
+    let mut c = helm(&dir);
+    c.args([
+        "install",
+        RELEASE,
+        CHART,
+        "--namespace",
+        RELEASE_NS,
+        "--dry-run=client",
+    ])
+    .args(["--set", "auth=none,allowUnauthenticated=true"]);
+    let o = run(c);
+    assert!(o.ok, "{}", o.stderr);
+    assert!(o.stdout.contains("WARNING: auth is none"), "{}", o.stdout);
+}
+
 #[test]
 fn defaults_render_cluster_wide_rbac_with_exactly_the_code_s_verbs() {
     let objs = render(&["--skip-tests"]);
@@ -258,6 +350,7 @@ fn defaults_render_cluster_wide_rbac_with_exactly_the_code_s_verbs() {
             "Deployment",
             "Role",
             "RoleBinding",
+            "Secret",
             "Service",
             "ServiceAccount"
         ]
@@ -286,7 +379,6 @@ fn defaults_render_cluster_wide_rbac_with_exactly_the_code_s_verbs() {
         !args.iter().any(|a| a.starts_with("--namespaces")),
         "{args:?}"
     );
-    assert!(args.contains(&"--auth=none".to_string()), "{args:?}");
     let d = deployment(&objs);
     assert_eq!(d["spec"]["replicas"], 1);
     assert_eq!(d["spec"]["strategy"]["type"], "RollingUpdate");
@@ -371,6 +463,18 @@ fn everything_enabled_renders_every_kind_and_mounts_the_credentials() {
         args.contains(&"--strict-unknown-jobs".to_string()),
         "{args:?}"
     );
+    for arg in [
+        "--tls-cert=/etc/batch-terminator/tls/tls.crt",
+        "--tls-key=/etc/batch-terminator/tls/tls.key",
+        "--max-connections=64",
+        "--header-read-timeout=5s",
+    ] {
+        assert!(args.contains(&arg.to_string()), "{arg}: {args:?}");
+    }
+    assert_eq!(
+        deployment(&objs)["spec"]["template"]["spec"]["volumes"][1]["secret"]["secretName"],
+        "bt-tls"
+    );
     let path = args
         .iter()
         .find_map(|a| a.strip_prefix("--credentials-file="))
@@ -386,7 +490,7 @@ fn everything_enabled_renders_every_kind_and_mounts_the_credentials() {
         pod["volumes"][0]["secret"]["secretName"],
         secret["metadata"]["name"]
     );
-    // The pods roll when the credentials change.
+    // The pods roll when the keys given change.
     assert!(
         deployment(&objs)["spec"]["template"]["metadata"]["annotations"]["checksum/credentials"]
             .is_string()
@@ -409,15 +513,6 @@ fn everything_enabled_renders_every_kind_and_mounts_the_credentials() {
     assert!(
         args_of(&objs)
             .contains(&"--credentials-file=/etc/batch-terminator/credentials/keys.json".into())
-    );
-
-    // sigv4 with neither is an error that says what to set.
-    let o = template(&["--set", "auth=sigv4"]);
-    assert!(!o.ok);
-    assert!(
-        o.stderr.contains("credentials.existingSecret"),
-        "{}",
-        o.stderr
     );
 }
 
@@ -1122,21 +1217,77 @@ fn plurals_of_the_chart_s_kinds() {
     }
 }
 
-/// The Deployment's arguments are ones the binary accepts, and the default install runs
-/// without authentication only because the chart asks for it.
+/// The Deployment's arguments are ones the binary accepts, with the generated credentials
+/// file where the Secret is mounted.
 #[test]
 fn the_default_deployment_args_are_accepted_by_the_binary() {
     use batch_terminator::config::{Cli, Command};
     use clap::Parser;
     let objs = render(&["--skip-tests"]);
     let container = &deployment(&objs)["spec"]["template"]["spec"]["containers"][0];
+    let (_, _, file) = generated_key(&objs);
+    let dir = scratch("args");
+    let path = dir.join("credentials.yaml");
+    std::fs::write(&path, file).expect("credentials file");
     let mut argv = vec!["batch-terminator".to_string()];
-    argv.extend(args_of(&objs));
-    assert!(argv.contains(&"--auth=none".to_string()), "{argv:?}");
+    argv.extend(args_of(&objs).into_iter().map(
+        |arg| match arg.strip_prefix("--credentials-file=") {
+            Some(_) => format!("--credentials-file={}", path.display()),
+            None => arg,
+        },
+    ));
+    assert!(argv.contains(&"--auth=sigv4".to_string()), "{argv:?}");
     let cli = Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
     let Command::Serve(args) = cli.command else {
         panic!("the chart runs `serve`: {argv:?}")
     };
     batch_terminator::serve::Settings::from_args(&args).expect("settings from the chart's args");
     assert_eq!(container["args"][0], "serve", "{container}");
+}
+
+/// The default install generates an access key; `helm upgrade` keeps it (Helm's `lookup` reads
+/// the installed Secret back), and the install notes say how to read it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generated_key_is_kept_across_helm_upgrade() {
+    let cluster = Cluster::start("upgrade").await;
+    let install = [
+        "install",
+        RELEASE,
+        CHART,
+        "--namespace",
+        RELEASE_NS,
+        "--create-namespace",
+    ];
+    let notes = helm_ok(&cluster.dir, &install).await;
+    let secret_name = format!("{SERVICE_ACCOUNT}-credentials");
+    assert!(
+        notes.contains(&format!(
+            "kubectl --namespace {RELEASE_NS} get secret {secret_name} -o jsonpath='{{.data.accessKeyId}}' | base64 -d"
+        )) && notes.contains("{.data.secretAccessKey}"),
+        "NOTES: {notes}"
+    );
+    let store = cluster.sim.store();
+    let data = || {
+        store
+            .get(&Gvr::secrets(), Some(RELEASE_NS), &secret_name)
+            .expect("the generated Secret")["data"]
+            .clone()
+    };
+    let installed = data();
+    assert!(installed["accessKeyId"].is_string(), "{installed}");
+    for upgrade in [
+        vec!["upgrade", RELEASE, CHART, "--namespace", RELEASE_NS],
+        vec![
+            "upgrade",
+            RELEASE,
+            CHART,
+            "--namespace",
+            RELEASE_NS,
+            "--set",
+            "config.logLevel=debug",
+        ],
+    ] {
+        helm_ok(&cluster.dir, &upgrade).await;
+        assert_eq!(data(), installed, "helm {upgrade:?} changed the key");
+    }
 }

@@ -153,7 +153,10 @@ class Service:
     args: list[str] = field(default_factory=list)
 
     @classmethod
-    def start(cls, workdir: Path, timeout: float = 60.0, auth: str = AUTH) -> "Service":
+    def start(
+        cls, workdir: Path, timeout: float = 60.0, auth: str = AUTH, tls: tuple[Path, Path] | None = None
+    ) -> "Service":
+        """With `tls` (certificate, key; the certificate names `localhost`), the API is HTTPS."""
         exe = binary()
         if not exe.exists():
             raise FileNotFoundError(f"{exe} is missing: run `cargo build --bin batch-terminator` first")
@@ -173,10 +176,13 @@ class Service:
             f"127.0.0.1:{admin_port}",
             *auth_args(workdir, auth),
         ]
+        if tls is not None:
+            args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
         env = {k: v for k, v in os.environ.items() if not k.startswith("BATCH_TERMINATOR_")}
         with log.open("wb") as out:
             process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
-        service = cls(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{admin_port}", kubeconfig, log, args)
+        api = f"https://localhost:{api_port}" if tls else f"http://127.0.0.1:{api_port}"
+        service = cls(process, api, f"http://127.0.0.1:{admin_port}", kubeconfig, log, args)
         try:
             eventually(service._ready, "the service to be ready and seeded", timeout=timeout)
         except BaseException:
@@ -320,6 +326,28 @@ def aws_env(key: Key) -> dict[str, str]:
     return env
 
 
+def tls_files(workdir: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a `localhost` certificate it signed, made with the openssl CLI:
+    (CA bundle, certificate, key)."""
+    ca, ca_key = workdir / "ca.pem", workdir / "ca.key"
+    cert, key, csr, ext = workdir / "tls.crt", workdir / "tls.key", workdir / "tls.csr", workdir / "tls.ext"
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+    openssl("req", "-x509", *ec, "-keyout", str(ca_key), "-out", str(ca), "-days", "1", "-subj", "/CN=bt-test-ca",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    openssl("req", *ec, "-keyout", str(key), "-out", str(csr), "-subj", "/CN=localhost")
+    ext.write_text(
+        "subjectAltName=DNS:localhost\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+        "authorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n"
+    )
+    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+            "-out", str(cert), "-days", "1", "-extfile", str(ext))
+    return ca, cert, key
+
+
 def aws(endpoint: str, *args: str, key: Key = SUITE_KEY, clock_skew_minutes: float | None = None) -> CliResult:
     """`aws batch ARGS --endpoint-url ENDPOINT --region us-east-1 --output json`, signed with
     `key`; with `clock_skew_minutes`, aws-cli's clock is that far off."""
@@ -339,7 +367,8 @@ def aws(endpoint: str, *args: str, key: Key = SUITE_KEY, clock_skew_minutes: flo
 # --- boto3 ---------------------------------------------------------------------------------
 
 
-def boto3_client(endpoint: str, key: Key = SUITE_KEY, **config: object):
+def boto3_client(endpoint: str, key: Key = SUITE_KEY, verify: str | None = None, **config: object):
+    """boto3's Batch client; `verify` is a CA bundle for an HTTPS endpoint."""
     import boto3
     from botocore.config import Config
 
@@ -349,6 +378,7 @@ def boto3_client(endpoint: str, key: Key = SUITE_KEY, **config: object):
         region_name=REGION,
         aws_access_key_id=key.access_key_id,
         aws_secret_access_key=key.secret_access_key,
+        verify=verify,
         config=Config(**config) if config else None,
     )
 

@@ -74,7 +74,7 @@ async fn sigv4_authenticates_and_scopes_keys_to_namespaces() {
     }
     let env = Env::start_with_settings(sim_config(), |ns| {
         let mut settings = settings();
-        settings.auth = Auth::sigv4(credentials_for(ns));
+        settings.auth = Auth::sigv4(credentials_for(ns), "us-east-1");
         settings
     })
     .await;
@@ -235,4 +235,150 @@ async fn sigv4_authenticates_and_scopes_keys_to_namespaces() {
         .await
         .expect("TerminateJob with the right key");
     env.wait_condition("signed", "Failed").await;
+}
+
+/// Two tenants, one key each. The other tenant labels its Jobs with the victim's job ID and
+/// with the victim Job's uid: the victim still terminates its job by either, the other tenant
+/// is refused the victim's uid, and a key that sees both namespaces gets a 400 naming them.
+#[tokio::test]
+async fn another_tenant_can_neither_shadow_nor_block_a_job_id() {
+    if std::env::var("BT_E2E_ENDPOINT").is_ok() {
+        eprintln!("skipped: needs an in-process service configured with its own credentials");
+        return;
+    }
+    let env = Env::start_with_settings(sim_config(), |ns| {
+        let yaml = format!(
+            r#"
+accessKeys:
+  AKIDVICTIM: {{secretAccessKey: victim-secret, namespaces: ["{ns}"], operations: ["*"]}}
+  AKIDOTHER: {{secretAccessKey: other-secret, namespaces: ["{ns}-other"], operations: ["*"]}}
+  AKIDBOTH: {{secretAccessKey: both-secret, namespaces: ["{ns}", "{ns}-other"], operations: ["*"]}}
+"#
+        );
+        let mut settings = settings();
+        settings.auth = Auth::sigv4(
+            Credentials::from_yaml(&yaml).expect("credentials"),
+            "us-east-1",
+        );
+        settings
+    })
+    .await;
+    let other_ns = format!("{}-other", env.ns);
+    env.create_namespace(&other_ns).await;
+    let suspended = json!({"suspend": true});
+    let label = |id: &str| json!({"batch-terminator.dev/job-id": id});
+    let victim_job = env
+        .create_job_in(
+            &env.ns,
+            "nightly",
+            label("nightly"),
+            suspended.clone(),
+            json!({}),
+        )
+        .await;
+    let victim_uid = victim_job.uid().expect("uid");
+    let kept = env
+        .create_job_in(&env.ns, "kept", label("kept"), suspended.clone(), json!({}))
+        .await;
+    let kept_uid = kept.uid().expect("uid");
+    for (name, id) in [
+        ("shadow", "nightly"),
+        ("uid-shadow", victim_uid.as_str()),
+        ("kept-shadow", "kept"),
+    ] {
+        env.create_job_in(&other_ns, name, label(id), suspended.clone(), json!({}))
+            .await;
+    }
+    let victim = sdk(&env, "AKIDVICTIM", "victim-secret", None);
+    let other = sdk(&env, "AKIDOTHER", "other-secret", None);
+    let both = sdk(&env, "AKIDBOTH", "both-secret", None);
+
+    // Each tenant sees its own job under the shared label.
+    let described = victim
+        .describe_jobs()
+        .jobs("nightly")
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(described.jobs().len(), 1);
+    assert_eq!(described.jobs()[0].job_name(), Some("nightly"));
+    let described = other
+        .describe_jobs()
+        .jobs("nightly")
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(described.jobs()[0].job_name(), Some("shadow"));
+
+    // The victim's uid is the victim's Job, even for the tenant that labelled a Job with it:
+    // that tenant is refused, as for any job outside its namespaces.
+    let (code, message) = code_and_message!(
+        other
+            .terminate_job()
+            .job_id(&victim_uid)
+            .reason("hijack")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "AccessDeniedException", "{message}");
+    let described = victim
+        .describe_jobs()
+        .jobs(&victim_uid)
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(described.jobs()[0].job_name(), Some("nightly"));
+
+    // A key that sees both namespaces meets a real clash: 400 naming both, and the uid works.
+    let (code, message) = code_and_message!(both.describe_jobs().jobs("kept").send().await);
+    assert_eq!(code, "ClientException");
+    assert!(
+        message.contains(&env.ns) && message.contains(&other_ns) && message.contains("uid"),
+        "{message}"
+    );
+    let described = both
+        .describe_jobs()
+        .jobs(&kept_uid)
+        .send()
+        .await
+        .expect("by uid");
+    assert_eq!(described.jobs()[0].job_name(), Some("kept"));
+
+    // The victim terminates its job by its label; the other tenant's Jobs are untouched.
+    victim
+        .terminate_job()
+        .job_id("nightly")
+        .reason("mine to stop")
+        .send()
+        .await
+        .expect("TerminateJob by label");
+    env.wait_job_gone("nightly").await;
+    let others: kube::Api<k8s_openapi::api::batch::v1::Job> =
+        kube::Api::namespaced(env.client.clone(), &other_ns);
+    for name in ["shadow", "uid-shadow", "kept-shadow"] {
+        let job = others
+            .get(name)
+            .await
+            .expect("the other tenant's Job is still there");
+        assert!(
+            !job.annotations()
+                .contains_key("batch-terminator.dev/reason"),
+            "{name} was touched"
+        );
+    }
+    // The cancelled job is still described, by label and by uid, from its record.
+    for id in ["nightly", victim_uid.as_str()] {
+        let described = victim
+            .describe_jobs()
+            .jobs(id)
+            .send()
+            .await
+            .expect("describe");
+        assert_eq!(described.jobs().len(), 1, "{id}");
+        assert_eq!(
+            described.jobs()[0].status_reason(),
+            Some("mine to stop"),
+            "{id}"
+        );
+    }
 }

@@ -26,6 +26,9 @@ async fn terminate_jobs_acts_on_each_entry_and_reports_each_outcome() {
         queued.metadata.uid.clone().expect("uid"),
     );
     env.wait_pod_phase(&running, "Running").await;
+    // Known to the service first: an unknown ID would succeed without writing anything.
+    env.wait_described(&running_id, "RUNNING").await;
+    env.wait_described(&queued_id, "RUNNABLE").await;
     let child = format!("{running_id}:1");
     let body = json!({"jobs": [
         {"jobId": running_id, "reason": "stop it"},
@@ -88,6 +91,9 @@ async fn cancel_jobs_cancels_only_queued_jobs() {
         queued.metadata.uid.clone().expect("uid"),
     );
     env.wait_pod_phase(&running, "Running").await;
+    // Known to the service first: an unknown ID would succeed without writing anything.
+    env.wait_described(&running_id, "RUNNING").await;
+    env.wait_described(&queued_id, "RUNNABLE").await;
     let body = json!({"jobs": [
         {"jobId": running_id, "reason": "cancel"},
         {"jobId": queued_id, "reason": "cancel"},

@@ -75,15 +75,6 @@ impl Env {
                 (client, server.api_url(), Some(sim), Some(server))
             }
         };
-        let namespaces: Api<Namespace> = Api::all(client.clone());
-        let namespace: Namespace = serde_json::from_value(json!({
-            "metadata": {"name": ns, "labels": {TEST_LABEL: "true"}}
-        }))
-        .expect("namespace");
-        namespaces
-            .create(&PostParams::default(), &namespace)
-            .await
-            .expect("namespace created");
         let env = Env {
             client,
             endpoint,
@@ -92,6 +83,7 @@ impl Env {
             sim,
             server,
         };
+        env.create_namespace(&env.ns).await;
         if let Some(server) = &env.server {
             let index = server.index().clone();
             eventually("the service's caches to sync", || {
@@ -116,8 +108,34 @@ impl Env {
         Api::namespaced(self.client.clone(), &self.ns)
     }
 
+    /// Creates a namespace labelled for cleanup.
+    pub async fn create_namespace(&self, name: &str) {
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        let namespace: Namespace = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {TEST_LABEL: "true"}}
+        }))
+        .expect("namespace");
+        namespaces
+            .create(&PostParams::default(), &namespace)
+            .await
+            .expect("namespace created");
+    }
+
     /// Creates a Job running `busybox` with the given extra pod annotations and spec fields.
     pub async fn create_job(&self, name: &str, job_spec: Value, pod_annotations: Value) -> Job {
+        self.create_job_in(&self.ns, name, json!({}), job_spec, pod_annotations)
+            .await
+    }
+
+    /// [`Env::create_job`] in namespace `ns`, with these labels on the Job.
+    pub async fn create_job_in(
+        &self,
+        ns: &str,
+        name: &str,
+        labels: Value,
+        job_spec: Value,
+        pod_annotations: Value,
+    ) -> Job {
         let mut spec = json!({
             "backoffLimit": 3,
             "template": {
@@ -132,11 +150,11 @@ impl Env {
         json_merge(&mut spec, job_spec);
         let job: Job = serde_json::from_value(json!({
             "apiVersion": "batch/v1", "kind": "Job",
-            "metadata": {"name": name, "namespace": self.ns},
+            "metadata": {"name": name, "namespace": ns, "labels": labels},
             "spec": spec,
         }))
         .expect("job");
-        self.jobs()
+        Api::<Job>::namespaced(self.client.clone(), ns)
             .create(&PostParams::default(), &job)
             .await
             .expect("job created")

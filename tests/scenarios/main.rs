@@ -84,10 +84,8 @@ async fn an_unschedulable_job_is_cancelled_with_its_pods() {
     let job = env.create_job("unschedulable", spec, json!({})).await;
     let id = uid(&job);
     env.wait_pod_phase(&job, "Pending").await;
-    assert_eq!(
-        env.describe(&id).await.expect("described")["status"],
-        "RUNNABLE"
-    );
+    // The pod can be seen before the service's Job watch delivers the Job.
+    env.wait_described(&id, "RUNNABLE").await;
 
     assert_eq!(env.cancel(&id, REASON).await, (200, json!({})));
 
@@ -619,6 +617,8 @@ async fn probes_and_metrics_tell_the_truth() {
     let job = env
         .create_job("counted", json!({"suspend": true}), json!({}))
         .await;
+    // Known to the service first: an unknown ID would answer 200 without writing anything.
+    env.wait_described(&uid(&job), "RUNNABLE").await;
     assert_eq!(env.terminate(&uid(&job), REASON).await.0, 200);
     assert_eq!(env.terminate("", REASON).await.0, 400);
     env.wait_described(&uid(&job), "FAILED").await;

@@ -61,6 +61,15 @@ app.kubernetes.io/part-of: batch-terminator
 /etc/batch-terminator/credentials
 {{- end }}
 
+{{- define "batch-terminator.tlsDir" -}}
+/etc/batch-terminator/tls
+{{- end }}
+
+{{/* The API's URL inside the cluster. */}}
+{{- define "batch-terminator.url" -}}
+{{- printf "%s://%s.%s.svc:%v" (ternary "https" "http" (not (empty .Values.tls.secretName))) (include "batch-terminator.fullname" .) .Release.Namespace .Values.service.port }}
+{{- end }}
+
 {{/*
 The RBAC rules: exactly the API calls of the code, each named by the function that makes it.
 tests/chart.rs fails when a rule is not used by some request during the terminate scenarios.

@@ -30,6 +30,10 @@ pub enum AwsErrorCode {
     UnrecognizedClientException,
     /// 403: a signature that does not match, or a stale date.
     InvalidSignatureException,
+    /// 408: the request (its body) did not arrive in time.
+    RequestTimeoutException,
+    /// 503: over the concurrency cap; clients retry it after `Retry-After`.
+    ServiceUnavailableException,
 }
 
 impl AwsErrorCode {
@@ -46,6 +50,8 @@ impl AwsErrorCode {
             AwsErrorCode::IncompleteSignatureException => "IncompleteSignatureException",
             AwsErrorCode::UnrecognizedClientException => "UnrecognizedClientException",
             AwsErrorCode::InvalidSignatureException => "InvalidSignatureException",
+            AwsErrorCode::RequestTimeoutException => "RequestTimeoutException",
+            AwsErrorCode::ServiceUnavailableException => "ServiceUnavailableException",
         }
     }
 
@@ -60,6 +66,8 @@ impl AwsErrorCode {
             | AwsErrorCode::UnrecognizedClientException
             | AwsErrorCode::InvalidSignatureException => StatusCode::FORBIDDEN,
             AwsErrorCode::IncompleteSignatureException => StatusCode::BAD_REQUEST,
+            AwsErrorCode::RequestTimeoutException => StatusCode::REQUEST_TIMEOUT,
+            AwsErrorCode::ServiceUnavailableException => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -110,6 +118,20 @@ pub enum ApiError {
         #[source]
         source: axum::Error,
     },
+    /// The body, or the whole request, took longer than the server's limits allow.
+    #[error("the request did not arrive in time")]
+    RequestTimeout,
+    /// Over the concurrency cap: shed before any work.
+    #[error(
+        "the service is at its limit of concurrent requests; retry after {retry_after_seconds}s"
+    )]
+    Overloaded { retry_after_seconds: u64 },
+    /// A handler panicked (a bug); the panic's message is logged, not sent.
+    #[error("internal error")]
+    Panicked(String),
+    /// A guard failed in a way it should not (a bug).
+    #[error("internal error")]
+    Internal(String),
     /// A known path with a method other than POST. AWS answers 400 here too.
     #[error("{method} is not allowed on {path}; AWS Batch operations are POST requests")]
     MethodNotAllowed { method: String, path: String },
@@ -138,7 +160,11 @@ impl ApiError {
             | ApiError::Body { .. }
             | ApiError::MethodNotAllowed { .. } => AwsErrorCode::ClientException,
             ApiError::UnknownOperation { .. } => AwsErrorCode::UnknownOperationException,
-            ApiError::Serialize { .. } => AwsErrorCode::ServerException,
+            ApiError::Serialize { .. } | ApiError::Panicked(_) | ApiError::Internal(_) => {
+                AwsErrorCode::ServerException
+            }
+            ApiError::RequestTimeout => AwsErrorCode::RequestTimeoutException,
+            ApiError::Overloaded { .. } => AwsErrorCode::ServiceUnavailableException,
             ApiError::Unauthenticated(e) => match e {
                 sigv4::Error::MissingAuthorization => {
                     AwsErrorCode::MissingAuthenticationTokenException
@@ -171,10 +197,20 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = self.code();
         let message = self.to_string();
-        if code.status().is_server_error() {
-            tracing::error!(error = %self, error_code = code.as_str(), cause = ?std::error::Error::source(&self), "request failed");
-        } else {
-            tracing::info!(error = %self, error_code = code.as_str(), "request rejected");
+        match &self {
+            ApiError::Panicked(panic) => {
+                tracing::error!(%panic, error_code = code.as_str(), "a handler panicked")
+            }
+            ApiError::Internal(cause) => {
+                tracing::error!(%cause, error_code = code.as_str(), "request failed")
+            }
+            ApiError::Overloaded { .. } => {
+                tracing::warn!(error_code = code.as_str(), "request shed")
+            }
+            _ if code.status().is_server_error() => {
+                tracing::error!(error = %self, error_code = code.as_str(), cause = ?std::error::Error::source(&self), "request failed")
+            }
+            _ => tracing::info!(error = %self, error_code = code.as_str(), "request rejected"),
         }
         let body = serde_json::to_vec(&ErrorBody {
             type_: code.as_str(),
@@ -191,6 +227,14 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        if let ApiError::Overloaded {
+            retry_after_seconds,
+        } = self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
         }
         response.extensions_mut().insert(code);
         response

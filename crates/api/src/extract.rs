@@ -48,10 +48,24 @@ pub(super) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, 
     match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<LengthLimitError>() => Err(too_large),
+        Err(e) if timed_out(&*e) => Err(ApiError::RequestTimeout),
         Err(e) => Err(ApiError::Body {
             source: axum::Error::new(e),
         }),
     }
+}
+
+/// The body stalled longer than `--body-timeout` (tower-http's error, somewhere in the chain
+/// of wrappers the body's error passes through).
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// Parses a body, telling malformed JSON (AWS's own message) from JSON of the wrong shape

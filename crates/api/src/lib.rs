@@ -13,16 +13,20 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use axum::Router;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, get, post};
+use axum::{BoxError, Router};
 use serde::Serialize;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -127,18 +131,45 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
     }
 }
 
-/// The Batch API router: every request passes [`Auth`] before its handler. Layers added
-/// outside (metrics) see [`Operation`], [`RequestId`] and, on errors, [`AwsErrorCode`] in the
-/// response's extensions. Health and metrics routes belong in another router merged beside
-/// this one, so they stay out of request tracing.
-pub fn router<S: JobService>(service: Arc<S>, auth: Auth) -> Router {
-    let router = OPERATIONS.iter().fold(Router::new(), |router, spec| {
-        router.route(
-            spec.path,
-            handler::<S>(spec.operation).fallback(wrong_method),
-        )
-    });
-    router
+/// What one API server takes on at once, and how long a request may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Requests handled at once; more are answered 503 with `Retry-After` at once.
+    pub max_concurrent_requests: usize,
+    /// From the request's head to its response, body included.
+    pub request_timeout: Duration,
+    /// The longest wait for the next piece of a request body.
+    pub body_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_concurrent_requests: 256,
+            request_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// How long a shed client is asked to wait before it tries again (`Retry-After`).
+pub const RETRY_AFTER_SECONDS: u64 = 1;
+
+/// The Batch API router: every request passes [`Auth`] before its handler, within `limits`.
+/// One stack guards every operation together: the concurrency cap is one for the whole API,
+/// shed requests cost no handler, and a panic in any handler answers 500 ServerException.
+/// Layers added outside (metrics) see [`Operation`], [`RequestId`] and, on errors,
+/// [`AwsErrorCode`] in the response's extensions. Health and metrics routes belong in another
+/// router merged beside this one, so they stay out of request tracing.
+pub fn router<S: JobService>(service: Arc<S>, auth: Auth, limits: Limits) -> Router {
+    let operations = OPERATIONS
+        .iter()
+        .fold(Router::new(), |router, spec| {
+            router.route(
+                spec.path,
+                handler::<S>(spec.operation).fallback(wrong_method),
+            )
+        })
         .route(
             openapi::PATH,
             handler::<S>(Operation::OpenApiDocument).fallback(unknown_operation),
@@ -148,8 +179,42 @@ pub fn router<S: JobService>(service: Arc<S>, auth: Auth) -> Router {
             Arc::new(auth),
             authn::authenticate,
         ))
+        .layer(CatchPanicLayer::custom(panicked))
+        .with_state(service);
+    let guarded = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(refused))
+        .load_shed()
+        .concurrency_limit(limits.max_concurrent_requests)
+        .timeout(limits.request_timeout)
+        .layer(RequestBodyTimeoutLayer::new(limits.body_timeout))
+        .service(operations);
+    Router::new()
+        .fallback_service(guarded)
         .layer(middleware::from_fn(request_context))
-        .with_state(service)
+}
+
+/// The answer when the guards refuse a request: shed (over the concurrency cap) or out of
+/// time.
+async fn refused(error: BoxError) -> ApiError {
+    if error.is::<tower::load_shed::error::Overloaded>() {
+        ApiError::Overloaded {
+            retry_after_seconds: RETRY_AFTER_SECONDS,
+        }
+    } else if error.is::<tower::timeout::error::Elapsed>() {
+        ApiError::RequestTimeout
+    } else {
+        ApiError::Internal(error.to_string())
+    }
+}
+
+/// A handler panicked: 500 ServerException, logged as an error (by [`ApiError`]).
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    ApiError::Panicked(message).into_response()
 }
 
 /// The handler of each operation of [`OPERATIONS`], and of the document.

@@ -13,6 +13,9 @@ use crate::batch::{BatchState, JobSummary, TerminateKind};
 
 #[derive(Default)]
 struct Fake {
+    /// When set, each terminate waits for a permit of it (and counts itself in `waiting`).
+    gate: Option<tokio::sync::Semaphore>,
+    waiting: std::sync::atomic::AtomicUsize,
     terminated: Mutex<Vec<(TerminateKind, String, String)>>,
     described: Mutex<Vec<Vec<String>>>,
     fail: Mutex<Option<fn() -> ServiceError>>,
@@ -56,6 +59,11 @@ impl JobService for Fake {
         command: TerminateCommand,
     ) -> Result<(), ServiceError> {
         tracing::info!("inside the service");
+        if let Some(gate) = &self.gate {
+            self.waiting
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _permit = gate.acquire().await.expect("gate open");
+        }
         self.check()?;
         self.terminated.lock().expect("lock").push((
             command.kind(),
@@ -120,16 +128,23 @@ impl Answer {
 }
 
 async fn send(service: Arc<Fake>, method: &str, path: &str, body: impl Into<Body>) -> Answer {
+    send_to(
+        router(service, Auth::None, Limits::default()),
+        method,
+        path,
+        body,
+    )
+    .await
+}
+
+async fn send_to(router: Router, method: &str, path: &str, body: impl Into<Body>) -> Answer {
     let request = Request::builder()
         .method(method)
         .uri(path)
         .header("content-type", "application/json")
         .body(body.into())
         .expect("request");
-    let response = router(service, Auth::None)
-        .oneshot(request)
-        .await
-        .expect("infallible");
+    let response = router.oneshot(request).await.expect("infallible");
     let status = response.status();
     let headers = response.headers().clone();
     let body = response
@@ -472,8 +487,8 @@ impl std::io::Write for ThreadWriter {
     }
 }
 
-#[tokio::test]
-async fn log_lines_of_a_request_carry_its_id() {
+/// What `request` logs (the text format), with its answer.
+async fn logged(request: impl Future<Output = Answer>) -> (Answer, String) {
     fn subscriber() -> impl tracing::Subscriber + Send + Sync {
         tracing_subscriber::fmt()
             .with_writer(|| ThreadWriter)
@@ -492,15 +507,21 @@ async fn log_lines_of_a_request_carry_its_id() {
     let out = Arc::new(Mutex::new(Vec::new()));
     CAPTURE.with(|c| *c.borrow_mut() = Some(out.clone()));
     // The current-thread runtime of #[tokio::test] polls the whole request on this thread.
-    let a = post_json(
+    let answer = request.await;
+    CAPTURE.with(|c| *c.borrow_mut() = None);
+    let logs = String::from_utf8(out.lock().expect("lock").clone()).expect("utf-8");
+    (answer, logs)
+}
+
+#[tokio::test]
+async fn log_lines_of_a_request_carry_its_id() {
+    let (a, logs) = logged(post_json(
         Arc::new(Fake::default()),
         "/v1/terminatejob",
         json!({"jobId": "j", "reason": "r"}),
-    )
+    ))
     .await;
-    CAPTURE.with(|c| *c.borrow_mut() = None);
     let id = request_id(&a).to_string();
-    let logs = String::from_utf8(out.lock().expect("lock").clone()).expect("utf-8");
     let lines: Vec<&str> = logs.lines().collect();
     assert!(
         lines.iter().any(|l| l.contains("inside the service")),
@@ -516,6 +537,106 @@ async fn log_lines_of_a_request_carry_its_id() {
     }
 }
 
+#[tokio::test]
+async fn a_panicking_handler_answers_500_and_is_logged_as_an_error() {
+    let fake = Fake::failing(|| -> ServiceError { panic!("the fake service panics") });
+    let (a, logs) = logged(post_json(fake, "/v1/describejobs", json!({"jobs": ["j"]}))).await;
+    let message = a.error(StatusCode::INTERNAL_SERVER_ERROR, "ServerException");
+    assert_eq!(message, "internal error", "the panic's text is not sent");
+    request_id(&a);
+    let line = logs
+        .lines()
+        .find(|l| l.contains("a handler panicked"))
+        .unwrap_or_else(|| panic!("no panic logged: {logs}"));
+    assert!(line.contains("ERROR"), "{line}");
+    assert!(line.contains("the fake service panics"), "{line}");
+    // The server goes on.
+    let a = post_json(
+        Arc::new(Fake::default()),
+        "/v1/describejobs",
+        json!({"jobs": ["j"]}),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn requests_over_the_concurrency_cap_are_shed_with_503_and_retry_after() {
+    let fake = Arc::new(Fake {
+        gate: Some(tokio::sync::Semaphore::new(0)),
+        ..Fake::default()
+    });
+    let limits = Limits {
+        max_concurrent_requests: 2,
+        ..Limits::default()
+    };
+    let api = router(fake.clone(), Auth::None, limits);
+    let terminate = |id: &str| {
+        let api = api.clone();
+        let body = json!({"jobId": id, "reason": "r"}).to_string();
+        tokio::spawn(async move { send_to(api, "POST", "/v1/terminatejob", body).await })
+    };
+    let held = [terminate("a"), terminate("b")];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fake.waiting.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "both requests inside the service"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Every operation shares the cap.
+    for path in ["/v1/terminatejob", "/v1/describejobs"] {
+        let shed = send_to(api.clone(), "POST", path, r#"{"jobs":["x"]}"#).await;
+        shed.error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailableException",
+        );
+        assert_eq!(shed.header("retry-after"), Some("1"));
+        request_id(&shed);
+    }
+    fake.gate.as_ref().expect("gate").add_permits(10);
+    for request in held {
+        assert_eq!(request.await.expect("task").status, StatusCode::OK);
+    }
+    let after = send_to(api, "POST", "/v1/describejobs", r#"{"jobs":["x"]}"#).await;
+    assert_eq!(after.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_is_a_408_and_a_slow_request_too() {
+    let limits = Limits {
+        body_timeout: Duration::from_millis(100),
+        request_timeout: Duration::from_millis(400),
+        ..Limits::default()
+    };
+    // A body that sends one piece, then nothing.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(1);
+    tx.send(Ok(axum::body::Bytes::from_static(b"{\"jobs\"")))
+        .await
+        .expect("send");
+    let stalled = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let api = router(Arc::new(Fake::default()), Auth::None, limits);
+    let a = send_to(api, "POST", "/v1/describejobs", stalled).await;
+    a.error(StatusCode::REQUEST_TIMEOUT, "RequestTimeoutException");
+    drop(tx);
+
+    // A handler that never finishes: the request timeout answers.
+    let fake = Arc::new(Fake {
+        gate: Some(tokio::sync::Semaphore::new(0)),
+        ..Fake::default()
+    });
+    let api = router(fake, Auth::None, limits);
+    let a = send_to(
+        api,
+        "POST",
+        "/v1/terminatejob",
+        r#"{"jobId":"j","reason":"r"}"#,
+    )
+    .await;
+    a.error(StatusCode::REQUEST_TIMEOUT, "RequestTimeoutException");
+}
+
 #[test]
 fn request_schemas_mark_required_fields() {
     let schema = schemars::schema_for!(TerminateJobRequest);
@@ -524,4 +645,169 @@ fn request_schemas_mark_required_fields() {
     assert_eq!(v["properties"]["reason"]["maxLength"], 1024);
     let schema = serde_json::to_value(schemars::schema_for!(DescribeJobsResponse)).expect("json");
     assert!(schema.to_string().contains("eksAttempts"));
+}
+
+/// Every operation's parsing, and authentication, with drawn headers and bodies: arbitrary
+/// bytes, arbitrary UTF-8 and JSON shaped like (and unlike) each request. No input reaches a
+/// panic (which CatchPanicLayer would turn into a 500) or a non-JSON answer. 100k cases.
+mod never_panics {
+    // proptest's `any`, not axum's router (which `super::*` brings).
+    use proptest::prelude::{any, *};
+
+    use super::*;
+    use crate::auth::Credentials;
+
+    /// A service that succeeds at everything, so only parsing and validation can refuse.
+    struct Accepting;
+
+    impl JobService for Accepting {
+        async fn terminate(
+            &self,
+            _: RequestContext,
+            _: TerminateCommand,
+        ) -> Result<(), ServiceError> {
+            Ok(())
+        }
+        async fn describe(
+            &self,
+            _: RequestContext,
+            _: DescribeCommand,
+        ) -> Result<Vec<JobDetail>, ServiceError> {
+            Ok(Vec::new())
+        }
+        async fn list(&self, _: RequestContext, _: ListQuery) -> Result<ListPage, ServiceError> {
+            Ok(ListPage {
+                jobs: Vec::new(),
+                next_token: None,
+            })
+        }
+    }
+
+    const FIELDS: &[&str] = &[
+        "jobId",
+        "reason",
+        "jobs",
+        "jobQueue",
+        "arrayJobId",
+        "multiNodeJobId",
+        "jobStatus",
+        "maxResults",
+        "nextToken",
+        "filters",
+        "name",
+        "values",
+    ];
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,12}".prop_map(Value::from),
+            proptest::sample::select(vec!["RUNNING", "FAILED", "JOB_NAME", "a*", "1:2", ""])
+                .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            let name = prop_oneof![
+                proptest::sample::select(FIELDS).prop_map(str::to_owned),
+                ".{0,6}",
+            ];
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                proptest::collection::btree_map(name, inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn body() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            json().prop_map(|v| v.to_string().into_bytes()),
+            ".{0,40}".prop_map(String::into_bytes),
+            proptest::collection::vec(any::<u8>(), 0..64),
+        ]
+    }
+
+    fn header_value() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            ".{0,40}".prop_map(String::into_bytes),
+            proptest::collection::vec(any::<u8>(), 0..40),
+            "AWS4-HMAC-SHA256 Credential=[A-Z]{0,4}/[0-9\u{3000}]{0,9}/us-east-1/batch/aws4_request, SignedHeaders=[a-z;-]{0,20}, Signature=[0-9a-f]{0,64}"
+                .prop_map(String::into_bytes),
+            "[0-9]{8}T[0-9\u{3000}]{6}Z".prop_map(String::into_bytes),
+        ]
+    }
+
+    /// Built once: a runtime per case would cost more than the requests.
+    fn fixtures() -> &'static (tokio::runtime::Runtime, Router, Router) {
+        static FIXTURES: std::sync::OnceLock<(tokio::runtime::Runtime, Router, Router)> =
+            std::sync::OnceLock::new();
+        FIXTURES.get_or_init(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let credentials = Credentials::from_yaml(
+                "accessKeys: {AKID: {secretAccessKey: s, namespaces: ['*'], operations: ['*']}}",
+            )
+            .expect("credentials");
+            let open = router(Arc::new(Accepting), Auth::None, Limits::default());
+            let signed = router(
+                Arc::new(Accepting),
+                Auth::sigv4(credentials, "us-east-1"),
+                Limits::default(),
+            );
+            (runtime, open, signed)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 100_000, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn every_request_gets_an_aws_answer(
+            path in proptest::sample::select(vec![
+                "/v1/terminatejob", "/v1/canceljob", "/v1/describejobs", "/v1/listjobs",
+                "/v1/terminatejobs", "/v1/canceljobs", "/openapi.json", "/v1/other",
+            ]),
+            method in proptest::sample::select(vec!["POST", "GET", "PUT"]),
+            signed in any::<bool>(),
+            authorization in header_value(),
+            date in header_value(),
+            content_sha in header_value(),
+            token in header_value(),
+            content_length in header_value(),
+            body in body(),
+        ) {
+            let (runtime, open, signed_router) = fixtures();
+            let router = if signed { signed_router } else { open }.clone();
+            let mut request = Request::builder().method(method).uri(path);
+            for (name, value) in [
+                ("authorization", authorization),
+                ("x-amz-date", date),
+                ("x-amz-content-sha256", content_sha),
+                ("x-amz-security-token", token),
+                ("content-length", content_length),
+            ] {
+                // Bytes no HTTP/1.1 header can carry never reach the service.
+                if let Ok(value) = axum::http::HeaderValue::from_bytes(&value) {
+                    request = request.header(name, value);
+                }
+            }
+            let request = request.body(Body::from(body)).expect("request");
+            let response = runtime.block_on(async {
+                let response = router
+                    .oneshot(request)
+                    .await
+                    .expect("infallible");
+                let status = response.status();
+                let bytes = response.into_body().collect().await.expect("body").to_bytes();
+                (status, bytes)
+            });
+            let (status, bytes) = response;
+            prop_assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{}", String::from_utf8_lossy(&bytes));
+            let parsed: Result<Value, _> = serde_json::from_slice(&bytes);
+            prop_assert!(parsed.is_ok(), "{status}: {}", String::from_utf8_lossy(&bytes));
+        }
+    }
 }

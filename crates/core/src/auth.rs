@@ -105,11 +105,11 @@ pub enum Auth {
 }
 
 impl Auth {
-    /// SigV4 for service `batch`, dates within 15 minutes of now.
-    pub fn sigv4(credentials: Credentials) -> Auth {
+    /// SigV4 for service `batch` in `region`, dates within 15 minutes of now.
+    pub fn sigv4(credentials: Credentials, region: impl Into<String>) -> Auth {
         Auth::SigV4 {
             credentials: Arc::new(credentials),
-            verifier: Verifier::batch(),
+            verifier: Verifier::batch(region),
         }
     }
 

@@ -98,28 +98,32 @@ impl<K> Secondary<K> {
     }
 }
 
-/// One kind's objects plus two secondary indexes: `by` (job ID, owner uid) and `by_queue`.
+/// One kind's objects plus secondary indexes: `by` (job ID, owner uid), `by_queue`, and
+/// `by_uid` (the uid of the Job an object is or stands for).
 struct Cache<K> {
     objects: HashMap<Key, Arc<K>>,
     by: Secondary<K>,
     by_queue: Secondary<K>,
+    by_uid: Secondary<K>,
     /// Objects of a relist in progress, per watched namespace ("" = all namespaces).
     relisting: HashMap<String, Vec<K>>,
 }
 
 impl<K: Resource> Cache<K> {
     fn new(index_key: fn(&K) -> Option<String>) -> Self {
-        Self::with_queue(index_key, |_| None)
+        Self::with_queue(index_key, |_| None, |_| None)
     }
 
     fn with_queue(
         index_key: fn(&K) -> Option<String>,
         queue_key: fn(&K) -> Option<String>,
+        uid_key: fn(&K) -> Option<String>,
     ) -> Self {
         Self {
             objects: HashMap::new(),
             by: Secondary::new(index_key),
             by_queue: Secondary::new(queue_key),
+            by_uid: Secondary::new(uid_key),
             relisting: HashMap::new(),
         }
     }
@@ -129,6 +133,7 @@ impl<K: Resource> Cache<K> {
         self.remove(&key);
         self.by.insert(&obj, &key);
         self.by_queue.insert(&obj, &key);
+        self.by_uid.insert(&obj, &key);
         self.objects.insert(key, Arc::new(obj));
     }
 
@@ -136,6 +141,7 @@ impl<K: Resource> Cache<K> {
         let old = self.objects.remove(key)?;
         self.by.remove(&old, key);
         self.by_queue.remove(&old, key);
+        self.by_uid.remove(&old, key);
         Some(old)
     }
 
@@ -196,6 +202,10 @@ impl<K: Resource> Cache<K> {
         self.get_all(&self.by_queue, queue)
     }
 
+    fn with_uid(&self, uid: &str) -> Option<Arc<K>> {
+        self.get_all(&self.by_uid, uid).into_iter().next()
+    }
+
     fn get_all(&self, index: &Secondary<K>, ix: &str) -> Vec<Arc<K>> {
         index
             .keys
@@ -228,12 +238,24 @@ pub struct JobEntry {
     pub record: Option<Arc<JobTermination>>,
 }
 
-/// What looking a job ID up found.
+impl JobEntry {
+    /// The job's namespace: its Job's, or its record's once the Job is gone.
+    pub fn namespace(&self) -> Option<String> {
+        self.job
+            .as_deref()
+            .and_then(|job| job.namespace())
+            .or_else(|| self.record.as_deref().and_then(|r| r.namespace()))
+    }
+}
+
+/// What looking a job ID up found, as seen by a caller who may see some namespaces.
 #[derive(Debug, Clone)]
 pub enum Lookup {
     Found(JobEntry),
     NotFound,
-    /// The ID is a label value that more than one Job carries (in different namespaces).
+    /// The ID names a job, but only outside the caller's namespaces.
+    Outside,
+    /// The ID is the label value of Jobs in several of the caller's namespaces (sorted).
     Ambiguous(Vec<String>),
 }
 
@@ -247,6 +269,26 @@ struct Caches {
 }
 
 impl Caches {
+    /// A Job with its pods and its record.
+    fn job_entry(&self, job: Arc<Job>) -> JobEntry {
+        let uid = job.uid().unwrap_or_default();
+        let ns = job.namespace().unwrap_or_default();
+        JobEntry {
+            pods: self.pods.lookup(&uid),
+            record: self.records.objects.get(&(ns, uid)).cloned(),
+            job: Some(job),
+        }
+    }
+
+    /// A record whose Job is gone.
+    fn record_entry(record: Arc<JobTermination>) -> JobEntry {
+        JobEntry {
+            job: None,
+            pods: Vec::new(),
+            record: Some(record),
+        }
+    }
+
     /// References to the records of these Jobs (namespace, uid) that have one.
     fn records_of(
         &self,
@@ -278,11 +320,12 @@ impl Index {
     pub fn new() -> Self {
         Self {
             caches: Arc::new(RwLock::new(Caches {
-                jobs: Cache::with_queue(job_id, |j| Some(job_queue(j))),
+                jobs: Cache::with_queue(job_id, |j| Some(job_queue(j)), |j| j.uid()),
                 pods: Cache::new(owning_job_uid),
                 records: Cache::with_queue(
                     |r: &JobTermination| Some(r.spec.job_id.clone()),
                     |r| Some(record_queue(r)),
+                    |r| Some(r.spec.job_uid.clone()),
                 ),
                 departed: HashMap::new(),
             })),
@@ -327,34 +370,50 @@ impl Index {
         self.health.subscribe()
     }
 
-    /// Looks a Batch job ID up: its Job (by label or uid), the Job's pods and its record.
-    /// A record alone is found too, for jobs deleted by a cancel.
-    pub fn lookup(&self, id: &str) -> Lookup {
+    /// Looks a Batch job ID up for a caller who may see the namespaces `visible` accepts: its
+    /// Job, the Job's pods and its record; a record alone for a job deleted by a cancel.
+    ///
+    /// A uid resolves to its Job (or the record of its deleted Job) whatever the labels say,
+    /// so no label can shadow it. A label ID resolves only among the caller's namespaces, so
+    /// Jobs another tenant labels alike can neither take it over nor make it ambiguous.
+    pub fn lookup(&self, id: &str, visible: impl Fn(&str) -> bool) -> Lookup {
         let caches = self.read();
-        let jobs = caches.jobs.lookup(id);
-        match jobs.as_slice() {
-            [job] => {
-                let uid = job.uid().unwrap_or_default();
-                let ns = job.namespace().unwrap_or_default();
-                Lookup::Found(JobEntry {
-                    pods: caches.pods.lookup(&uid),
-                    record: caches.records.objects.get(&(ns, uid)).cloned(),
-                    job: Some(job.clone()),
-                })
+        let by_uid = caches
+            .jobs
+            .with_uid(id)
+            .map(|job| caches.job_entry(job))
+            .or_else(|| caches.records.with_uid(id).map(Caches::record_entry));
+        let entries: Vec<JobEntry> = match by_uid {
+            Some(entry) => vec![entry],
+            None => caches
+                .jobs
+                .lookup(id)
+                .into_iter()
+                .map(|job| caches.job_entry(job))
+                .chain(
+                    caches
+                        .records
+                        .lookup(id)
+                        .into_iter()
+                        .filter(|r| caches.jobs.with_uid(&r.spec.job_uid).is_none())
+                        .map(Caches::record_entry),
+                )
+                .collect(),
+        };
+        let any = !entries.is_empty();
+        let mut seen: Vec<(String, JobEntry)> = entries
+            .into_iter()
+            .map(|entry| (entry.namespace().unwrap_or_default(), entry))
+            .filter(|(ns, _)| visible(ns))
+            .collect();
+        match seen.len() {
+            0 if any => Lookup::Outside,
+            0 => Lookup::NotFound,
+            1 => Lookup::Found(seen.remove(0).1),
+            _ => {
+                let namespaces: BTreeSet<String> = seen.into_iter().map(|(ns, _)| ns).collect();
+                Lookup::Ambiguous(namespaces.into_iter().collect())
             }
-            [] => match caches.records.lookup(id).into_iter().next() {
-                Some(record) => Lookup::Found(JobEntry {
-                    job: None,
-                    pods: Vec::new(),
-                    record: Some(record),
-                }),
-                None => Lookup::NotFound,
-            },
-            many => Lookup::Ambiguous(
-                many.iter()
-                    .map(|j| j.namespace().unwrap_or_default())
-                    .collect(),
-            ),
         }
     }
 
@@ -367,27 +426,15 @@ impl Index {
             .jobs
             .in_queue(queue)
             .into_iter()
-            .map(|job| {
-                let uid = job.uid().unwrap_or_default();
-                let ns = job.namespace().unwrap_or_default();
-                JobEntry {
-                    pods: caches.pods.lookup(&uid),
-                    record: caches.records.objects.get(&(ns, uid)).cloned(),
-                    job: Some(job),
-                }
-            })
+            .map(|job| caches.job_entry(job))
             .collect();
         out.extend(
             caches
                 .records
                 .in_queue(queue)
                 .into_iter()
-                .filter(|r| caches.jobs.lookup(&r.spec.job_id).is_empty())
-                .map(|record| JobEntry {
-                    job: None,
-                    pods: Vec::new(),
-                    record: Some(record),
-                }),
+                .filter(|r| caches.jobs.with_uid(&r.spec.job_uid).is_none())
+                .map(Caches::record_entry),
         );
         out
     }
@@ -617,15 +664,19 @@ mod tests {
         }
     }
 
+    fn everywhere(_: &str) -> bool {
+        true
+    }
+
     fn found(index: &Index, id: &str) -> JobEntry {
-        match index.lookup(id) {
+        match index.lookup(id, everywhere) {
             Lookup::Found(entry) => entry,
             other => panic!("{id}: expected Found, got {other:?}"),
         }
     }
 
     #[test]
-    fn finds_jobs_by_label_or_uid_but_not_a_labelled_jobs_uid() {
+    fn finds_jobs_by_label_or_uid_and_a_labelled_job_by_its_uid_too() {
         let index = Index::new();
         index.apply_job("", watcher::Event::Apply(job("a", "plain", "uid-1", None)));
         index.apply_job(
@@ -634,7 +685,97 @@ mod tests {
         );
         assert_eq!(found(&index, "uid-1").job.unwrap().name_any(), "plain");
         assert_eq!(found(&index, "my-id").job.unwrap().name_any(), "labelled");
-        assert!(matches!(index.lookup("uid-2"), Lookup::NotFound));
+        assert_eq!(found(&index, "uid-2").job.unwrap().name_any(), "labelled");
+        assert!(matches!(index.lookup("nope", everywhere), Lookup::NotFound));
+    }
+
+    fn record_for(ns: &str, uid: &str, id: &str) -> JobTermination {
+        let mut record = JobTermination::new(
+            uid,
+            crate::record::JobTerminationSpec {
+                job_id: id.into(),
+                job_name: "j".into(),
+                job_uid: uid.into(),
+                job_created_at: chrono::Utc::now(),
+                operation: crate::batch::TerminateKind::Cancel,
+                reason: "r".into(),
+                requested_at: chrono::Utc::now(),
+                request_id: None,
+            },
+        );
+        record.metadata.namespace = Some(ns.into());
+        record
+    }
+
+    #[test]
+    fn a_uid_always_resolves_to_its_job_whatever_other_jobs_are_labelled() {
+        let index = Index::new();
+        index.apply_job(
+            "",
+            watcher::Event::Apply(job("victim", "v", "uid-v", Some("nightly"))),
+        );
+        // Another tenant labels its Jobs with the victim's uid and the victim's label.
+        index.apply_job(
+            "",
+            watcher::Event::Apply(job("attacker", "a1", "uid-a1", Some("uid-v"))),
+        );
+        index.apply_job(
+            "",
+            watcher::Event::Apply(job("attacker", "a2", "uid-a2", Some("nightly"))),
+        );
+        assert_eq!(found(&index, "uid-v").job.unwrap().name_any(), "v");
+        // A cancelled Job that is gone: its record answers for its uid.
+        index.apply_job(
+            "",
+            watcher::Event::Delete(job("victim", "v", "uid-v", Some("nightly"))),
+        );
+        index.apply_record(
+            "",
+            watcher::Event::Apply(record_for("victim", "uid-v", "nightly")),
+        );
+        let entry = found(&index, "uid-v");
+        assert!(entry.job.is_none());
+        assert_eq!(entry.namespace().as_deref(), Some("victim"));
+    }
+
+    #[test]
+    fn a_label_resolves_only_among_the_callers_namespaces() {
+        let index = Index::new();
+        index.apply_job(
+            "",
+            watcher::Event::Apply(job("victim", "v", "uid-v", Some("nightly"))),
+        );
+        index.apply_job(
+            "",
+            watcher::Event::Apply(job("attacker", "a", "uid-a", Some("nightly"))),
+        );
+        let victim = |ns: &str| ns == "victim";
+        let attacker = |ns: &str| ns == "attacker";
+        let nobody = |_: &str| false;
+        match index.lookup("nightly", victim) {
+            Lookup::Found(entry) => assert_eq!(entry.job.unwrap().name_any(), "v"),
+            other => panic!("{other:?}"),
+        }
+        match index.lookup("nightly", attacker) {
+            Lookup::Found(entry) => assert_eq!(entry.job.unwrap().name_any(), "a"),
+            other => panic!("{other:?}"),
+        }
+        // Seen from everywhere the clash remains, and names both namespaces.
+        assert!(
+            matches!(index.lookup("nightly", everywhere), Lookup::Ambiguous(ns) if ns == ["attacker", "victim"])
+        );
+        // Outside every namespace of the caller: refused, not unknown.
+        assert!(matches!(index.lookup("nightly", nobody), Lookup::Outside));
+        assert!(matches!(index.lookup("uid-v", attacker), Lookup::Outside));
+        // A record whose Job is gone takes part like its Job did.
+        index.apply_record(
+            "",
+            watcher::Event::Apply(record_for("other", "uid-gone", "nightly")),
+        );
+        assert!(matches!(
+            index.lookup("nightly", |ns| ns == "victim" || ns == "other"),
+            Lookup::Ambiguous(ns) if ns == ["other", "victim"]
+        ));
     }
 
     fn record(ns: &str, job_uid: &str, phase: Option<Phase>) -> JobTermination {
@@ -753,7 +894,7 @@ mod tests {
             "",
             watcher::Event::Apply(job("b", "j", "uid-2", Some("same"))),
         );
-        assert!(matches!(index.lookup("same"), Lookup::Ambiguous(ns) if ns.len() == 2));
+        assert!(matches!(index.lookup("same", everywhere), Lookup::Ambiguous(ns) if ns.len() == 2));
     }
 
     #[test]
@@ -767,8 +908,8 @@ mod tests {
             "",
             watcher::Event::Apply(job("a", "j", "uid-1", Some("new"))),
         );
-        assert!(matches!(index.lookup("old"), Lookup::NotFound));
-        assert!(matches!(index.lookup("new"), Lookup::Found(_)));
+        assert!(matches!(index.lookup("old", everywhere), Lookup::NotFound));
+        assert!(matches!(index.lookup("new", everywhere), Lookup::Found(_)));
     }
 
     #[test]
@@ -782,11 +923,23 @@ mod tests {
             watcher::Event::InitApply(job("a", "new", "uid-3", None)),
         );
         // Until the relist is done the old state is served.
-        assert!(matches!(index.lookup("uid-1"), Lookup::Found(_)));
+        assert!(matches!(
+            index.lookup("uid-1", everywhere),
+            Lookup::Found(_)
+        ));
         index.apply_job("a", watcher::Event::InitDone);
-        assert!(matches!(index.lookup("uid-1"), Lookup::NotFound));
-        assert!(matches!(index.lookup("uid-2"), Lookup::Found(_)));
-        assert!(matches!(index.lookup("uid-3"), Lookup::Found(_)));
+        assert!(matches!(
+            index.lookup("uid-1", everywhere),
+            Lookup::NotFound
+        ));
+        assert!(matches!(
+            index.lookup("uid-2", everywhere),
+            Lookup::Found(_)
+        ));
+        assert!(matches!(
+            index.lookup("uid-3", everywhere),
+            Lookup::Found(_)
+        ));
     }
 
     fn queued(mut j: Job, labels: &[(&str, &str)]) -> Job {

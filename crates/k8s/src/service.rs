@@ -32,29 +32,15 @@ pub struct KubeJobService {
 
 pub use crate::index::job_queue;
 
-/// The namespace of a job: its Job's, or its record's once the Job is gone.
-fn entry_namespace(entry: &JobEntry) -> Option<String> {
-    entry
-        .job
-        .as_deref()
-        .and_then(|job| job.namespace())
-        .or_else(|| entry.record.as_deref().and_then(|r| r.namespace()))
-}
-
 /// A job outside the caller's namespaces is refused, as IAM refuses a resource outside a
-/// policy, rather than hidden.
-fn authorize(ctx: &RequestContext, id: &str, entry: &JobEntry) -> Result<(), ServiceError> {
-    if ctx.caller.touches_all_namespaces()
-        || entry_namespace(entry).is_some_and(|ns| ctx.caller.may_touch(&ns))
-    {
-        return Ok(());
-    }
-    Err(ServiceError::AccessDenied(format!(
+/// policy, rather than hidden as an unknown one would be.
+fn outside(ctx: &RequestContext, id: &str) -> ServiceError {
+    ServiceError::AccessDenied(format!(
         "User: {} is not authorized to perform: batch:{} on job {id}: \
          the job is outside the namespaces of this access key",
         ctx.caller.name(),
         ctx.operation.as_str()
-    )))
+    ))
 }
 
 fn record_name(job_uid: &str) -> String {
@@ -70,24 +56,17 @@ impl KubeJobService {
         }
     }
 
+    /// The job `id` names among the caller's namespaces (see [`Index::lookup`]).
     fn lookup(&self, ctx: &RequestContext, id: &str) -> Result<Option<JobEntry>, ServiceError> {
-        match self.index.lookup(id) {
-            Lookup::Found(entry) => {
-                authorize(ctx, id, &entry)?;
-                Ok(Some(entry))
-            }
+        match self.index.lookup(id, |ns| ctx.caller.may_touch(ns)) {
+            Lookup::Found(entry) => Ok(Some(entry)),
             Lookup::NotFound => Ok(None),
+            Lookup::Outside => Err(outside(ctx, id)),
             Lookup::Ambiguous(namespaces) => Err(ServiceError::Client(format!(
                 "job ID {id} is the {} label of Jobs in several namespaces ({}); \
                  address one of them by its uid",
                 crate::record::JOB_ID_LABEL,
-                // Only the caller's own namespaces are named.
-                namespaces
-                    .iter()
-                    .filter(|ns| ctx.caller.may_touch(ns))
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                namespaces.join(", ")
             ))),
         }
     }
@@ -149,32 +128,24 @@ impl KubeJobService {
                     self.detail(&id, entry, None).map(|d| d.summary())
                 })
                 .collect(),
-            ListScope::ArrayJob(parent) => match self.index.lookup(parent) {
-                Lookup::Found(entry) => {
-                    match (authorize(ctx, parent, &entry), entry.job.as_deref()) {
-                        (Err(denied), _) => return Err(denied),
-                        (Ok(()), Some(job)) => {
-                            let pods: Vec<batch::PodView> =
-                                entry.pods.iter().map(|p| views::pod_view(p)).collect();
-                            let termination = entry
-                                .record
-                                .as_deref()
-                                .map(|r| views::termination_view(r, entry.job.as_deref()));
-                            let ctx = self.context(parent, job_queue(job));
-                            batch::array_children(
-                                &views::job_view(job),
-                                &pods,
-                                termination.as_ref(),
-                                &ctx,
-                            )
-                            .iter()
-                            .map(JobDetail::summary)
-                            .collect()
-                        }
-                        (Ok(()), None) => Vec::new(),
-                    }
+            ListScope::ArrayJob(parent) => match self.lookup(ctx, parent)? {
+                Some(JobEntry {
+                    job: Some(job),
+                    pods,
+                    record,
+                }) => {
+                    let pods: Vec<batch::PodView> =
+                        pods.iter().map(|p| views::pod_view(p)).collect();
+                    let termination = record
+                        .as_deref()
+                        .map(|r| views::termination_view(r, Some(&job)));
+                    let ctx = self.context(parent, job_queue(&job));
+                    batch::array_children(&views::job_view(&job), &pods, termination.as_ref(), &ctx)
+                        .iter()
+                        .map(JobDetail::summary)
+                        .collect()
                 }
-                Lookup::NotFound | Lookup::Ambiguous(_) => Vec::new(),
+                Some(JobEntry { job: None, .. }) | None => Vec::new(),
             },
         })
     }

@@ -38,7 +38,8 @@ pub async fn describe(http: &reqwest::Client, endpoint: &str, job_id: &str) -> O
 }
 
 /// The service's settings for tests: loopback on free ports, all namespaces, no
-/// authentication, a one-hour record retention and a five-second shutdown.
+/// authentication, plain HTTP with the default limits, a one-hour record retention and a
+/// five-second shutdown.
 pub fn settings() -> batch_terminator::serve::Settings {
     batch_terminator::serve::Settings {
         listen: "127.0.0.1:0".parse().expect("address"),
@@ -52,6 +53,9 @@ pub fn settings() -> batch_terminator::serve::Settings {
         },
         shutdown_timeout: Duration::from_secs(5),
         auth: batch_terminator::auth::Auth::None,
+        limits: Default::default(),
+        connections: Default::default(),
+        tls: None,
         leader_election: None,
     }
 }

@@ -19,6 +19,8 @@ use super::SecretKey;
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// `X-Amz-Date`'s format: ISO 8601 basic, UTC.
 const AMZ_DATE_FORMAT: &str = "%Y%m%dT%H%M%SZ";
+/// The credential scope's date.
+const SCOPE_DATE_FORMAT: &str = "%Y%m%d";
 /// AWS's limit on clock skew, both ways.
 pub const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 
@@ -334,18 +336,40 @@ pub fn signature(key: &[u8; 32], string_to_sign: &str) -> [u8; 32] {
     hmac(key, string_to_sign.as_bytes())
 }
 
-/// Checks SigV4 on requests for one service.
+/// `X-Amz-Date` exactly as AWS writes it: 16 ASCII characters, `YYYYMMDDTHHMMSSZ`. chrono's
+/// parser alone is lenient (it skips whitespace, Unicode whitespace too), so the value must
+/// also be what formatting the parsed date gives back.
+fn parse_amz_date(amz_date: &str) -> Result<DateTime<Utc>> {
+    let invalid = || {
+        Error::Incomplete(format!(
+            "X-Amz-Date must be in ISO 8601 basic format (YYYYMMDDTHHMMSSZ), got '{}'.",
+            amz_date.escape_debug()
+        ))
+    };
+    let date = NaiveDateTime::parse_from_str(amz_date, AMZ_DATE_FORMAT)
+        .map_err(|_| invalid())?
+        .and_utc();
+    if date.format(AMZ_DATE_FORMAT).to_string() != amz_date {
+        return Err(invalid());
+    }
+    Ok(date)
+}
+
+/// Checks SigV4 on requests for one service in one region.
 #[derive(Debug, Clone)]
 pub struct Verifier {
     pub service: String,
+    /// The region a credential scope must name (`--region`).
+    pub region: String,
     pub max_skew: Duration,
 }
 
 impl Verifier {
-    /// Service `batch`, 15 minutes of skew.
-    pub fn batch() -> Verifier {
+    /// Service `batch` in `region`, 15 minutes of skew.
+    pub fn batch(region: impl Into<String>) -> Verifier {
         Verifier {
             service: "batch".to_owned(),
+            region: region.into(),
             max_skew: MAX_SKEW,
         }
     }
@@ -371,24 +395,26 @@ impl Verifier {
                     "Authorization header requires existence of a 'X-Amz-Date' header.".into(),
                 )
             })?;
-        let date = NaiveDateTime::parse_from_str(amz_date, AMZ_DATE_FORMAT)
-            .map_err(|_| {
-                Error::Incomplete(format!(
-                    "X-Amz-Date must be in ISO 8601 basic format (YYYYMMDDTHHMMSSZ), got '{amz_date}'."
-                ))
-            })?
-            .and_utc();
+        let date = parse_amz_date(amz_date)?;
         if auth.service != self.service {
             return Err(Error::Invalid(format!(
                 "Credential should be scoped to correct service: '{}'. ",
                 self.service
             )));
         }
-        if auth.date != amz_date[..8] {
+        // AWS answers a signature for another region the same way: the scope is part of what
+        // was signed, so a key signed for one region must not work against another.
+        if auth.region != self.region {
             return Err(Error::Invalid(format!(
-                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}', from '{amz_date}'.",
+                "Credential should be scoped to a valid region, not '{}'. This endpoint's region is '{}'.",
+                auth.region, self.region
+            )));
+        }
+        let day = date.format(SCOPE_DATE_FORMAT).to_string();
+        if auth.date != day {
+            return Err(Error::Invalid(format!(
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{day}', from '{amz_date}'.",
                 auth.date,
-                &amz_date[..8]
             )));
         }
         if !auth.signed_headers.iter().any(|h| h == "host") {
