@@ -12,6 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 mod attempts;
+mod depends;
 mod detail;
 mod list;
 mod validate;
@@ -21,6 +22,7 @@ pub use attempts::{
     MAX_KEPT_ATTEMPTS, MAX_KEPT_CONTAINERS, MAX_KEPT_NAME_BYTES, MAX_KEPT_REASON_BYTES,
     keep_attempts, merge_attempts,
 };
+pub use depends::{ArrayJobDependency, JobDependency};
 pub use detail::{
     ArrayPropertiesDetail, ArrayPropertiesSummary, AttemptContainerDetail, AttemptDetail,
     ContainerSummary, DetailContext, EksAttemptContainerDetail, EksAttemptDetail,

@@ -26,6 +26,10 @@ pub const KUEUE_QUEUE_LABEL: &str = "kueue.x-k8s.io/queue-name";
 pub const REASON_ANNOTATION: &str = "batch-terminator.dev/reason";
 pub const REQUESTED_AT_ANNOTATION: &str = "batch-terminator.dev/requested-at";
 pub const ACTION_ANNOTATION: &str = "batch-terminator.dev/action";
+/// On a Job created by SubmitJob with `dependsOn`: the dependencies, as the JSON array of
+/// `batch::JobDependency` (AWS shape). The Job is created suspended and is resumed only once
+/// every dependency has SUCCEEDED.
+pub const DEPENDS_ON_ANNOTATION: &str = "batch-terminator.dev/depends-on";
 /// Label on records carrying the target Job's uid, so records can be selected per Job.
 pub const JOB_UID_LABEL: &str = "batch-terminator.dev/job-uid";
 /// Finalizer that versions before 0.2 put on the pods they stopped, to keep their final state.
