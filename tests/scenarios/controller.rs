@@ -455,13 +455,20 @@ async fn leader_election_fails_over_when_the_leader_is_killed() {
         .create_job("led", json!({"suspend": true}), json!({}))
         .await;
     let id = queued.uid().unwrap();
+    let serving = |url: String| {
+        let env = &env;
+        let id = &id;
+        async move {
+            eventually("the replica to listen", || async {
+                let probe = env.http.get(format!("{url}/v1/describejobs")).send().await;
+                probe.is_ok().then_some(())
+            })
+            .await;
+            at(env, &url).wait_described(id, "RUNNABLE").await;
+        }
+    };
     for (_, _, url) in &replicas {
-        eventually("the replica to listen", || async {
-            let probe = env.http.get(format!("{url}/v1/describejobs")).send().await;
-            probe.is_ok().then_some(())
-        })
-        .await;
-        at(&env, url).wait_described(&id, "RUNNABLE").await;
+        serving(url.clone()).await;
     }
 
     let retry = DURATION / 5;
@@ -505,6 +512,7 @@ async fn leader_election_fails_over_when_the_leader_is_killed() {
         replicas.push(spawn(round + 2));
     }
     // The standby serves the cancel, the leader carries it out.
+    serving(replicas[1].2.clone()).await;
     let standby = at(&env, &replicas[1].2);
     assert_eq!(standby.cancel(&id, REASON).await.0, 200);
     env.wait_job_gone("led").await;
