@@ -24,6 +24,8 @@ use kubesim::rbac::{AuthConfig, UserInfo};
 use serde_json::{Value, json};
 use test_support::{describe, eventually_within, post};
 
+mod lifecycle;
+
 const CHART: &str = "charts/batch-terminator";
 const MANIFESTS: &str = "deploy/manifests/batch-terminator.yaml";
 const RELEASE: &str = "bt";

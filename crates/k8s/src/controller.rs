@@ -62,12 +62,6 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
-    #[error("releasing Pod {pod} from the attempt finalizer of an earlier version")]
-    Release {
-        pod: String,
-        #[source]
-        source: kube::Error,
-    },
 }
 
 impl Error {
@@ -79,7 +73,6 @@ impl Error {
             Error::Act { .. } => "act",
             Error::Status { .. } => "status",
             Error::Cleanup { .. } => "cleanup",
-            Error::Release { .. } => "release",
         }
     }
 }
@@ -368,19 +361,4 @@ async fn complete(
         deleted.remove(&pod.uid().unwrap_or_default());
     }
     Ok(Next::Done)
-}
-
-/// Lets go, once, of the pods an earlier version held with its attempt finalizer.
-pub async fn release_legacy_pods(ctx: &Context) {
-    for pod in ctx.index.legacy_held_pods() {
-        match actions::release_pod(ctx, &pod).await {
-            Ok(()) => {
-                tracing::info!(pod = %pod.name_any(), "released a pod held by an earlier version")
-            }
-            Err(error) => tracing::warn!(
-                error = &error as &dyn std::error::Error,
-                "could not release a pod held by an earlier version"
-            ),
-        }
-    }
 }
