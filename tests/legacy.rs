@@ -14,8 +14,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_batch-terminator");
 const LEGACY: &str = batch_terminator::record::LEGACY_ATTEMPT_FINALIZER;
 const OTHER: &str = "example.com/keep";
 
-/// Runs the subcommand against `sim`, with no inherited BATCH_TERMINATOR_* variables.
-fn release(sim: &kubesim::Handle, tag: &str, args: &[&str]) -> Output {
+/// Runs the subcommand against `sim`, with no inherited BATCH_TERMINATOR_* variables, off the
+/// runtime that serves kubesim.
+async fn release(sim: &kubesim::Handle, tag: &str, args: &[&str]) -> Output {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bt-legacy-{tag}"));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let kubeconfig = dir.join("kubeconfig");
@@ -30,7 +31,9 @@ fn release(sim: &kubesim::Handle, tag: &str, args: &[&str]) -> Output {
             command.env_remove(key);
         }
     }
-    command.output().expect("running batch-terminator")
+    tokio::task::spawn_blocking(move || command.output().expect("running batch-terminator"))
+        .await
+        .expect("task")
 }
 
 async fn pod(client: &Client, ns: &str, name: &str, finalizers: &[&str]) -> Pod {
@@ -92,7 +95,7 @@ async fn releases_the_attempt_finalizer_and_nothing_else() {
         assert!(terminating.metadata.deletion_timestamp.is_some());
     }
 
-    let output = release(&sim, "one", &["--namespaces=team-a"]);
+    let output = release(&sim, "one", &["--namespaces=team-a"]).await;
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
         finalizers(&client, "team-a", "stuck").await,
@@ -123,13 +126,13 @@ async fn releases_the_attempt_finalizer_and_nothing_else() {
     assert_eq!(patched.len(), 3, "one patch per held pod: {patched:?}");
 
     // All namespaces (no --namespaces), then once more: nothing left, still a success.
-    let output = release(&sim, "all", &[]);
+    let output = release(&sim, "all", &[]).await;
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
         finalizers(&client, "team-b", "elsewhere").await,
         Some(vec![])
     );
-    let output = release(&sim, "again", &[]);
+    let output = release(&sim, "again", &[]).await;
     assert!(output.status.success(), "{}", stderr(&output));
 }
 
@@ -149,7 +152,7 @@ async fn a_pod_that_cannot_be_released_fails_the_run() {
             .resources(&["pods"]),
         )
         .expect("fault rule");
-    let output = release(&sim, "fails", &["--namespaces=team-a"]);
+    let output = release(&sim, "fails", &["--namespaces=team-a"]).await;
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("team-a/stuck"),
@@ -165,13 +168,13 @@ async fn a_pod_that_cannot_be_released_fails_the_run() {
     sim.faults()
         .add(
             Rule::new(Effect::Error {
-                code: 503,
+                code: 500,
                 retry_after_seconds: None,
             })
             .verbs(&["list"])
             .resources(&["pods"]),
         )
         .expect("fault rule");
-    let output = release(&sim, "forbidden", &["--namespaces=team-a"]);
+    let output = release(&sim, "forbidden", &["--namespaces=team-a"]).await;
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
 }

@@ -363,6 +363,16 @@ fn at(env: &Env, endpoint: &str) -> Env {
     }
 }
 
+/// A service process, killed with SIGKILL when dropped (also when the test fails).
+struct Replica(std::process::Child);
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The lease's times of one failover: the old holder's last renewTime, and the new lease.
 struct Failover {
     old_holder: String,
@@ -400,7 +410,7 @@ async fn watch_failover(
 /// a duration) — read from the lease's own times, not from the test's clock.
 #[tokio::test]
 async fn leader_election_fails_over_when_the_leader_is_killed() {
-    use std::process::{Child, Command, Stdio};
+    use std::process::{Command, Stdio};
     const DURATION: std::time::Duration = std::time::Duration::from_secs(2);
     let mut env = Env::start().await;
     if env.sim.is_none() {
@@ -420,7 +430,7 @@ async fn leader_election_fails_over_when_the_leader_is_killed() {
             .expect("addr")
             .port()
     };
-    let spawn = |i: usize| -> (String, Child, String) {
+    let spawn = |i: usize| -> (String, Replica, String) {
         let name = format!("replica-{i}");
         let (api, admin) = (free_port(), free_port());
         let child = Command::new(env!("CARGO_BIN_EXE_batch-terminator"))
@@ -435,9 +445,9 @@ async fn leader_election_fails_over_when_the_leader_is_killed() {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn the service");
-        (name, child, format!("http://127.0.0.1:{api}"))
+        (name, Replica(child), format!("http://127.0.0.1:{api}"))
     };
-    let mut replicas: Vec<(String, Child, String)> = (0..2).map(spawn).collect();
+    let mut replicas: Vec<(String, Replica, String)> = (0..2).map(spawn).collect();
     let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
         Api::namespaced(env.client.clone(), &env.ns);
     let holder = || async {
@@ -479,9 +489,7 @@ async fn leader_election_fails_over_when_the_leader_is_killed() {
             .iter()
             .position(|(name, _, _)| leader.starts_with(&format!("{name}-")))
             .expect("the leader is one of the replicas");
-        let (_, mut child, _) = replicas.remove(killed);
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reaped");
+        drop(replicas.remove(killed));
         let failover = watch_failover(&leases, &leader).await;
         let new_holder = failover.new.holder_identity.clone().expect("holder");
         let acquired = failover.new.acquire_time.clone().expect("acquireTime").0;
@@ -516,9 +524,6 @@ async fn leader_election_fails_over_when_the_leader_is_killed() {
     let standby = at(&env, &replicas[1].2);
     assert_eq!(standby.cancel(&id, REASON).await.0, 200);
     env.wait_job_gone("led").await;
-    for (_, mut child, _) in replicas {
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reaped");
-    }
+    drop(replicas);
     let _ = std::fs::remove_dir_all(&dir);
 }
