@@ -58,8 +58,8 @@ async fn cluster() -> (kubesim::Handle, Client) {
     let sim = kubesim::start(kubesim::Config::default())
         .await
         .expect("kubesim starts");
-    let client = Client::try_from(kube::Config::new(sim.url().parse().expect("url")))
-        .expect("client");
+    let client =
+        Client::try_from(kube::Config::new(sim.url().parse().expect("url"))).expect("client");
     for ns in ["team-a", "team-b"] {
         let namespace: Namespace =
             serde_json::from_value(json!({"metadata": {"name": ns}})).expect("namespace");
@@ -72,8 +72,7 @@ async fn cluster() -> (kubesim::Handle, Client) {
 }
 
 fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-        + &String::from_utf8_lossy(&output.stdout)
+    String::from_utf8_lossy(&output.stderr).into_owned() + &String::from_utf8_lossy(&output.stdout)
 }
 
 /// A pod held Terminating goes; a running pod loses only our finalizer; another finalizer and
@@ -107,10 +106,7 @@ async fn releases_the_attempt_finalizer_and_nothing_else() {
         Some(vec![OTHER.to_string()]),
         "another finalizer stays"
     );
-    assert_eq!(
-        finalizers(&client, "team-a", "running").await,
-        Some(vec![])
-    );
+    assert_eq!(finalizers(&client, "team-a", "running").await, Some(vec![]));
     assert_eq!(finalizers(&client, "team-a", "free").await, Some(vec![]));
     assert_eq!(
         finalizers(&client, "team-b", "elsewhere").await,

@@ -38,8 +38,7 @@ fn the_upgrade_hook_is_a_short_lived_grant_to_list_and_patch_pods() {
         for hook in &hooks {
             let annotations = &hook["metadata"]["annotations"];
             assert_eq!(
-                annotations["helm.sh/hook-delete-policy"],
-                "before-hook-creation,hook-succeeded",
+                annotations["helm.sh/hook-delete-policy"], "before-hook-creation,hook-succeeded",
                 "{hook}"
             );
         }
@@ -97,19 +96,24 @@ fn the_upgrade_hook_is_a_short_lived_grant_to_list_and_patch_pods() {
         let Command::ReleaseLegacyFinalizers(parsed) = cli.command else {
             panic!("the hook runs release-legacy-finalizers: {args:?}")
         };
-        let watched: Vec<&str> = parsed.cluster.namespaces.iter().map(String::as_str).collect();
+        let watched: Vec<&str> = parsed
+            .cluster
+            .namespaces
+            .iter()
+            .map(String::as_str)
+            .collect();
         if role_kind == "Role" {
             assert_eq!(watched, namespaces);
         } else {
             assert!(watched.is_empty(), "{watched:?}");
         }
     }
-    for off in [
-        "legacyFinalizerRelease.enabled=false",
-        "rbac.create=false",
-    ] {
+    for off in ["legacyFinalizerRelease.enabled=false", "rbac.create=false"] {
         let objs = render(&["--set", off]);
-        assert!(!objs.iter().any(is_hook), "--set {off} still renders the hook");
+        assert!(
+            !objs.iter().any(is_hook),
+            "--set {off} still renders the hook"
+        );
     }
 }
 
@@ -149,7 +153,10 @@ async fn terminations_in_flight(cluster: &Cluster, server: &Server, ns: &str) ->
     // 1500 s of grace and 1000 s of delay are 15 s and 10 s on the cluster's clock (x0.01).
     for (name, on_sigterm) in [("slow", "delay:1000"), ("deaf", "ignore")] {
         let job = jobs
-            .create(&PostParams::default(), &stubborn_job(name, on_sigterm, 1500))
+            .create(
+                &PostParams::default(),
+                &stubborn_job(name, on_sigterm, 1500),
+            )
             .await
             .expect("job created");
         let id = job.uid().expect("uid");
@@ -164,15 +171,18 @@ async fn terminations_in_flight(cluster: &Cluster, server: &Server, ns: &str) ->
     }
     let records: Api<JobTermination> = Api::namespaced(cluster.admin.clone(), ns);
     for job in &created {
-        eventually("the job's pods to be Terminating, its record in progress", || async {
-            let pods = job_pods(&pods, job).await;
-            let record = records.get_opt(&job.uid()?).await.ok()??;
-            let phase = record.status?.phase?;
-            (!pods.is_empty()
-                && pods.iter().all(|p| p.metadata.deletion_timestamp.is_some())
-                && phase == Phase::InProgress)
-                .then_some(())
-        })
+        eventually(
+            "the job's pods to be Terminating, its record in progress",
+            || async {
+                let pods = job_pods(&pods, job).await;
+                let record = records.get_opt(&job.uid()?).await.ok()??;
+                let phase = record.status?.phase?;
+                (!pods.is_empty()
+                    && pods.iter().all(|p| p.metadata.deletion_timestamp.is_some())
+                    && phase == Phase::InProgress)
+                    .then_some(())
+            },
+        )
         .await;
     }
     created
@@ -212,9 +222,16 @@ async fn no_pod_left(cluster: &Cluster, ns: &str, jobs: &[Job]) {
 async fn helm_uninstall_mid_flight_leaves_no_pod_terminating() {
     let cluster = Cluster::start("uninstall").await;
     let install = ["install", RELEASE, CHART, "--namespace", RELEASE_NS];
-    helm_ok(&cluster.dir, &[&install[..], &["--create-namespace"]].concat()).await;
+    helm_ok(
+        &cluster.dir,
+        &[&install[..], &["--create-namespace"]].concat(),
+    )
+    .await;
     let server = cluster.start_product(Vec::new()).await;
-    let ns = format!("bt-gone-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let ns = format!(
+        "bt-gone-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
     cluster.create_namespace(&ns).await;
     let jobs = terminations_in_flight(&cluster, &server, &ns).await;
 
@@ -264,7 +281,9 @@ async fn helm_uninstall_mid_flight_leaves_no_pod_terminating() {
     pods.create(&PostParams::default(), &held)
         .await
         .expect("held pod");
-    pods.delete("held", &Default::default()).await.expect("delete");
+    pods.delete("held", &Default::default())
+        .await
+        .expect("delete");
     let still = pods.get("held").await.expect("held by its finalizer");
     assert_eq!(ours(&still), [LEGACY]);
 }
@@ -308,7 +327,11 @@ async fn forbidden_missing_and_deleted_namespaces_do_not_stop_the_others() {
     let server = cluster
         .start_product(watched.iter().map(|n| n.to_string()).collect())
         .await;
-    assert_eq!(readyz(&server).await, 200, "a refused namespace holds readiness");
+    assert_eq!(
+        readyz(&server).await,
+        200,
+        "a refused namespace holds readiness"
+    );
     let jobs = terminations_in_flight(&cluster, &server, "team-b").await;
 
     Api::<Namespace>::all(cluster.admin.clone())
@@ -318,7 +341,12 @@ async fn forbidden_missing_and_deleted_namespaces_do_not_stop_the_others() {
     no_pod_left(&cluster, "team-b", &jobs).await;
     eventually("the namespace to be gone", || async {
         let namespaces = Api::<Namespace>::all(cluster.admin.clone());
-        namespaces.get_opt("team-b").await.ok()?.is_none().then_some(())
+        namespaces
+            .get_opt("team-b")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
     })
     .await;
 
@@ -355,7 +383,14 @@ async fn forbidden_missing_and_deleted_namespaces_do_not_stop_the_others() {
     assert_eq!(error_type.as_deref(), Some("ServerException"), "{body}");
     // Nothing was done to it.
     let records: Api<JobTermination> = Api::namespaced(cluster.admin.clone(), "team-c");
-    assert!(records.list(&ListParams::default()).await.expect("records").items.is_empty());
+    assert!(
+        records
+            .list(&ListParams::default())
+            .await
+            .expect("records")
+            .items
+            .is_empty()
+    );
     server.shutdown().await;
 }
 
@@ -365,9 +400,13 @@ async fn forbidden_missing_and_deleted_namespaces_do_not_stop_the_others() {
 /// exactly that grant; once the Job succeeds the grant is gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helm_upgrade_runs_the_hook_whose_grant_releases_held_pods() {
-    let cluster = Cluster::start("upgrade").await;
+    let cluster = Cluster::start("upgrade-hook").await;
     let install = ["install", RELEASE, CHART, "--namespace", RELEASE_NS];
-    helm_ok(&cluster.dir, &[&install[..], &["--create-namespace"]].concat()).await;
+    helm_ok(
+        &cluster.dir,
+        &[&install[..], &["--create-namespace"]].concat(),
+    )
+    .await;
     let ns = "team-old";
     cluster.create_namespace(ns).await;
     let pods: Api<Pod> = Api::namespaced(cluster.admin.clone(), ns);
@@ -377,11 +416,16 @@ async fn helm_upgrade_runs_the_hook_whose_grant_releases_held_pods() {
             "spec": {"containers": [{"name": "main", "image": "busybox"}]}
         }))
         .expect("pod");
-        pods.create(&PostParams::default(), &pod).await.expect("pod");
+        pods.create(&PostParams::default(), &pod)
+            .await
+            .expect("pod");
     }
-    pods.delete("stuck", &Default::default()).await.expect("delete");
+    pods.delete("stuck", &Default::default())
+        .await
+        .expect("delete");
 
-    // The hook's pod "runs" for 20 s on the cluster's clock (2000 s x0.01), then succeeds.
+    // The hook's pod "runs" for 20 s on the cluster's clock (2000 s x0.01), then succeeds;
+    // its deadline, scaled too, must outlast that.
     let upgrade = {
         let dir = cluster.dir.clone();
         tokio::spawn(async move {
@@ -395,6 +439,8 @@ async fn helm_upgrade_runs_the_hook_whose_grant_releases_held_pods() {
                     RELEASE_NS,
                     "--set-string",
                     "legacyFinalizerRelease.podAnnotations.kubesim\\.dev/exit-after=2000",
+                    "--set",
+                    "legacyFinalizerRelease.activeDeadlineSeconds=100000",
                 ],
             )
             .await
@@ -410,15 +456,28 @@ async fn helm_upgrade_runs_the_hook_whose_grant_releases_held_pods() {
     let kubeconfig = cluster.write("hook-kubeconfig", &cluster.sim.kubeconfig_for_token(&token));
     let out = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_batch-terminator"))
-            .args(["release-legacy-finalizers", &format!("--kubeconfig={kubeconfig}")])
+            .args([
+                "release-legacy-finalizers",
+                &format!("--kubeconfig={kubeconfig}"),
+            ])
             .output()
             .expect("run the binary")
     })
     .await
     .expect("task");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(pods.get_opt("stuck").await.expect("get").is_none());
-    assert!(pods.get("running").await.expect("get").finalizers().is_empty());
+    assert!(
+        pods.get("running")
+            .await
+            .expect("get")
+            .finalizers()
+            .is_empty()
+    );
     let agent = batch_terminator::serve::USER_AGENT;
     let used: BTreeSet<(String, String, String)> = cluster
         .sim
@@ -431,15 +490,31 @@ async fn helm_upgrade_runs_the_hook_whose_grant_releases_held_pods() {
         })
         .collect();
     let granted = store
-        .get(&Gvr::new("rbac.authorization.k8s.io", "v1", "clusterroles"), None, HOOK_CLUSTER)
+        .get(
+            &Gvr::new("rbac.authorization.k8s.io", "v1", "clusterroles"),
+            None,
+            HOOK_CLUSTER,
+        )
         .expect("the hook's ClusterRole");
-    assert_eq!(used, grants(&granted["rules"]), "used exactly what is granted");
+    assert_eq!(
+        used,
+        grants(&granted["rules"]),
+        "used exactly what is granted"
+    );
 
     upgrade.await.expect("helm upgrade");
     for (gvr, ns, name) in [
-        (Gvr::new("rbac.authorization.k8s.io", "v1", "clusterroles"), None, HOOK_CLUSTER),
+        (
+            Gvr::new("rbac.authorization.k8s.io", "v1", "clusterroles"),
+            None,
+            HOOK_CLUSTER,
+        ),
         (binding.clone(), None, HOOK_CLUSTER),
-        (Gvr::new("", "v1", "serviceaccounts"), Some(RELEASE_NS), HOOK),
+        (
+            Gvr::new("", "v1", "serviceaccounts"),
+            Some(RELEASE_NS),
+            HOOK,
+        ),
         (Gvr::new("batch", "v1", "jobs"), Some(RELEASE_NS), HOOK),
     ] {
         assert!(

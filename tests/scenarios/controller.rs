@@ -513,7 +513,10 @@ async fn leader_election_fails_over_when_the_leader_is_killed() {
             "taken over {gap:?} after the last renewal, before the old leader stepped down"
         );
         let count = failover.new.lease_transitions.expect("leaseTransitions");
-        assert!(count > transitions, "{count} transitions after {transitions}");
+        assert!(
+            count > transitions,
+            "{count} transitions after {transitions}"
+        );
         transitions = count;
         leader = new_holder;
         // A fresh replica joins as the standby.
