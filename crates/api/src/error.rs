@@ -121,9 +121,17 @@ pub enum ApiError {
         #[source]
         source: serde_json::Error,
     },
-    /// Valid JSON of the wrong shape: `field` is a path such as `jobId` or `jobs[3]`.
-    #[error("{JSON_PARSE_MESSAGE}: {field}: {message}")]
-    WrongType { field: String, message: String },
+    /// Valid JSON, but not an object.
+    #[error("{JSON_PARSE_MESSAGE}: request body: must be a JSON object")]
+    NotAnObject,
+    /// Valid JSON of the wrong shape: `field` is a path such as `jobId` or `jobs[3]`. The
+    /// message names the source's reason: it is the caller's to fix.
+    #[error("{JSON_PARSE_MESSAGE}: {field}: {source}")]
+    WrongType {
+        field: String,
+        #[source]
+        source: serde_json::Error,
+    },
     /// A field breaks the API's rules (missing, empty, too long, ...).
     #[error(transparent)]
     Invalid(#[from] batch::Error),
@@ -170,6 +178,7 @@ impl ApiError {
     pub fn code(&self) -> AwsErrorCode {
         match self {
             ApiError::MalformedJson { .. }
+            | ApiError::NotAnObject
             | ApiError::WrongType { .. }
             | ApiError::Invalid(_)
             | ApiError::BodyTooLarge { .. }
