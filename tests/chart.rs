@@ -714,6 +714,19 @@ impl Cluster {
         Cluster { sim, admin, dir }
     }
 
+    /// `helm install` of the release into its namespace (created), with `extra` args.
+    async fn install(&self, extra: &[&str]) -> String {
+        let install = [
+            "install",
+            RELEASE,
+            CHART,
+            "--namespace",
+            RELEASE_NS,
+            "--create-namespace",
+        ];
+        helm_ok(&self.dir, &[&install[..], extra].concat()).await
+    }
+
     async fn create_namespace(&self, name: &str) {
         let ns: Namespace =
             serde_json::from_value(json!({"metadata": {"name": name}})).expect("namespace");
@@ -1006,20 +1019,7 @@ async fn installs_into_kubesim_with_rbac_runs_as_its_service_account_and_uninsta
          credentials:\n  accessKeys:\n    AKIAEXAMPLEOPERATOR1: {secretAccessKey: s3cr3t}\n\
          tests:\n  podAnnotations: {kubesim.dev/exit-after: \"0\"}\n",
     );
-    let notes = helm_ok(
-        &cluster.dir,
-        &[
-            "install",
-            RELEASE,
-            CHART,
-            "--namespace",
-            RELEASE_NS,
-            "--create-namespace",
-            "--values",
-            &values,
-        ],
-    )
-    .await;
+    let notes = cluster.install(&["--values", &values]).await;
     assert!(
         notes.contains("aws batch terminate-job --job-id")
             && notes.contains("http://bt-batch-terminator.bt-system.svc:8080"),
@@ -1145,20 +1145,12 @@ async fn namespaced_install(namespaces: &[&str]) {
     for ns in namespaces {
         cluster.create_namespace(ns).await;
     }
-    helm_ok(
-        &cluster.dir,
-        &[
-            "install",
-            RELEASE,
-            CHART,
-            "--namespace",
-            RELEASE_NS,
-            "--create-namespace",
+    cluster
+        .install(&[
             "--set",
             &format!("watchNamespaces={{{}}}", namespaces.join(",")),
-        ],
-    )
-    .await;
+        ])
+        .await;
     let objects = cluster.release_objects().await;
     assert!(
         !objects.iter().any(|o| o.1.starts_with("Cluster")),
@@ -1265,15 +1257,7 @@ fn the_default_deployment_args_are_accepted_by_the_binary() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_generated_key_is_kept_across_helm_upgrade() {
     let cluster = Cluster::start("upgrade").await;
-    let install = [
-        "install",
-        RELEASE,
-        CHART,
-        "--namespace",
-        RELEASE_NS,
-        "--create-namespace",
-    ];
-    let notes = helm_ok(&cluster.dir, &install).await;
+    let notes = cluster.install(&[]).await;
     let secret_name = format!("{SERVICE_ACCOUNT}-credentials");
     assert!(
         notes.contains(&format!(

@@ -71,6 +71,17 @@ async fn cluster() -> (kubesim::Handle, Client) {
     (sim, client)
 }
 
+/// Makes the API server fail every pod request of `verb` with a 500.
+fn fail_every(sim: &kubesim::Handle, verb: &str) {
+    let rule = Rule::new(Effect::Error {
+        code: 500,
+        retry_after_seconds: None,
+    });
+    sim.faults()
+        .add(rule.verbs(&[verb]).resources(&["pods"]))
+        .expect("fault rule");
+}
+
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned() + &String::from_utf8_lossy(&output.stdout)
 }
@@ -138,16 +149,7 @@ async fn releases_the_attempt_finalizer_and_nothing_else() {
 async fn a_pod_that_cannot_be_released_fails_the_run() {
     let (sim, client) = cluster().await;
     pod(&client, "team-a", "stuck", &[LEGACY]).await;
-    sim.faults()
-        .add(
-            Rule::new(Effect::Error {
-                code: 500,
-                retry_after_seconds: None,
-            })
-            .verbs(&["patch"])
-            .resources(&["pods"]),
-        )
-        .expect("fault rule");
+    fail_every(&sim, "patch");
     let output = release(&sim, "fails", &["--namespaces=team-a"]).await;
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(
@@ -161,16 +163,7 @@ async fn a_pod_that_cannot_be_released_fails_the_run() {
     );
     // A list that fails is a failure too, not a silent success.
     sim.faults().clear();
-    sim.faults()
-        .add(
-            Rule::new(Effect::Error {
-                code: 500,
-                retry_after_seconds: None,
-            })
-            .verbs(&["list"])
-            .resources(&["pods"]),
-        )
-        .expect("fault rule");
+    fail_every(&sim, "list");
     let output = release(&sim, "forbidden", &["--namespaces=team-a"]).await;
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
 }

@@ -221,12 +221,7 @@ async fn no_pod_left(cluster: &Cluster, ns: &str, jobs: &[Job]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helm_uninstall_mid_flight_leaves_no_pod_terminating() {
     let cluster = Cluster::start("uninstall").await;
-    let install = ["install", RELEASE, CHART, "--namespace", RELEASE_NS];
-    helm_ok(
-        &cluster.dir,
-        &[&install[..], &["--create-namespace"]].concat(),
-    )
-    .await;
+    cluster.install(&[]).await;
     let server = cluster.start_product(Vec::new()).await;
     let ns = format!(
         "bt-gone-{}",
@@ -258,7 +253,7 @@ async fn helm_uninstall_mid_flight_leaves_no_pod_terminating() {
     );
 
     // Installed again, the controller completes them from what the Jobs show.
-    helm_ok(&cluster.dir, &install).await;
+    cluster.install(&[]).await;
     let server = cluster.start_product(Vec::new()).await;
     eventually("the records to complete", || async {
         let list = records.list(&ListParams::default()).await.ok()?;
@@ -308,20 +303,9 @@ async fn forbidden_missing_and_deleted_namespaces_do_not_stop_the_others() {
     for ns in ["team-a", "team-b", "team-c"] {
         cluster.create_namespace(ns).await;
     }
-    helm_ok(
-        &cluster.dir,
-        &[
-            "install",
-            RELEASE,
-            CHART,
-            "--namespace",
-            RELEASE_NS,
-            "--create-namespace",
-            "--set",
-            "watchNamespaces={team-a,team-b}",
-        ],
-    )
-    .await;
+    cluster
+        .install(&["--set", "watchNamespaces={team-a,team-b}"])
+        .await;
     // team-c has no Role of the release, team-x does not exist.
     let watched = ["team-a", "team-b", "team-c", "team-x"];
     let server = cluster
@@ -401,12 +385,7 @@ async fn forbidden_missing_and_deleted_namespaces_do_not_stop_the_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helm_upgrade_runs_the_hook_whose_grant_releases_held_pods() {
     let cluster = Cluster::start("upgrade-hook").await;
-    let install = ["install", RELEASE, CHART, "--namespace", RELEASE_NS];
-    helm_ok(
-        &cluster.dir,
-        &[&install[..], &["--create-namespace"]].concat(),
-    )
-    .await;
+    cluster.install(&[]).await;
     let ns = "team-old";
     cluster.create_namespace(ns).await;
     let pods: Api<Pod> = Api::namespaced(cluster.admin.clone(), ns);
