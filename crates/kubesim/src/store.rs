@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Bytes;
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::resources::Registry;
 pub use crate::resources::{Gvr, Propagation, ResourceInfo, StorageKey};
@@ -259,7 +259,11 @@ struct State {
     /// Per resource, (label key, value) -> the objects that carry it: a label-selected list
     /// costs time in proportion to its matches.
     labels: HashMap<StorageKey, LabelIndex>,
+    /// node name -> the pods bound to it (the pod GC's lookup when a node goes).
+    pods_by_node: HashMap<String, BTreeSet<ObjKey>>,
     events: broadcast::Sender<StoreEvent>,
+    /// Lossless feeds of the in-process controllers (see [`Store::feed`]).
+    feeds: Vec<mpsc::UnboundedSender<StoreEvent>>,
 }
 
 struct Inner {
@@ -299,7 +303,9 @@ impl Store {
             uids: HashMap::new(),
             dependents: HashMap::new(),
             labels: HashMap::new(),
+            pods_by_node: HashMap::new(),
             events: events.clone(),
+            feeds: Vec::new(),
         };
         let store = Store {
             inner: Arc::new(Inner {
@@ -541,6 +547,15 @@ impl Store {
     /// should relist.
     pub fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {
         self.inner.events.subscribe()
+    }
+
+    /// Every committed change from now on, losslessly: unlike [`Store::subscribe`] the queue is
+    /// unbounded and never lags, so a controller fed by it needs no periodic resync. Events
+    /// stay queued until read; dropping the receiver ends the feed.
+    pub fn feed(&self) -> mpsc::UnboundedReceiver<StoreEvent> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.lock().feeds.push(tx);
+        rx
     }
 
     /// Starts a watch of one resource (optionally one namespace): the initial events and a

@@ -9,13 +9,15 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::jiff::Timestamp;
+use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::mpsc::{self, error::TryRecvError};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -51,6 +53,10 @@ fn key_of(o: &Value) -> Key {
     )
 }
 
+fn meta_node(pod: &Value) -> &str {
+    pod["spec"]["nodeName"].as_str().unwrap_or_default()
+}
+
 fn ns_opt(ns: &str) -> Option<&str> {
     (!ns.is_empty()).then_some(ns)
 }
@@ -83,6 +89,8 @@ struct ControlPlane {
     dirty_pods: HashSet<Key>,
     dirty_events: HashSet<Key>,
     nodes_changed: bool,
+    /// Pods not bound to a node: they get another try when nodes change.
+    unscheduled: HashSet<Key>,
     timers: BinaryHeap<Reverse<(Instant, u64, Timer)>>,
     seq: u64,
     job_memory: HashMap<String, JobMemory>,
@@ -106,6 +114,7 @@ impl ControlPlane {
             dirty_pods: HashSet::new(),
             dirty_events: HashSet::new(),
             nodes_changed: true,
+            unscheduled: HashSet::new(),
             timers: BinaryHeap::new(),
             seq: 0,
             job_memory: HashMap::new(),
@@ -126,9 +135,10 @@ impl ControlPlane {
         self.timers.push(Reverse((at, self.seq, timer)));
     }
 
-    fn list(&self, gvr: &Gvr, opts: &ListOptions) -> Vec<Value> {
-        match self.store.list(gvr, opts) {
-            Ok(l) => l.items,
+    /// The matches as stored (shared, not copied).
+    fn list(&self, gvr: &Gvr, opts: &ListOptions) -> Vec<Arc<Value>> {
+        match self.store.list_shared(gvr, opts) {
+            Ok(items) => items,
             Err(e) => {
                 tracing::warn!(error = %e, resource = %gvr.resource, "control plane list failed");
                 Vec::new()
@@ -167,13 +177,14 @@ impl ControlPlane {
         }
     }
 
-    /// Marks everything dirty (start, or a lagging event receiver).
+    /// Marks everything dirty (at start; the feed is lossless after that).
     fn resync_all(&mut self) {
         self.nodes_changed = true;
         for j in self.list(&Gvr::jobs(), &ListOptions::default()) {
             self.dirty_jobs.insert(key_of(&j));
         }
         for p in self.list(&Gvr::pods(), &ListOptions::default()) {
+            self.track_unscheduled(&p, false);
             self.dirty_pods.insert(key_of(&p));
         }
         for e in self.list(&Gvr::events(), &ListOptions::default()) {
@@ -181,10 +192,21 @@ impl ControlPlane {
         }
     }
 
+    /// Keeps [`ControlPlane::unscheduled`] in step with a pod's state.
+    fn track_unscheduled(&mut self, pod: &Value, deleted: bool) {
+        let key = key_of(pod);
+        if !deleted && meta_node(pod).is_empty() {
+            self.unscheduled.insert(key);
+        } else {
+            self.unscheduled.remove(&key);
+        }
+    }
+
     fn on_event(&mut self, e: &StoreEvent) {
         let o = &e.object;
         match (e.storage.group.as_str(), e.storage.resource.as_str()) {
             ("", "pods") => {
+                self.track_unscheduled(o, e.event_type == EventType::Deleted);
                 if e.event_type == EventType::Deleted {
                     self.pod_memory.remove(meta(o, "uid"));
                 } else {
@@ -242,19 +264,11 @@ impl ControlPlane {
             self.nodes_changed = false;
             self.nodes = self
                 .list(&Gvr::nodes(), &ListOptions::default())
-                .into_iter()
-                .filter_map(|n| serde_json::from_value(n).ok())
+                .iter()
+                .filter_map(|n| Node::deserialize(&**n).ok())
                 .collect();
             // Unschedulable pods get another try.
-            for p in self.list(&Gvr::pods(), &ListOptions::default()) {
-                if p["spec"]["nodeName"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .is_empty()
-                {
-                    self.dirty_pods.insert(key_of(&p));
-                }
-            }
+            self.dirty_pods.extend(self.unscheduled.iter().cloned());
         }
         // Bounded rounds: the writes of one round dirty objects for the next via events, which
         // the caller drains; this loop only empties what is already marked.
@@ -313,10 +327,10 @@ impl ControlPlane {
     // --- pods: scheduler, kubelet, orphaned tracking finalizers ---
 
     fn process_pod(&mut self, k: &Key) {
-        let Ok(v) = self.store.get(&Gvr::pods(), ns_opt(&k.0), &k.1) else {
+        let Ok(v) = self.store.get_shared(&Gvr::pods(), ns_opt(&k.0), &k.1) else {
             return;
         };
-        let Ok(pod) = serde_json::from_value::<Pod>(v.clone()) else {
+        let Ok(pod) = Pod::deserialize(&*v) else {
             tracing::warn!(pod = %k.1, "pod does not parse; skipped");
             return;
         };
@@ -368,11 +382,11 @@ impl ControlPlane {
             Some((name, uid)) => {
                 match self
                     .store
-                    .get(&Gvr::jobs(), ns_opt(meta(pod, "namespace")), name)
+                    .get_shared(&Gvr::jobs(), ns_opt(meta(pod, "namespace")), name)
                 {
                     Ok(j) => {
                         meta(&j, "uid") != uid
-                            || serde_json::from_value::<Job>(j).is_ok_and(|j| job::is_finished(&j))
+                            || Job::deserialize(&*j).is_ok_and(|j| job::is_finished(&j))
                     }
                     Err(_) => true,
                 }
@@ -548,17 +562,17 @@ impl ControlPlane {
             ..ListOptions::default()
         };
         self.list(&Gvr::pods(), &opts)
-            .into_iter()
-            .filter_map(|p| serde_json::from_value::<Pod>(p).ok())
+            .iter()
+            .filter_map(|p| Pod::deserialize(&**p).ok())
             .filter(|p| job::is_controlled_by(p, uid))
             .collect()
     }
 
     fn process_job(&mut self, k: &Key) {
-        let Ok(v) = self.store.get(&Gvr::jobs(), ns_opt(&k.0), &k.1) else {
+        let Ok(v) = self.store.get_shared(&Gvr::jobs(), ns_opt(&k.0), &k.1) else {
             return;
         };
-        let Ok(job_obj) = serde_json::from_value::<Job>(v.clone()) else {
+        let Ok(job_obj) = Job::deserialize(&*v) else {
             tracing::warn!(job = %k.1, "job does not parse; skipped");
             return;
         };
@@ -668,13 +682,13 @@ impl ControlPlane {
 
     fn ttl(&mut self, k: &Key, uid: &str, t: &SimTime) {
         // Re-read: the sync may just have finished the Job.
-        let Ok(v) = self.store.get(&Gvr::jobs(), ns_opt(&k.0), &k.1) else {
+        let Ok(v) = self.store.get_shared(&Gvr::jobs(), ns_opt(&k.0), &k.1) else {
             return;
         };
         if meta(&v, "uid") != uid {
             return;
         }
-        let Ok(job_obj) = serde_json::from_value::<Job>(v) else {
+        let Ok(job_obj) = Job::deserialize(&*v) else {
             return;
         };
         if job::is_finished(&job_obj) {
@@ -706,7 +720,7 @@ impl ControlPlane {
         let created = match self.event_created.get(k) {
             Some(c) => *c,
             None => {
-                let Ok(v) = self.store.get(&Gvr::events(), ns_opt(&k.0), &k.1) else {
+                let Ok(v) = self.store.get_shared(&Gvr::events(), ns_opt(&k.0), &k.1) else {
                     return;
                 };
                 // The stored time has whole seconds; an event never counts as older than that.
@@ -740,9 +754,14 @@ impl ControlPlane {
     }
 }
 
-/// Runs the simulated control plane until `stop` turns true.
-pub async fn run(store: Store, mut stop: watch::Receiver<bool>, cfg: SimConfig) {
-    let mut events = store.subscribe();
+/// Runs the simulated control plane until `stop` turns true, fed by `events` (a
+/// [`Store::feed`]).
+pub async fn run(
+    store: Store,
+    mut events: mpsc::UnboundedReceiver<StoreEvent>,
+    mut stop: watch::Receiver<bool>,
+    cfg: SimConfig,
+) {
     let mut cp = ControlPlane::new(store, cfg);
     cp.ensure_nodes();
     cp.resync_all();
@@ -754,9 +773,8 @@ pub async fn run(store: Store, mut stop: watch::Receiver<bool>, cfg: SimConfig) 
         loop {
             match events.try_recv() {
                 Ok(e) => cp.on_event(&e),
-                Err(TryRecvError::Lagged(_)) => cp.resync_all(),
                 Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Closed) => return,
+                Err(TryRecvError::Disconnected) => return,
             }
         }
         cp.fire_timers();
@@ -769,9 +787,8 @@ pub async fn run(store: Store, mut stop: watch::Receiver<bool>, cfg: SimConfig) 
                 }
             }
             ev = events.recv() => match ev {
-                Ok(e) => cp.on_event(&e),
-                Err(RecvError::Lagged(_)) => cp.resync_all(),
-                Err(RecvError::Closed) => break,
+                Some(e) => cp.on_event(&e),
+                None => break,
             },
             _ = async {
                 match next {
