@@ -150,12 +150,24 @@ pub struct WriteOptions {
     pub field_validation: FieldValidation,
     /// The write is a server-side apply that already computed managedFields.
     pub server_side_apply: bool,
+    /// The object was serialized from a k8s-openapi type by an in-process controller: it has
+    /// no unknown fields and the schema's type checks cannot fail, so the schema walk
+    /// (prune, defaults, validation) is skipped. Every other rule still applies.
+    pub typed: bool,
 }
 
 impl WriteOptions {
     pub fn manager(name: &str) -> Self {
         WriteOptions {
             field_manager: Some(name.to_string()),
+            ..Self::default()
+        }
+    }
+
+    /// The default manager's write of a typed object (see [`WriteOptions::typed`]).
+    pub fn typed() -> Self {
+        WriteOptions {
+            typed: true,
             ..Self::default()
         }
     }

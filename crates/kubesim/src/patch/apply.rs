@@ -234,6 +234,12 @@ fn walk_cmp(
     path: &mut Path,
     c: &mut Comparison,
 ) {
+    // Equal subtrees hold no change: skip the walk (and its path allocations).
+    if let (Some(l), Some(r)) = (lhs, rhs)
+        && l == r
+    {
+        return;
+    }
     let shape = match (lhs, rhs) {
         (Some(l), Some(r)) => {
             let (ls, rs) = (slot.shape(l, ty), slot.shape(r, ty));
@@ -260,6 +266,10 @@ fn walk_cmp(
             let rm = rhs.and_then(Value::as_object).unwrap_or(&empty);
             let keys: std::collections::BTreeSet<&String> = lm.keys().chain(rm.keys()).collect();
             for k in keys {
+                // managedFields are not fields of the object (see `stripped`).
+                if k == "managedFields" && path.len() == 1 && path[0] == "f:metadata" {
+                    continue;
+                }
                 let (l, r) = (
                     lm.get(k).filter(|v| !v.is_null()),
                     rm.get(k).filter(|v| !v.is_null()),
@@ -750,9 +760,8 @@ pub(crate) fn track_update(
         decode_managers(old)
     };
 
-    let old_clean = old.map_or_else(|| json!({}), without_managed_fields);
-    let new_clean = without_managed_fields(new);
-    let cmp = compare(&old_clean, &new_clean, ty);
+    let empty = json!({});
+    let cmp = compare(old.unwrap_or(&empty), new, ty);
     let strip = stripped();
     let changed = cmp.modified.union(&cmp.added).difference(&strip);
 

@@ -31,7 +31,10 @@ use super::ttl::{self, TtlDecision};
 use crate::resources::Propagation;
 use crate::selectors::LabelSelector;
 use crate::status::{Error, Reason};
-use crate::store::{DeleteOptions, EventType, Gvr, ListOptions, Store, StoreEvent};
+use crate::store::{
+    DeleteOptions, EventType, Gvr, ListOptions, Store, StoreEvent, Subresource, WriteOptions,
+    Written,
+};
 
 type Key = (String, String);
 
@@ -146,6 +149,29 @@ impl ControlPlane {
         }
     }
 
+    /// A status write of values serialized from k8s-openapi types ([`WriteOptions::typed`]).
+    fn write_status<F>(
+        &self,
+        gvr: &Gvr,
+        namespace: Option<&str>,
+        name: &str,
+        f: F,
+    ) -> crate::status::Result<Value>
+    where
+        F: FnOnce(&mut Value) -> crate::status::Result<()>,
+    {
+        self.store
+            .mutate_with(
+                gvr,
+                namespace,
+                name,
+                Subresource::Status,
+                &WriteOptions::typed(),
+                f,
+            )
+            .map(|w| w.object)
+    }
+
     fn ensure_nodes(&mut self) {
         let t = self.now();
         for (i, n) in self.cfg.nodes.clone().iter().enumerate() {
@@ -159,7 +185,10 @@ impl ControlPlane {
             v["apiVersion"] = json!("v1");
             v["kind"] = json!("Node");
             let status = v["status"].take();
-            match self.store.create(&Gvr::nodes(), None, v) {
+            match self
+                .store
+                .create_with(&Gvr::nodes(), None, v, &WriteOptions::typed())
+            {
                 Ok(_) => {}
                 Err(e) if e.reason == Reason::AlreadyExists => continue,
                 Err(e) => {
@@ -168,7 +197,7 @@ impl ControlPlane {
                 }
             }
             // As a kubelet does: register the Node, then post its status.
-            if let Err(e) = self.store.mutate_status(&Gvr::nodes(), None, &n.name, |o| {
+            if let Err(e) = self.write_status(&Gvr::nodes(), None, &n.name, |o| {
                 o["status"] = status;
                 Ok(())
             }) {
@@ -307,7 +336,10 @@ impl ControlPlane {
             .namespace
             .clone()
             .unwrap_or_else(|| "default".into());
-        if let Err(e) = self.store.create(&Gvr::events(), Some(&ns), v) {
+        if let Err(e) = self
+            .store
+            .create_with(&Gvr::events(), Some(&ns), v, &WriteOptions::typed())
+        {
             // A namespace being deleted refuses new events; nothing to do about it.
             tracing::debug!(error = %e, reason = %spec.reason, "recording event");
         }
@@ -460,30 +492,28 @@ impl ControlPlane {
         let Ok(c) = serde_json::to_value(cond) else {
             return false;
         };
-        let res = self
-            .store
-            .mutate_status(&Gvr::pods(), ns_opt(ns), name, |o| {
-                if meta(o, "uid") != uid {
-                    return Ok(());
-                }
-                if !o["status"].is_object() {
-                    o["status"] = json!({});
-                }
-                if o["status"]["phase"].is_null() {
-                    o["status"]["phase"] = json!("Pending");
-                }
-                let conds = o["status"]["conditions"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
-                let mut conds: Vec<Value> = conds
-                    .into_iter()
-                    .filter(|x| x["type"] != c["type"])
-                    .collect();
-                conds.push(c.clone());
-                o["status"]["conditions"] = json!(conds);
-                Ok(())
-            });
+        let res = self.write_status(&Gvr::pods(), ns_opt(ns), name, |o| {
+            if meta(o, "uid") != uid {
+                return Ok(());
+            }
+            if !o["status"].is_object() {
+                o["status"] = json!({});
+            }
+            if o["status"]["phase"].is_null() {
+                o["status"]["phase"] = json!("Pending");
+            }
+            let conds = o["status"]["conditions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let mut conds: Vec<Value> = conds
+                .into_iter()
+                .filter(|x| x["type"] != c["type"])
+                .collect();
+            conds.push(c.clone());
+            o["status"]["conditions"] = json!(conds);
+            Ok(())
+        });
         match res {
             Ok(_) => true,
             Err(e) => {
@@ -508,14 +538,12 @@ impl ControlPlane {
                     let Ok(sv) = serde_json::to_value(status) else {
                         continue;
                     };
-                    let res = self
-                        .store
-                        .mutate_status(&Gvr::pods(), ns_opt(ns), name, |o| {
-                            if meta(o, "uid") == uid {
-                                o["status"] = sv;
-                            }
-                            Ok(())
-                        });
+                    let res = self.write_status(&Gvr::pods(), ns_opt(ns), name, |o| {
+                        if meta(o, "uid") == uid {
+                            o["status"] = sv;
+                        }
+                        Ok(())
+                    });
                     if let Err(e) = res {
                         if !not_found(&e) {
                             tracing::warn!(error = %e, pod = %name, "kubelet status update");
@@ -615,8 +643,13 @@ impl ControlPlane {
                     };
                     pv["apiVersion"] = json!("v1");
                     pv["kind"] = json!("Pod");
-                    match self.store.create(&Gvr::pods(), Some(ns), pv) {
-                        Ok(created) => {
+                    match self
+                        .store
+                        .create_with(&Gvr::pods(), Some(ns), pv, &WriteOptions::typed())
+                    {
+                        Ok(Written {
+                            object: created, ..
+                        }) => {
                             let e = reason(
                                 "SuccessfulCreate",
                                 format!("Created pod: {}", meta(&created, "name")),
@@ -661,7 +694,7 @@ impl ControlPlane {
                     let Ok(sv) = serde_json::to_value(status) else {
                         return false;
                     };
-                    let res = self.store.mutate_status(&Gvr::jobs(), Some(ns), name, |o| {
+                    let res = self.write_status(&Gvr::jobs(), Some(ns), name, |o| {
                         if meta(o, "uid") == uid {
                             o["status"] = sv;
                         }

@@ -197,13 +197,15 @@ impl State {
             validate::events_v1(&obj, &mut causes);
         }
         validate::kind_rules(&info.storage, &obj, &mut causes);
-        Self::schema_pass(
-            info,
-            &mut obj,
-            opts.field_validation,
-            &mut warnings,
-            &mut causes,
-        )?;
+        if !opts.typed {
+            Self::schema_pass(
+                info,
+                &mut obj,
+                opts.field_validation,
+                &mut warnings,
+                &mut causes,
+            )?;
+        }
         let crd_infos = if is_crd(info) && causes.is_empty() {
             Some(crd_resources(&obj)?)
         } else {
@@ -425,13 +427,15 @@ impl State {
                 n
             }
         };
-        Self::schema_pass(
-            info,
-            &mut new,
-            opts.field_validation,
-            &mut warnings,
-            &mut causes,
-        )?;
+        if !opts.typed {
+            Self::schema_pass(
+                info,
+                &mut new,
+                opts.field_validation,
+                &mut warnings,
+                &mut causes,
+            )?;
+        }
         let crd_infos = if is_crd(info) && causes.is_empty() {
             Some(crd_resources(&new)?)
         } else {
