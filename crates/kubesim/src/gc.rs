@@ -7,22 +7,21 @@
 //!   finalizer goes once no dependent with `blockOwnerDeletion` remains;
 //! - a terminating namespace: its content is deleted, then the namespace goes.
 //!
-//! It reacts to store events and sweeps everything every few seconds as a safety net.
+//! It reacts to the store's lossless feed of changes; it never sweeps the whole store (the
+//! owner index, [`Store`]'s uid -> dependents, answers "what depends on this").
 
 pub mod pods;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
 
 use crate::resources::Propagation;
 use crate::status::Reason;
 use crate::store::{DeleteOptions, EventType, ObjKey, StorageKey, Store, StoreEvent};
 
 const MANAGER: &str = "generic-garbage-collector";
-const SWEEP: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Work {
@@ -98,47 +97,23 @@ fn work_for(ev: &StoreEvent, out: &mut BTreeSet<Work>) {
     }
 }
 
-fn sweep(store: &Store, out: &mut BTreeSet<Work>) {
-    for (sk, key, o) in store.snapshot() {
-        if !owner_refs(&o).is_empty() {
-            out.insert(Work::Dependent(sk.clone(), key));
-        }
-        if deleting(&o) {
-            if has_finalizer(&o, "orphan") || has_finalizer(&o, "foregroundDeletion") {
-                out.insert(Work::Owner(meta(&o, "uid").to_string()));
-            }
-            if is_namespace(&sk) {
-                out.insert(Work::Namespace(meta(&o, "name").to_string()));
-            }
-        }
-    }
-}
-
-/// Runs until the store shuts down.
-pub async fn run(store: Store) {
-    let mut rx = store.subscribe();
+/// Runs until the store shuts down, fed by `feed` (a [`Store::feed`] taken before any write
+/// it must see). The feed is lossless, so no sweep of the whole store is needed: every change
+/// that can make work arrives as an event.
+pub async fn run(store: Store, mut feed: mpsc::UnboundedReceiver<StoreEvent>) {
     let mut stop = store.shutdown_signal();
-    let mut tick = tokio::time::interval(SWEEP);
     loop {
         let mut work = BTreeSet::new();
         tokio::select! {
-            ev = rx.recv() => match ev {
-                Ok(ev) => work_for(&ev, &mut work),
-                Err(RecvError::Lagged(_)) => sweep(&store, &mut work),
-                Err(RecvError::Closed) => return,
+            ev = feed.recv() => match ev {
+                Some(ev) => work_for(&ev, &mut work),
+                None => return,
             },
-            _ = tick.tick() => sweep(&store, &mut work),
             _ = stop.changed() => return,
         }
         // Batch whatever else is queued.
-        loop {
-            match rx.try_recv() {
-                Ok(ev) => work_for(&ev, &mut work),
-                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {
-                    sweep(&store, &mut work)
-                }
-                Err(_) => break,
-            }
+        while let Ok(ev) = feed.try_recv() {
+            work_for(&ev, &mut work);
         }
         for w in work {
             process(&store, w);

@@ -89,11 +89,13 @@ pub async fn start(config: Config) -> Result<Handle> {
     })?;
     let store = Store::new(config.event_log_capacity);
     let requests = RequestLog::new(config.request_log_capacity);
-    tokio::spawn(gc::run(store.clone()));
+    // Feeds are taken before the tasks start, so they miss no write.
+    tokio::spawn(gc::run(store.clone(), store.feed()));
     if config.control_plane {
-        tokio::spawn(gc::pods::run(store.clone()));
+        tokio::spawn(gc::pods::run(store.clone(), store.feed()));
         tokio::spawn(sim::runner::run(
             store.clone(),
+            store.feed(),
             store.shutdown_signal(),
             config.sim.clone(),
         ));

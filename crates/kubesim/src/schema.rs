@@ -58,9 +58,29 @@ pub enum Flavor {
 pub struct Schema {
     root: Value,
     flavor: Flavor,
+    /// The document has a `default` somewhere; a built-in schema without one needs no
+    /// defaulting walk.
+    has_defaults: bool,
+}
+
+/// Whether `v` has a `default` key at any depth.
+fn mentions_default(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.contains_key("default") || m.values().any(mentions_default),
+        Value::Array(a) => a.iter().any(mentions_default),
+        _ => false,
+    }
 }
 
 impl Schema {
+    fn new(root: Value, flavor: Flavor) -> Self {
+        Self {
+            has_defaults: mentions_default(&root),
+            root,
+            flavor,
+        }
+    }
+
     /// From a CRD version's `schema.openAPIV3Schema`.
     pub fn from_openapi_v3(schema: &Value) -> Result<Self> {
         let Value::Object(m) = schema else {
@@ -75,18 +95,12 @@ impl Schema {
                 "the root type must be \"object\", not {t}"
             )));
         }
-        Ok(Self {
-            root: schema.clone(),
-            flavor: Flavor::CustomResource,
-        })
+        Ok(Self::new(schema.clone(), Flavor::CustomResource))
     }
 
     /// A schema checked with built-in rules (e.g. one of k8s-openapi's, as JSON).
     pub fn from_builtin_json(schema: Value) -> Self {
-        Self {
-            root: builtin::fix_up(schema),
-            flavor: Flavor::BuiltIn,
-        }
+        Self::new(builtin::fix_up(schema), Flavor::BuiltIn)
     }
 
     /// The schema of a built-in kind, if kubesim knows it (see [`BUILTIN_KINDS`]).
@@ -137,6 +151,9 @@ impl Schema {
     /// Fills in declared `default`s (structural defaulting). For custom resources it first drops
     /// `null`s of non-nullable fields that have no default, as the API server does.
     pub fn apply_defaults(&self, object: &mut Value) {
+        if self.flavor == Flavor::BuiltIn && !self.has_defaults {
+            return;
+        }
         walk::Walker::new(self).default_root(object);
     }
 }

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Bytes;
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::resources::Registry;
 pub use crate::resources::{Gvr, Propagation, ResourceInfo, StorageKey};
@@ -150,12 +150,24 @@ pub struct WriteOptions {
     pub field_validation: FieldValidation,
     /// The write is a server-side apply that already computed managedFields.
     pub server_side_apply: bool,
+    /// The object was serialized from a k8s-openapi type by an in-process controller: it has
+    /// no unknown fields and the schema's type checks cannot fail, so the schema walk
+    /// (prune, defaults, validation) is skipped. Every other rule still applies.
+    pub typed: bool,
 }
 
 impl WriteOptions {
     pub fn manager(name: &str) -> Self {
         WriteOptions {
             field_manager: Some(name.to_string()),
+            ..Self::default()
+        }
+    }
+
+    /// The default manager's write of a typed object (see [`WriteOptions::typed`]).
+    pub fn typed() -> Self {
+        WriteOptions {
+            typed: true,
             ..Self::default()
         }
     }
@@ -259,7 +271,11 @@ struct State {
     /// Per resource, (label key, value) -> the objects that carry it: a label-selected list
     /// costs time in proportion to its matches.
     labels: HashMap<StorageKey, LabelIndex>,
+    /// node name -> the pods bound to it (the pod GC's lookup when a node goes).
+    pods_by_node: HashMap<String, BTreeSet<ObjKey>>,
     events: broadcast::Sender<StoreEvent>,
+    /// Lossless feeds of the in-process controllers (see [`Store::feed`]).
+    feeds: Vec<mpsc::UnboundedSender<StoreEvent>>,
 }
 
 struct Inner {
@@ -299,7 +315,9 @@ impl Store {
             uids: HashMap::new(),
             dependents: HashMap::new(),
             labels: HashMap::new(),
+            pods_by_node: HashMap::new(),
             events: events.clone(),
+            feeds: Vec::new(),
         };
         let store = Store {
             inner: Arc::new(Inner {
@@ -541,6 +559,15 @@ impl Store {
     /// should relist.
     pub fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {
         self.inner.events.subscribe()
+    }
+
+    /// Every committed change from now on, losslessly: unlike [`Store::subscribe`] the queue is
+    /// unbounded and never lags, so a controller fed by it needs no periodic resync. Events
+    /// stay queued until read; dropping the receiver ends the feed.
+    pub fn feed(&self) -> mpsc::UnboundedReceiver<StoreEvent> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.lock().feeds.push(tx);
+        rx
     }
 
     /// Starts a watch of one resource (optionally one namespace): the initial events and a

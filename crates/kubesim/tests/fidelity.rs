@@ -223,6 +223,38 @@ async fn a_pod_on_a_deleted_node_is_failed_and_deleted() {
     );
 }
 
+/// A pod created bound to a node that never existed is ended once its quarantine (3 s) is
+/// over, with no sweep of every pod: the pod GC looks again when the quarantine ends.
+#[tokio::test]
+async fn a_pod_bound_to_a_missing_node_is_failed_after_the_quarantine() {
+    let (_h, client) = sim().await;
+    let ns = namespace(&client, "podgc-missing").await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let p = pod("lost", None, json!({"nodeName": "never-was"}));
+    let t0 = Instant::now();
+    pods.create(&PostParams::default(), &p)
+        .await
+        .expect("create");
+    let p = eventually(20, "marked Failed", || async {
+        let p = pods.get("lost").await.ok()?;
+        (phase(&p) == "Failed").then_some(p)
+    })
+    .await;
+    assert!(
+        t0.elapsed() >= Duration::from_secs(3),
+        "ended before the quarantine: {:?}",
+        t0.elapsed()
+    );
+    assert!(p.metadata.deletion_timestamp.is_some());
+    let conds = p.status.and_then(|s| s.conditions).unwrap_or_default();
+    assert!(
+        conds.iter().any(
+            |c| c.type_ == "DisruptionTarget" && c.reason.as_deref() == Some("DeletionByPodGC")
+        ),
+        "{conds:?}"
+    );
+}
+
 /// The TTL-after-finished controller deletes with Foreground: the Job carries the
 /// `foregroundDeletion` finalizer until its pods are gone.
 #[tokio::test]

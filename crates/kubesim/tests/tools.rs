@@ -98,3 +98,11 @@ impl Cli {
         p
     }
 }
+
+/// `kubectl get <what> -o json`, parsed.
+pub async fn get_json(k: &Cli, what: &[&str]) -> serde_json::Value {
+    let mut args = vec!["get"];
+    args.extend_from_slice(what);
+    args.extend_from_slice(&["-o", "json"]);
+    serde_json::from_str(&k.ok("kubectl", &args).await).unwrap()
+}

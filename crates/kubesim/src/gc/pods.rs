@@ -3,23 +3,26 @@
 //!   marked Failed and deleted with grace 0 (`gcUnscheduledTerminating`);
 //! - a pod bound to a node that no longer exists is marked Failed with a `DisruptionTarget`
 //!   condition (`DeletionByPodGC`) and deleted with grace 0 (`gcOrphaned`). A node deletion
-//!   acts at once; a node missing on a sweep acts only if it is still missing on the next one,
-//!   as the controller's quarantine does.
+//!   acts at once; a pod seen on a node that is missing acts only if the node is still missing
+//!   after the quarantine, as the controller's quarantine does.
 //!
 //! Finalizers still hold a deleted pod; the phase is what tells its owner it has ended.
 //! The terminated-pod threshold (`gcTerminated`) is not modelled.
 
-use std::collections::BTreeSet;
+use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::resources::Gvr;
 use crate::status::Reason;
-use crate::store::{DeleteOptions, EventType, ListOptions, Store, StoreEvent, now_rfc3339};
+use crate::store::{DeleteOptions, EventType, ObjKey, StorageKey, Store, StoreEvent, now_rfc3339};
 
-const SWEEP: Duration = Duration::from_secs(3);
+/// How long a pod's node must stay missing before the pod is ended (the controller's
+/// quarantine, shortened).
+const QUARANTINE: Duration = Duration::from_secs(3);
 
 fn meta<'a>(o: &'a Value, f: &str) -> &'a str {
     o["metadata"][f].as_str().unwrap_or_default()
@@ -85,15 +88,13 @@ pub fn mark_failed(pod: &mut Value, cause: Cause, now: &str) {
     }
 }
 
-fn all_pods(store: &Store) -> Vec<Value> {
-    store
-        .list(&Gvr::pods(), &ListOptions::default())
-        .map(|l| l.items)
-        .unwrap_or_default()
-}
-
 fn node_exists(store: &Store, name: &str) -> bool {
-    store.get(&Gvr::nodes(), None, name).is_ok()
+    store
+        .get_stored(
+            &StorageKey::new("", "nodes"),
+            &(String::new(), name.to_string()),
+        )
+        .is_some()
 }
 
 fn end(store: &Store, pod: &Value, cause: Cause) {
@@ -127,51 +128,62 @@ fn end(store: &Store, pod: &Value, cause: Cause) {
     }
 }
 
-/// Runs until the store shuts down (with the control plane).
-pub async fn run(store: Store) {
-    let mut rx = store.subscribe();
+/// Runs until the store shuts down (with the control plane), fed by `feed` (a
+/// [`Store::feed`]). Event-driven: a pod is looked at when it changes, the pods of a deleted
+/// node through the store's node index, and a pod seen on a missing node once more when its
+/// quarantine ends; nothing sweeps every pod.
+pub async fn run(store: Store, mut feed: mpsc::UnboundedReceiver<StoreEvent>) {
     let mut stop = store.shutdown_signal();
-    let mut tick = tokio::time::interval(SWEEP);
-    // Nodes found missing on the last sweep: the quarantine.
-    let mut missing_last_sweep: BTreeSet<String> = BTreeSet::new();
+    let pods_sk = StorageKey::new("", "pods");
+    // Pods seen bound to a missing node, in the order their quarantine ends.
+    let mut quarantine: VecDeque<(Instant, ObjKey)> = VecDeque::new();
+    let mut queued: HashSet<ObjKey> = HashSet::new();
     loop {
+        let next = quarantine.front().map(|(at, _)| *at);
         tokio::select! {
-            ev = rx.recv() => match ev {
-                Ok(ev) if is_pods(&ev) && ev.event_type != EventType::Deleted => {
-                    // A bound pod waits for a node deletion or the sweep.
-                    if node_name(&ev.object).is_empty()
-                        && decide(&ev.object, |_| true).is_some()
-                    {
-                        end(&store, &ev.object, Cause::UnscheduledTerminating);
+            ev = feed.recv() => match ev {
+                Some(ev) if is_pods(&ev) && ev.event_type != EventType::Deleted => {
+                    let pod = &ev.object;
+                    match decide(pod, |n| node_exists(&store, n)) {
+                        Some(Cause::UnscheduledTerminating) => {
+                            end(&store, pod, Cause::UnscheduledTerminating);
+                        }
+                        Some(Cause::NodeGone) => {
+                            let key = (meta(pod, "namespace").to_string(), meta(pod, "name").to_string());
+                            if queued.insert(key.clone()) {
+                                quarantine.push_back((Instant::now() + QUARANTINE, key));
+                            }
+                        }
+                        None => {}
                     }
                 }
-                Ok(ev) if is_nodes(&ev) && ev.event_type == EventType::Deleted => {
-                    let gone = meta(&ev.object, "name").to_string();
-                    for pod in all_pods(&store) {
-                        if node_name(&pod) == gone && !node_exists(&store, &gone) {
+                Some(ev) if is_nodes(&ev) && ev.event_type == EventType::Deleted => {
+                    let gone = meta(&ev.object, "name");
+                    if !node_exists(&store, gone) {
+                        for pod in store.pods_on_node(gone) {
                             end(&store, &pod, Cause::NodeGone);
                         }
                     }
                 }
-                Ok(_) | Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => return,
+                Some(_) => {}
+                None => return,
             },
-            _ = tick.tick() => {
-                let mut missing = BTreeSet::new();
-                for pod in all_pods(&store) {
-                    match decide(&pod, |n| node_exists(&store, n)) {
-                        Some(Cause::NodeGone) => {
-                            let node = node_name(&pod).to_string();
-                            if missing_last_sweep.contains(&node) {
-                                end(&store, &pod, Cause::NodeGone);
-                            }
-                            missing.insert(node);
-                        }
-                        Some(cause) => end(&store, &pod, cause),
-                        None => {}
+            _ = async {
+                match next {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending::<()>().await,
+                }
+            } => {
+                let now = Instant::now();
+                while quarantine.front().is_some_and(|(at, _)| *at <= now) {
+                    let Some((_, key)) = quarantine.pop_front() else { break };
+                    queued.remove(&key);
+                    if let Some((_, pod)) = store.get_stored(&pods_sk, &key)
+                        && decide(&pod, |n| node_exists(&store, n)) == Some(Cause::NodeGone)
+                    {
+                        end(&store, &pod, Cause::NodeGone);
                     }
                 }
-                missing_last_sweep = missing;
             }
             _ = stop.changed() => return,
         }

@@ -73,10 +73,7 @@ static CACHE: LazyLock<Mutex<HashMap<Key, Arc<Schema>>>> =
 pub(super) static OBJECT_META: LazyLock<Schema> = LazyLock::new(|| {
     let root = schemars::schema_for!(k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta)
         .to_value();
-    Schema {
-        root: fix_up(root),
-        flavor: Flavor::BuiltIn,
-    }
+    Schema::new(fix_up(root), Flavor::BuiltIn)
 });
 
 pub(super) fn get(group: &str, version: &str, kind: &str) -> Option<Arc<Schema>> {
@@ -89,10 +86,7 @@ pub(super) fn get(group: &str, version: &str, kind: &str) -> Option<Arc<Schema>>
     }
     // Generated outside the lock: it takes a few milliseconds.
     let root = generate(group, version, kind)?;
-    let schema = Arc::new(Schema {
-        root: fix_up(root),
-        flavor: Flavor::BuiltIn,
-    });
+    let schema = Arc::new(Schema::new(fix_up(root), Flavor::BuiltIn));
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     Some(cache.entry(key).or_insert(schema).clone())
 }

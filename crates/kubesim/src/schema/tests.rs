@@ -729,3 +729,27 @@ fn combinators() {
         ]
     );
 }
+
+/// The built-in schemas of the kinds the control plane writes declare no defaults, so their
+/// writes skip the defaulting walk; a CRD's defaults still apply (above).
+#[test]
+fn builtin_schemas_without_defaults_skip_the_walk() {
+    for (g, v, k) in [
+        ("", "v1", "Pod"),
+        ("batch", "v1", "Job"),
+        ("", "v1", "Event"),
+    ] {
+        let s = builtin(g, v, k);
+        assert!(!s.has_defaults, "{k}");
+        let mut pod = json!({"spec": {"containers": [{"name": "c"}]}, "x": null});
+        let before = pod.clone();
+        s.apply_defaults(&mut pod);
+        assert_eq!(pod, before);
+    }
+    assert!(
+        crd_schema(
+            json!({"type": "object", "properties": {"n": {"type": "integer", "default": 1}}})
+        )
+        .has_defaults
+    );
+}

@@ -92,6 +92,8 @@ fn write_options(q: &Query, headers: &HeaderMap) -> Result<WriteOptions> {
         field_manager: Some(manager(q, headers)),
         field_validation,
         server_side_apply: false,
+        // A client's body: always walked against the schema.
+        typed: false,
     })
 }
 

@@ -9,13 +9,15 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::jiff::Timestamp;
+use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::mpsc::{self, error::TryRecvError};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -29,7 +31,10 @@ use super::ttl::{self, TtlDecision};
 use crate::resources::Propagation;
 use crate::selectors::LabelSelector;
 use crate::status::{Error, Reason};
-use crate::store::{DeleteOptions, EventType, Gvr, ListOptions, Store, StoreEvent};
+use crate::store::{
+    DeleteOptions, EventType, Gvr, ListOptions, Store, StoreEvent, Subresource, WriteOptions,
+    Written,
+};
 
 type Key = (String, String);
 
@@ -49,6 +54,10 @@ fn key_of(o: &Value) -> Key {
         meta(o, "namespace").to_string(),
         meta(o, "name").to_string(),
     )
+}
+
+fn meta_node(pod: &Value) -> &str {
+    pod["spec"]["nodeName"].as_str().unwrap_or_default()
 }
 
 fn ns_opt(ns: &str) -> Option<&str> {
@@ -83,6 +92,8 @@ struct ControlPlane {
     dirty_pods: HashSet<Key>,
     dirty_events: HashSet<Key>,
     nodes_changed: bool,
+    /// Pods not bound to a node: they get another try when nodes change.
+    unscheduled: HashSet<Key>,
     timers: BinaryHeap<Reverse<(Instant, u64, Timer)>>,
     seq: u64,
     job_memory: HashMap<String, JobMemory>,
@@ -106,6 +117,7 @@ impl ControlPlane {
             dirty_pods: HashSet::new(),
             dirty_events: HashSet::new(),
             nodes_changed: true,
+            unscheduled: HashSet::new(),
             timers: BinaryHeap::new(),
             seq: 0,
             job_memory: HashMap::new(),
@@ -126,14 +138,38 @@ impl ControlPlane {
         self.timers.push(Reverse((at, self.seq, timer)));
     }
 
-    fn list(&self, gvr: &Gvr, opts: &ListOptions) -> Vec<Value> {
-        match self.store.list(gvr, opts) {
-            Ok(l) => l.items,
+    /// The matches as stored (shared, not copied).
+    fn list(&self, gvr: &Gvr, opts: &ListOptions) -> Vec<Arc<Value>> {
+        match self.store.list_shared(gvr, opts) {
+            Ok(items) => items,
             Err(e) => {
                 tracing::warn!(error = %e, resource = %gvr.resource, "control plane list failed");
                 Vec::new()
             }
         }
+    }
+
+    /// A status write of values serialized from k8s-openapi types ([`WriteOptions::typed`]).
+    fn write_status<F>(
+        &self,
+        gvr: &Gvr,
+        namespace: Option<&str>,
+        name: &str,
+        f: F,
+    ) -> crate::status::Result<Value>
+    where
+        F: FnOnce(&mut Value) -> crate::status::Result<()>,
+    {
+        self.store
+            .mutate_with(
+                gvr,
+                namespace,
+                name,
+                Subresource::Status,
+                &WriteOptions::typed(),
+                f,
+            )
+            .map(|w| w.object)
     }
 
     fn ensure_nodes(&mut self) {
@@ -149,7 +185,10 @@ impl ControlPlane {
             v["apiVersion"] = json!("v1");
             v["kind"] = json!("Node");
             let status = v["status"].take();
-            match self.store.create(&Gvr::nodes(), None, v) {
+            match self
+                .store
+                .create_with(&Gvr::nodes(), None, v, &WriteOptions::typed())
+            {
                 Ok(_) => {}
                 Err(e) if e.reason == Reason::AlreadyExists => continue,
                 Err(e) => {
@@ -158,7 +197,7 @@ impl ControlPlane {
                 }
             }
             // As a kubelet does: register the Node, then post its status.
-            if let Err(e) = self.store.mutate_status(&Gvr::nodes(), None, &n.name, |o| {
+            if let Err(e) = self.write_status(&Gvr::nodes(), None, &n.name, |o| {
                 o["status"] = status;
                 Ok(())
             }) {
@@ -167,13 +206,14 @@ impl ControlPlane {
         }
     }
 
-    /// Marks everything dirty (start, or a lagging event receiver).
+    /// Marks everything dirty (at start; the feed is lossless after that).
     fn resync_all(&mut self) {
         self.nodes_changed = true;
         for j in self.list(&Gvr::jobs(), &ListOptions::default()) {
             self.dirty_jobs.insert(key_of(&j));
         }
         for p in self.list(&Gvr::pods(), &ListOptions::default()) {
+            self.track_unscheduled(&p, false);
             self.dirty_pods.insert(key_of(&p));
         }
         for e in self.list(&Gvr::events(), &ListOptions::default()) {
@@ -181,10 +221,21 @@ impl ControlPlane {
         }
     }
 
+    /// Keeps [`ControlPlane::unscheduled`] in step with a pod's state.
+    fn track_unscheduled(&mut self, pod: &Value, deleted: bool) {
+        let key = key_of(pod);
+        if !deleted && meta_node(pod).is_empty() {
+            self.unscheduled.insert(key);
+        } else {
+            self.unscheduled.remove(&key);
+        }
+    }
+
     fn on_event(&mut self, e: &StoreEvent) {
         let o = &e.object;
         match (e.storage.group.as_str(), e.storage.resource.as_str()) {
             ("", "pods") => {
+                self.track_unscheduled(o, e.event_type == EventType::Deleted);
                 if e.event_type == EventType::Deleted {
                     self.pod_memory.remove(meta(o, "uid"));
                 } else {
@@ -242,19 +293,11 @@ impl ControlPlane {
             self.nodes_changed = false;
             self.nodes = self
                 .list(&Gvr::nodes(), &ListOptions::default())
-                .into_iter()
-                .filter_map(|n| serde_json::from_value(n).ok())
+                .iter()
+                .filter_map(|n| Node::deserialize(&**n).ok())
                 .collect();
             // Unschedulable pods get another try.
-            for p in self.list(&Gvr::pods(), &ListOptions::default()) {
-                if p["spec"]["nodeName"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .is_empty()
-                {
-                    self.dirty_pods.insert(key_of(&p));
-                }
-            }
+            self.dirty_pods.extend(self.unscheduled.iter().cloned());
         }
         // Bounded rounds: the writes of one round dirty objects for the next via events, which
         // the caller drains; this loop only empties what is already marked.
@@ -293,7 +336,10 @@ impl ControlPlane {
             .namespace
             .clone()
             .unwrap_or_else(|| "default".into());
-        if let Err(e) = self.store.create(&Gvr::events(), Some(&ns), v) {
+        if let Err(e) = self
+            .store
+            .create_with(&Gvr::events(), Some(&ns), v, &WriteOptions::typed())
+        {
             // A namespace being deleted refuses new events; nothing to do about it.
             tracing::debug!(error = %e, reason = %spec.reason, "recording event");
         }
@@ -313,10 +359,10 @@ impl ControlPlane {
     // --- pods: scheduler, kubelet, orphaned tracking finalizers ---
 
     fn process_pod(&mut self, k: &Key) {
-        let Ok(v) = self.store.get(&Gvr::pods(), ns_opt(&k.0), &k.1) else {
+        let Ok(v) = self.store.get_shared(&Gvr::pods(), ns_opt(&k.0), &k.1) else {
             return;
         };
-        let Ok(pod) = serde_json::from_value::<Pod>(v.clone()) else {
+        let Ok(pod) = Pod::deserialize(&*v) else {
             tracing::warn!(pod = %k.1, "pod does not parse; skipped");
             return;
         };
@@ -368,11 +414,11 @@ impl ControlPlane {
             Some((name, uid)) => {
                 match self
                     .store
-                    .get(&Gvr::jobs(), ns_opt(meta(pod, "namespace")), name)
+                    .get_shared(&Gvr::jobs(), ns_opt(meta(pod, "namespace")), name)
                 {
                     Ok(j) => {
                         meta(&j, "uid") != uid
-                            || serde_json::from_value::<Job>(j).is_ok_and(|j| job::is_finished(&j))
+                            || Job::deserialize(&*j).is_ok_and(|j| job::is_finished(&j))
                     }
                     Err(_) => true,
                 }
@@ -446,30 +492,28 @@ impl ControlPlane {
         let Ok(c) = serde_json::to_value(cond) else {
             return false;
         };
-        let res = self
-            .store
-            .mutate_status(&Gvr::pods(), ns_opt(ns), name, |o| {
-                if meta(o, "uid") != uid {
-                    return Ok(());
-                }
-                if !o["status"].is_object() {
-                    o["status"] = json!({});
-                }
-                if o["status"]["phase"].is_null() {
-                    o["status"]["phase"] = json!("Pending");
-                }
-                let conds = o["status"]["conditions"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
-                let mut conds: Vec<Value> = conds
-                    .into_iter()
-                    .filter(|x| x["type"] != c["type"])
-                    .collect();
-                conds.push(c.clone());
-                o["status"]["conditions"] = json!(conds);
-                Ok(())
-            });
+        let res = self.write_status(&Gvr::pods(), ns_opt(ns), name, |o| {
+            if meta(o, "uid") != uid {
+                return Ok(());
+            }
+            if !o["status"].is_object() {
+                o["status"] = json!({});
+            }
+            if o["status"]["phase"].is_null() {
+                o["status"]["phase"] = json!("Pending");
+            }
+            let conds = o["status"]["conditions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let mut conds: Vec<Value> = conds
+                .into_iter()
+                .filter(|x| x["type"] != c["type"])
+                .collect();
+            conds.push(c.clone());
+            o["status"]["conditions"] = json!(conds);
+            Ok(())
+        });
         match res {
             Ok(_) => true,
             Err(e) => {
@@ -494,14 +538,12 @@ impl ControlPlane {
                     let Ok(sv) = serde_json::to_value(status) else {
                         continue;
                     };
-                    let res = self
-                        .store
-                        .mutate_status(&Gvr::pods(), ns_opt(ns), name, |o| {
-                            if meta(o, "uid") == uid {
-                                o["status"] = sv;
-                            }
-                            Ok(())
-                        });
+                    let res = self.write_status(&Gvr::pods(), ns_opt(ns), name, |o| {
+                        if meta(o, "uid") == uid {
+                            o["status"] = sv;
+                        }
+                        Ok(())
+                    });
                     if let Err(e) = res {
                         if !not_found(&e) {
                             tracing::warn!(error = %e, pod = %name, "kubelet status update");
@@ -548,17 +590,17 @@ impl ControlPlane {
             ..ListOptions::default()
         };
         self.list(&Gvr::pods(), &opts)
-            .into_iter()
-            .filter_map(|p| serde_json::from_value::<Pod>(p).ok())
+            .iter()
+            .filter_map(|p| Pod::deserialize(&**p).ok())
             .filter(|p| job::is_controlled_by(p, uid))
             .collect()
     }
 
     fn process_job(&mut self, k: &Key) {
-        let Ok(v) = self.store.get(&Gvr::jobs(), ns_opt(&k.0), &k.1) else {
+        let Ok(v) = self.store.get_shared(&Gvr::jobs(), ns_opt(&k.0), &k.1) else {
             return;
         };
-        let Ok(job_obj) = serde_json::from_value::<Job>(v.clone()) else {
+        let Ok(job_obj) = Job::deserialize(&*v) else {
             tracing::warn!(job = %k.1, "job does not parse; skipped");
             return;
         };
@@ -601,8 +643,13 @@ impl ControlPlane {
                     };
                     pv["apiVersion"] = json!("v1");
                     pv["kind"] = json!("Pod");
-                    match self.store.create(&Gvr::pods(), Some(ns), pv) {
-                        Ok(created) => {
+                    match self
+                        .store
+                        .create_with(&Gvr::pods(), Some(ns), pv, &WriteOptions::typed())
+                    {
+                        Ok(Written {
+                            object: created, ..
+                        }) => {
                             let e = reason(
                                 "SuccessfulCreate",
                                 format!("Created pod: {}", meta(&created, "name")),
@@ -647,7 +694,7 @@ impl ControlPlane {
                     let Ok(sv) = serde_json::to_value(status) else {
                         return false;
                     };
-                    let res = self.store.mutate_status(&Gvr::jobs(), Some(ns), name, |o| {
+                    let res = self.write_status(&Gvr::jobs(), Some(ns), name, |o| {
                         if meta(o, "uid") == uid {
                             o["status"] = sv;
                         }
@@ -668,13 +715,13 @@ impl ControlPlane {
 
     fn ttl(&mut self, k: &Key, uid: &str, t: &SimTime) {
         // Re-read: the sync may just have finished the Job.
-        let Ok(v) = self.store.get(&Gvr::jobs(), ns_opt(&k.0), &k.1) else {
+        let Ok(v) = self.store.get_shared(&Gvr::jobs(), ns_opt(&k.0), &k.1) else {
             return;
         };
         if meta(&v, "uid") != uid {
             return;
         }
-        let Ok(job_obj) = serde_json::from_value::<Job>(v) else {
+        let Ok(job_obj) = Job::deserialize(&*v) else {
             return;
         };
         if job::is_finished(&job_obj) {
@@ -706,7 +753,7 @@ impl ControlPlane {
         let created = match self.event_created.get(k) {
             Some(c) => *c,
             None => {
-                let Ok(v) = self.store.get(&Gvr::events(), ns_opt(&k.0), &k.1) else {
+                let Ok(v) = self.store.get_shared(&Gvr::events(), ns_opt(&k.0), &k.1) else {
                     return;
                 };
                 // The stored time has whole seconds; an event never counts as older than that.
@@ -740,9 +787,14 @@ impl ControlPlane {
     }
 }
 
-/// Runs the simulated control plane until `stop` turns true.
-pub async fn run(store: Store, mut stop: watch::Receiver<bool>, cfg: SimConfig) {
-    let mut events = store.subscribe();
+/// Runs the simulated control plane until `stop` turns true, fed by `events` (a
+/// [`Store::feed`]).
+pub async fn run(
+    store: Store,
+    mut events: mpsc::UnboundedReceiver<StoreEvent>,
+    mut stop: watch::Receiver<bool>,
+    cfg: SimConfig,
+) {
     let mut cp = ControlPlane::new(store, cfg);
     cp.ensure_nodes();
     cp.resync_all();
@@ -754,9 +806,8 @@ pub async fn run(store: Store, mut stop: watch::Receiver<bool>, cfg: SimConfig) 
         loop {
             match events.try_recv() {
                 Ok(e) => cp.on_event(&e),
-                Err(TryRecvError::Lagged(_)) => cp.resync_all(),
                 Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Closed) => return,
+                Err(TryRecvError::Disconnected) => return,
             }
         }
         cp.fire_timers();
@@ -769,9 +820,8 @@ pub async fn run(store: Store, mut stop: watch::Receiver<bool>, cfg: SimConfig) 
                 }
             }
             ev = events.recv() => match ev {
-                Ok(e) => cp.on_event(&e),
-                Err(RecvError::Lagged(_)) => cp.resync_all(),
-                Err(RecvError::Closed) => break,
+                Some(e) => cp.on_event(&e),
+                None => break,
             },
             _ = async {
                 match next {

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::object::{finalizers, is_deleting};
 use super::{
-    DeleteOptions, Deleted, EventType, Gvr, ObjKey, ResourceInfo, StorageKey, Store, Subresource,
-    WriteOptions, Written,
+    DeleteOptions, Deleted, EventType, Gvr, ListOptions, ObjKey, ResourceInfo, StorageKey, Store,
+    Subresource, WriteOptions, Written,
 };
 use crate::status::{Error, Result};
 
@@ -44,12 +44,38 @@ impl Store {
         Some((st.registry.by_storage(sk)?, obj))
     }
 
-    /// Every stored object (storage key, key, object): for periodic sweeps.
-    pub(crate) fn snapshot(&self) -> Vec<(StorageKey, ObjKey, Arc<Value>)> {
+    /// GET without a copy: the object as stored, shared. For resources whose served shape is
+    /// the stored one (all but events.k8s.io Events); the in-process controllers read this way.
+    pub(crate) fn get_shared(
+        &self,
+        gvr: &Gvr,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Arc<Value>> {
         let st = self.lock();
-        st.objects
-            .iter()
-            .flat_map(|(sk, m)| m.iter().map(|(k, o)| (sk.clone(), k.clone(), o.clone())))
+        let info = st.info(gvr)?;
+        let key = super::object::obj_key(&info, namespace, name)?;
+        st.get(&info.storage, &key)
+            .cloned()
+            .ok_or_else(|| Error::not_found(&info.group, &info.plural, name))
+    }
+
+    /// LIST without copies: every match (no paging), as stored, shared.
+    pub(crate) fn list_shared(&self, gvr: &Gvr, opts: &ListOptions) -> Result<Vec<Arc<Value>>> {
+        let st = self.lock();
+        let info = st.info(gvr)?;
+        Ok(st.list_stored(&info, opts)?.items)
+    }
+
+    /// The pods bound to node `node` (by `spec.nodeName`), as stored.
+    pub(crate) fn pods_on_node(&self, node: &str) -> Vec<Arc<Value>> {
+        let st = self.lock();
+        let pods = StorageKey::new("", "pods");
+        st.pods_by_node
+            .get(node)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| st.get(&pods, k).cloned())
             .collect()
     }
 

@@ -189,6 +189,20 @@ impl State {
     }
 
     pub(super) fn list(&self, info: &ResourceInfo, opts: &ListOptions) -> Result<ObjectList> {
+        let page = self.list_stored(info, opts)?;
+        Ok(ObjectList {
+            items: page.items.iter().map(|o| to_served(info, o)).collect(),
+            resource_version: page.resource_version,
+            continue_token: page.continue_token,
+        })
+    }
+
+    /// [`State::list`] without copies: the matching objects as stored, shared.
+    pub(super) fn list_stored(
+        &self,
+        info: &ResourceInfo,
+        opts: &ListOptions,
+    ) -> Result<StoredList> {
         let (at, after) = read_at(opts, self.rv)?;
         let (list_rv, rewound) = match at {
             ReadAt::Latest => (self.rv, HashMap::new()),
@@ -267,7 +281,7 @@ impl State {
                 }
                 break;
             }
-            // Native objects are matched as stored; only matches are copied.
+            // Native objects are matched as stored; only matches are copied (by the caller).
             let converted = match info.shape {
                 Shape::Native => None,
                 Shape::EventsV1 => Some(to_served(info, o)),
@@ -276,16 +290,23 @@ impl State {
             let ok = opts.label_selector.as_ref().is_none_or(|s| s.matches(view))
                 && opts.field_selector.as_ref().is_none_or(|s| s.matches(view));
             if ok {
-                items.push(converted.unwrap_or_else(|| to_served(info, o)));
+                items.push(o.clone());
                 last_key = Some(k);
             }
         }
-        Ok(ObjectList {
+        Ok(StoredList {
             items,
             resource_version: list_rv,
             continue_token,
         })
     }
+}
+
+/// One page of a list, as stored.
+pub(super) struct StoredList {
+    pub(super) items: Vec<Arc<Value>>,
+    pub(super) resource_version: u64,
+    pub(super) continue_token: Option<String>,
 }
 
 /// The 410 of a continue token whose resourceVersion the event log no longer reaches.

@@ -3,7 +3,7 @@
 
 use chrono::{SecondsFormat, Utc};
 use rand::Rng;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::ObjKey;
 use crate::resources::ResourceInfo;
@@ -59,31 +59,55 @@ pub(super) fn random_suffix() -> String {
         .collect()
 }
 
-/// Copies of `o` without the fields a no-op write may change (managedFields count only for
-/// server-side apply, which computes them itself).
-pub(super) fn comparable(o: &Value, keep_managed_fields: bool) -> Value {
-    let mut c = o.clone();
-    if let Some(m) = c["metadata"].as_object_mut() {
-        m.remove("resourceVersion");
-        if !keep_managed_fields {
-            m.remove("managedFields");
-        }
+/// `a == b` but for the top-level keys in `top` and the metadata keys in `meta`, compared in
+/// place (no copies).
+fn same_except(a: &Value, b: &Value, top: &[&str], meta: &[&str]) -> bool {
+    fn same_map(
+        a: &Map<String, Value>,
+        b: &Map<String, Value>,
+        skip: &[&str],
+        meta: Option<&[&str]>,
+    ) -> bool {
+        let kept =
+            |m: &Map<String, Value>| m.keys().filter(|k| !skip.contains(&k.as_str())).count();
+        kept(a) == kept(b)
+            && a.iter()
+                .filter(|(k, _)| !skip.contains(&k.as_str()))
+                .all(|(k, va)| match (b.get(k), meta) {
+                    (None, _) => false,
+                    (Some(Value::Object(mb)), Some(meta)) if k == "metadata" => match va {
+                        Value::Object(ma) => same_map(ma, mb, meta, None),
+                        _ => false,
+                    },
+                    (Some(vb), _) => va == vb,
+                })
     }
-    c
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => same_map(a, b, top, Some(meta)),
+        _ => a == b,
+    }
 }
 
-/// Everything but metadata (and status, when it is a subresource): what bumps `generation`.
-pub(super) fn spec_part(o: &Value, has_status: bool) -> Value {
-    let mut c = o.clone();
-    if let Some(m) = c.as_object_mut() {
-        m.remove("metadata");
-        m.remove("apiVersion");
-        m.remove("kind");
-        if has_status {
-            m.remove("status");
-        }
-    }
-    c
+/// Whether a write changes nothing but what a no-op write may change (the resourceVersion;
+/// managedFields count only for server-side apply, which computes them itself).
+pub(super) fn same_content(a: &Value, b: &Value, keep_managed_fields: bool) -> bool {
+    let meta: &[&str] = if keep_managed_fields {
+        &["resourceVersion"]
+    } else {
+        &["resourceVersion", "managedFields"]
+    };
+    same_except(a, b, &[], meta)
+}
+
+/// Whether everything but metadata (and status, when it is a subresource) is the same: what
+/// bumps `generation`.
+pub(super) fn same_spec(a: &Value, b: &Value, has_status: bool) -> bool {
+    let top: &[&str] = if has_status {
+        &["metadata", "apiVersion", "kind", "status"]
+    } else {
+        &["metadata", "apiVersion", "kind"]
+    };
+    same_except(a, b, top, &[])
 }
 
 /// The storage key of `name` in `namespace` for `info`.
@@ -107,4 +131,36 @@ pub(super) fn is_crd(info: &ResourceInfo) -> bool {
 
 pub(super) fn is_namespace(info: &ResourceInfo) -> bool {
     info.storage.group.is_empty() && info.storage.resource == "namespaces"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn same_content_ignores_only_the_resource_version_and_managed_fields() {
+        let a = json!({"metadata": {"name": "a", "resourceVersion": "1", "managedFields": [1]}, "spec": {"x": 1}});
+        let b = json!({"metadata": {"name": "a", "resourceVersion": "2"}, "spec": {"x": 1}});
+        assert!(same_content(&a, &b, false));
+        assert!(!same_content(&a, &b, true));
+        let c = json!({"metadata": {"name": "a", "resourceVersion": "2", "labels": {}}, "spec": {"x": 1}});
+        assert!(!same_content(&a, &c, false));
+        let d = json!({"metadata": {"name": "a"}, "spec": {"x": 2}});
+        assert!(!same_content(&a, &d, false));
+        let e = json!({"metadata": {"name": "a"}, "spec": {"x": 1}, "status": {}});
+        assert!(!same_content(&a, &e, false), "an added key counts");
+    }
+
+    #[test]
+    fn same_spec_ignores_metadata_and_a_status_subresource() {
+        let a = json!({"apiVersion": "v1", "metadata": {"name": "a"}, "spec": {"x": 1}, "status": {"p": 1}});
+        let b = json!({"apiVersion": "v2", "metadata": {"name": "b"}, "spec": {"x": 1}, "status": {"p": 2}});
+        assert!(same_spec(&a, &b, true));
+        assert!(!same_spec(&a, &b, false));
+        let c = json!({"metadata": {"name": "a"}, "spec": {"x": 2}, "status": {"p": 1}});
+        assert!(!same_spec(&a, &c, true));
+        let d = json!({"metadata": {"name": "a"}, "spec": {"x": 1}, "data": 1});
+        assert!(!same_spec(&a, &d, true));
+    }
 }

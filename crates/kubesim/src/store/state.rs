@@ -39,6 +39,7 @@ impl State {
                 self.oldest = self.oldest.max(old.resource_version);
             }
         }
+        self.feeds.retain(|f| f.send(ev.clone()).is_ok());
         // No receivers is fine.
         let _ = self.events.send(ev);
     }
@@ -63,6 +64,39 @@ impl State {
         }
         for u in new_uids {
             self.dependents.entry(u).or_default().insert(entry.clone());
+        }
+    }
+
+    /// Keeps [`State::pods_by_node`] in step with a pod's `spec.nodeName`.
+    fn index_node(
+        &mut self,
+        sk: &StorageKey,
+        key: &ObjKey,
+        old: Option<&Value>,
+        new: Option<&Value>,
+    ) {
+        if !(sk.group.is_empty() && sk.resource == "pods") {
+            return;
+        }
+        let node = |o: Option<&Value>| {
+            o.and_then(|o| o["spec"]["nodeName"].as_str())
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+        };
+        let (before, after) = (node(old), node(new));
+        if before == after {
+            return;
+        }
+        if let Some(n) = before
+            && let Some(set) = self.pods_by_node.get_mut(&n)
+        {
+            set.remove(key);
+            if set.is_empty() {
+                self.pods_by_node.remove(&n);
+            }
+        }
+        if let Some(n) = after {
+            self.pods_by_node.entry(n).or_default().insert(key.clone());
         }
     }
 
@@ -114,6 +148,7 @@ impl State {
         let uid = meta_str(&obj, "uid").to_string();
         self.index_owners(sk, &key, previous.as_deref(), Some(&obj));
         self.index_labels(sk, &key, previous.as_deref(), Some(&obj));
+        self.index_node(sk, &key, previous.as_deref(), Some(&obj));
         if !uid.is_empty() {
             self.uids.insert(uid, (sk.clone(), key.clone()));
         }
@@ -140,6 +175,7 @@ impl State {
         last["metadata"]["resourceVersion"] = json!(rv.to_string());
         self.index_owners(sk, key, previous.as_deref(), None);
         self.index_labels(sk, key, previous.as_deref(), None);
+        self.index_node(sk, key, previous.as_deref(), None);
         self.uids.remove(meta_str(&last, "uid"));
         // A CRD takes its resource and objects with it.
         if sk.group == "apiextensions.k8s.io" && sk.resource == "customresourcedefinitions" {

@@ -140,3 +140,107 @@ fn watch_replay_and_expiry() {
         410
     );
 }
+
+/// The feed keeps every change, in order, however far its reader falls behind (the broadcast
+/// channel of `subscribe` lags past its capacity).
+#[tokio::test]
+async fn the_feed_is_lossless_past_the_broadcast_capacity() {
+    let s = Store::new(1);
+    let mut feed = s.feed();
+    let mut lagging = s.subscribe();
+    for i in 0..3000 {
+        s.create(&Gvr::configmaps(), Some("default"), cm(&format!("c{i:04}")))
+            .unwrap();
+    }
+    assert!(matches!(
+        lagging.try_recv(),
+        Err(broadcast::error::TryRecvError::Lagged(_))
+    ));
+    for i in 0..3000 {
+        let ev = feed.try_recv().expect("an event");
+        assert_eq!(ev.event_type, EventType::Added);
+        assert_eq!(meta_str(&ev.object, "name"), format!("c{i:04}"));
+    }
+    assert!(feed.try_recv().is_err());
+}
+
+fn pod(name: &str, node: Option<&str>) -> Value {
+    let mut p = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+    if let Some(n) = node {
+        p["spec"]["nodeName"] = json!(n);
+    }
+    p
+}
+
+fn names(pods: &[Arc<Value>]) -> Vec<&str> {
+    pods.iter().map(|p| meta_str(p, "name")).collect()
+}
+
+/// The pods-by-node index follows creation, binding and removal.
+#[test]
+fn pods_on_node_follows_binding_and_removal() {
+    let s = Store::new(100);
+    let gvr = Gvr::pods();
+    s.create(&gvr, Some("default"), pod("bound", Some("n1")))
+        .unwrap();
+    s.create(&gvr, Some("default"), pod("later", None)).unwrap();
+    s.create(&gvr, Some("default"), pod("elsewhere", Some("n2")))
+        .unwrap();
+    assert_eq!(names(&s.pods_on_node("n1")), ["bound"]);
+    s.mutate(&gvr, Some("default"), "later", |p| {
+        p["spec"]["nodeName"] = json!("n1");
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(names(&s.pods_on_node("n1")), ["bound", "later"]);
+    s.force_remove(&gvr, Some("default"), "bound").unwrap();
+    assert_eq!(names(&s.pods_on_node("n1")), ["later"]);
+    assert_eq!(names(&s.pods_on_node("n2")), ["elsewhere"]);
+    assert!(s.pods_on_node("n3").is_empty());
+}
+
+/// The owner index answers who depends on an owner, and forgets a dependent once its
+/// ownerReference or the dependent itself goes.
+#[test]
+fn dependents_follow_owner_references() {
+    let s = Store::new(100);
+    let gvr = Gvr::configmaps();
+    let owned = |name: &str, uid: &str| {
+        let mut c = cm(name);
+        c["metadata"]["ownerReferences"] =
+            json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "o", "uid": uid}]);
+        c
+    };
+    s.create(&gvr, Some("default"), owned("a", "u1")).unwrap();
+    s.create(&gvr, Some("default"), owned("b", "u1")).unwrap();
+    s.create(&gvr, Some("default"), owned("c", "u2")).unwrap();
+    let keys =
+        |uid: &str| -> Vec<String> { s.dependents_of(uid).into_iter().map(|(_, k)| k.1).collect() };
+    assert_eq!(keys("u1"), ["a", "b"]);
+    s.mutate(&gvr, Some("default"), "a", |c| {
+        if let Some(m) = c["metadata"].as_object_mut() {
+            m.remove("ownerReferences");
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(keys("u1"), ["b"]);
+    s.force_remove(&gvr, Some("default"), "b").unwrap();
+    assert!(keys("u1").is_empty());
+    assert_eq!(keys("u2"), ["c"]);
+}
+
+/// Shared reads hand out the stored object itself, not a copy.
+#[test]
+fn shared_reads_do_not_copy() {
+    let s = Store::new(100);
+    let gvr = Gvr::configmaps();
+    s.create(&gvr, Some("default"), cm("a")).unwrap();
+    let one = s.get_shared(&gvr, Some("default"), "a").unwrap();
+    let two = s.get_shared(&gvr, Some("default"), "a").unwrap();
+    assert!(Arc::ptr_eq(&one, &two));
+    let listed = s.list_shared(&gvr, &ListOptions::default()).unwrap();
+    assert!(Arc::ptr_eq(&listed[0], &one));
+    assert_eq!(*one, s.get(&gvr, Some("default"), "a").unwrap());
+}

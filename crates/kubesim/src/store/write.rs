@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use super::crd::crd_status;
 use super::object::{
-    comparable, finalizers, is_crd, is_deleting, is_namespace, meta_str, now_rfc3339, obj_key,
-    random_suffix, spec_part,
+    finalizers, is_crd, is_deleting, is_namespace, meta_str, now_rfc3339, obj_key, random_suffix,
+    same_content, same_spec,
 };
 use super::{
     DEFAULT_MANAGER, EventType, FieldValidation, ObjKey, State, StorageKey, Subresource,
@@ -69,8 +69,9 @@ impl State {
         let Some(schema) = info.validation_schema() else {
             return Ok(());
         };
+        // Pruning returns what it dropped: the unknown fields (a Strict error discards `obj`).
         let unknown: Vec<String> = schema
-            .unknown_fields(obj)
+            .prune(obj)
             .into_iter()
             .map(|p| p.trim_start_matches('.').to_string())
             .collect();
@@ -90,7 +91,6 @@ impl State {
                 FieldValidation::Ignore => {}
             }
         }
-        schema.prune(obj);
         schema.apply_defaults(obj);
         causes.extend(schema.validate(obj).into_iter().map(Cause::from));
         Ok(())
@@ -197,13 +197,15 @@ impl State {
             validate::events_v1(&obj, &mut causes);
         }
         validate::kind_rules(&info.storage, &obj, &mut causes);
-        Self::schema_pass(
-            info,
-            &mut obj,
-            opts.field_validation,
-            &mut warnings,
-            &mut causes,
-        )?;
+        if !opts.typed {
+            Self::schema_pass(
+                info,
+                &mut obj,
+                opts.field_validation,
+                &mut warnings,
+                &mut causes,
+            )?;
+        }
         let crd_infos = if is_crd(info) && causes.is_empty() {
             Some(crd_resources(&obj)?)
         } else {
@@ -425,13 +427,15 @@ impl State {
                 n
             }
         };
-        Self::schema_pass(
-            info,
-            &mut new,
-            opts.field_validation,
-            &mut warnings,
-            &mut causes,
-        )?;
+        if !opts.typed {
+            Self::schema_pass(
+                info,
+                &mut new,
+                opts.field_validation,
+                &mut warnings,
+                &mut causes,
+            )?;
+        }
         let crd_infos = if is_crd(info) && causes.is_empty() {
             Some(crd_resources(&new)?)
         } else {
@@ -441,16 +445,14 @@ impl State {
             return Err(Error::invalid(&info.group, &info.kind, name, causes));
         }
         let mut stored = to_stored(info, new);
-        if comparable(&stored, opts.server_side_apply) == comparable(&old, opts.server_side_apply) {
+        if same_content(&stored, &old, opts.server_side_apply) {
             return Ok(Written {
                 object: old_served,
                 warnings,
                 created: false,
             });
         }
-        if info.has_generation
-            && spec_part(&stored, info.has_status) != spec_part(&old, info.has_status)
-        {
+        if info.has_generation && !same_spec(&stored, &old, info.has_status) {
             let g = old["metadata"]["generation"].as_i64().unwrap_or(0);
             stored["metadata"]["generation"] = json!(g + 1);
         }
