@@ -22,7 +22,10 @@ pub use attempts::{
     MAX_KEPT_ATTEMPTS, MAX_KEPT_CONTAINERS, MAX_KEPT_NAME_BYTES, MAX_KEPT_REASON_BYTES,
     keep_attempts, merge_attempts,
 };
-pub use depends::{ArrayJobDependency, JobDependency};
+pub use depends::{
+    ArrayJobDependency, DEPENDENT_JOB_FAILED, DependencyOutcome, DependencyState, Gate,
+    JobDependency, gate, is_sequential,
+};
 pub use detail::{
     ArrayPropertiesDetail, ArrayPropertiesSummary, AttemptContainerDetail, AttemptDetail,
     ContainerSummary, DetailContext, EksAttemptContainerDetail, EksAttemptDetail,
@@ -41,13 +44,14 @@ pub use view::{
 
 /// An AWS Batch job status, in lifecycle order.
 ///
-/// Mapping choices (see [`batch_state`]): `SUBMITTED` and `PENDING` are never produced from
-/// Kubernetes objects. `SUBMITTED` is the instant before Batch's scheduler looks at a job, and
-/// `PENDING` means "waiting for `dependsOn` jobs"; a Kubernetes Job has neither (its controller
-/// creates pods at once, and Jobs have no dependencies). A Job that waits for anything at all
-/// (suspended by a queue manager, unschedulable, no pod yet) is `RUNNABLE`, which is what
-/// Batch shows for a job waiting for capacity. Both values still parse, so a ListJobs filter
-/// on them is valid and simply matches nothing.
+/// Mapping choices (see [`batch_state`]): `SUBMITTED` is never produced from Kubernetes
+/// objects: it is the instant before Batch's scheduler looks at a job, and SubmitJob creates
+/// the Job already past it. `PENDING` is a job waiting for its `dependsOn` jobs: a Job created
+/// suspended with the `batch-terminator.dev/depends-on` annotation, not yet released by the
+/// dependency controller. Any other Job that waits for anything (suspended by a queue manager,
+/// unschedulable, no pod yet) is `RUNNABLE`, which is what Batch shows for a job waiting for
+/// capacity. `SUBMITTED` still parses, so a ListJobs filter on it is valid and matches
+/// nothing.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
@@ -226,7 +230,9 @@ const COND_FAILURE_TARGET: &str = "FailureTarget";
 /// |---|---|
 /// | condition `Complete` (or `SuccessCriteriaMet`, its 1.31+ forerunner) is True | SUCCEEDED |
 /// | condition `Failed` (or `FailureTarget`, its 1.31+ forerunner) is True | FAILED |
-/// | `spec.suspend: true` | RUNNABLE |
+/// | the dependency controller failed it (a dependency failed) | FAILED |
+/// | `spec.suspend: true`, `dependsOn` not yet released | PENDING |
+/// | `spec.suspend: true` otherwise | RUNNABLE |
 /// | a pod in phase Running | RUNNING |
 /// | a pod bound to a node (`nodeName` set), not yet running | STARTING |
 /// | otherwise (no pod, unschedulable pods, only finished pods awaiting a retry) | RUNNABLE |
@@ -240,8 +246,14 @@ pub fn batch_state(job: &JobView, pods: &[PodView]) -> BatchState {
     if job.condition_true(COND_FAILED) || job.condition_true(COND_FAILURE_TARGET) {
         return BatchState::Failed;
     }
+    if job.dependencies == Some(DependencyOutcome::Failed) {
+        return BatchState::Failed;
+    }
     if job.suspended {
-        return BatchState::Runnable;
+        return match job.is_held() {
+            true => BatchState::Pending,
+            false => BatchState::Runnable,
+        };
     }
     pods_state(pods.iter())
 }

@@ -11,7 +11,7 @@ use super::attempts::merge_attempts;
 use super::view::{AttemptView, IndexSet, JobView, PodPhase, PodView, TerminationView};
 use super::{
     Action, BatchState, COND_COMPLETE, COND_FAILED, COND_FAILURE_TARGET, COND_SUCCESS_CRITERIA_MET,
-    batch_state, pods_state,
+    DEPENDENT_JOB_FAILED, DependencyOutcome, JobDependency, batch_state, pods_state,
 };
 
 /// Settings and lookups the kube layer supplies for one job.
@@ -65,6 +65,9 @@ pub struct JobDetail {
     /// The Job's labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// The jobs it waits (or waited) for, as submitted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<JobDependency>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -347,6 +350,11 @@ fn job_stop(job: &JobView, state: BatchState, pods: &[&PodView]) -> Option<DateT
 
 fn job_reason(job: &JobView, state: BatchState) -> Option<String> {
     match state {
+        // The Job was failed by the fence the dependency controller set, whose condition
+        // (`DeadlineExceeded`) says nothing a Batch client expects.
+        BatchState::Failed if job.dependencies == Some(DependencyOutcome::Failed) => {
+            Some(DEPENDENT_JOB_FAILED.to_string())
+        }
         BatchState::Failed => condition_text(job, FAILURE),
         BatchState::Succeeded => condition_text(job, SUCCESS),
         BatchState::Submitted
@@ -482,6 +490,7 @@ pub fn job_detail(
         eks_properties: None,
         array_properties: None,
         tags: job.labels.clone(),
+        depends_on: job.depends_on.clone(),
     };
     if job.indexed {
         let children = children_states(job, pods, termination, ctx);
@@ -536,6 +545,7 @@ fn record_only_detail(t: &TerminationView, ctx: &DetailContext) -> Option<JobDet
         eks_properties: eks_properties(None, &all_attempts),
         array_properties: None,
         tags: BTreeMap::new(),
+        depends_on: Vec::new(),
     })
 }
 
@@ -622,8 +632,8 @@ fn child_state(
     match batch_state(job, &[]) {
         BatchState::Succeeded => BatchState::Succeeded,
         BatchState::Failed => BatchState::Failed,
+        BatchState::Pending => BatchState::Pending,
         BatchState::Submitted
-        | BatchState::Pending
         | BatchState::Runnable
         | BatchState::Starting
         | BatchState::Running => {
@@ -682,6 +692,7 @@ fn child_detail(
             index: i32::try_from(index).ok(),
         }),
         tags: job.labels.clone(),
+        depends_on: job.depends_on.clone(),
     }
 }
 
