@@ -189,7 +189,14 @@ impl Server {
 
         let index = Index::new();
         let (trigger_tx, trigger_rx) = mpsc::unbounded_channel();
+        // Held Jobs (dependsOn) are woken by the same watches, before they start.
+        let (held_tx, held_rx) = mpsc::unbounded_channel();
+        index.send_held_to(held_tx.clone());
         let mut tasks = index.spawn_watches(client.clone(), &settings.namespaces, trigger_tx);
+        tasks.push(tokio::spawn(controller::depends::wake_when_complete(
+            index.clone(),
+            held_tx,
+        )));
 
         // Ready while every watch is listed and running (a forbidden namespace aside).
         let ready = readiness.clone();
@@ -235,6 +242,12 @@ impl Server {
                 leader_tx.closed().await;
             }));
         }
+        tasks.push(tokio::spawn(controller::depends::run(
+            ctx.clone(),
+            held_rx,
+            leader_rx.clone(),
+            shutdown_rx.clone(),
+        )));
         tasks.push(tokio::spawn(controller::run(
             ctx,
             trigger_rx,

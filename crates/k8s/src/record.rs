@@ -30,6 +30,12 @@ pub const ACTION_ANNOTATION: &str = "batch-terminator.dev/action";
 /// `batch::JobDependency` (AWS shape). The Job is created suspended and is resumed only once
 /// every dependency has SUCCEEDED.
 pub const DEPENDS_ON_ANNOTATION: &str = "batch-terminator.dev/depends-on";
+/// On a held Job whose queue is a Kueue LocalQueue: its name. The held Job carries no
+/// `kueue.x-k8s.io/queue-name` label (Kueue would resume it); the release adds it.
+pub const KUEUE_QUEUE_ANNOTATION: &str = "batch-terminator.dev/kueue-queue";
+/// What the dependency controller decided for a held Job: `released` or `failed`
+/// (`batch::DependencyOutcome`). Written with the release or the failure, in the same patch.
+pub const DEPENDENCIES_ANNOTATION: &str = "batch-terminator.dev/dependencies";
 /// Label on records carrying the target Job's uid, so records can be selected per Job.
 pub const JOB_UID_LABEL: &str = "batch-terminator.dev/job-uid";
 /// Finalizer that versions before 0.2 put on the pods they stopped, to keep their final state.
@@ -294,6 +300,9 @@ mod tests {
             REASON_ANNOTATION,
             REQUESTED_AT_ANNOTATION,
             ACTION_ANNOTATION,
+            DEPENDS_ON_ANNOTATION,
+            KUEUE_QUEUE_ANNOTATION,
+            DEPENDENCIES_ANNOTATION,
             JOB_UID_LABEL,
             LEGACY_ATTEMPT_FINALIZER,
         ] {

@@ -11,7 +11,7 @@ use crate::batch::{
     TerminateCommand, TerminateKind,
 };
 use crate::controller::FIELD_MANAGER;
-use crate::index::{Index, JobEntry, Lookup, record_queue, views};
+use crate::index::{Index, JobEntry, Lookup, views};
 use crate::record::{JOB_QUEUE_LABEL, JOB_UID_LABEL, JobTermination, JobTerminationSpec, Phase};
 
 /// Settings of the API's answers.
@@ -82,25 +82,13 @@ impl KubeJobService {
 
     /// DescribeJobs' answer for one entry. `child` selects one index of an array job.
     fn detail(&self, id: &str, entry: &JobEntry, child: Option<u32>) -> Option<JobDetail> {
-        let termination = entry
-            .record
-            .as_deref()
-            .map(|r| views::termination_view(r, entry.job.as_deref()));
-        let pods: Vec<batch::PodView> = entry.pods.iter().map(|p| views::pod_view(p)).collect();
-        let job = entry.job.as_deref();
-        let queue = match (job, entry.record.as_deref()) {
-            (Some(job), _) => job_queue(job),
-            (None, Some(record)) => record_queue(record),
-            (None, None) => return None,
-        };
-        let ctx = self.context(id, queue);
-        let view = job.map(views::job_view);
-        match child {
-            None => batch::job_detail(view.as_ref(), &pods, termination.as_ref(), &ctx),
-            Some(index) => {
-                batch::array_child_detail(view.as_ref()?, &pods, index, termination.as_ref(), &ctx)
-            }
-        }
+        views::entry_detail(
+            entry,
+            id,
+            child,
+            &self.settings.region,
+            &self.settings.account_id,
+        )
     }
 
     /// The summaries of the jobs in the query's scope. A queue lists only the jobs in the
