@@ -136,6 +136,22 @@ impl Env {
         job_spec: Value,
         pod_annotations: Value,
     ) -> Job {
+        let metadata = json!({"name": name, "namespace": ns, "labels": labels});
+        self.create_job_with(metadata, job_spec, pod_annotations)
+            .await
+    }
+
+    /// [`Env::create_job`] with this Job metadata (name, namespace, labels, annotations).
+    pub async fn create_job_with(
+        &self,
+        metadata: Value,
+        job_spec: Value,
+        pod_annotations: Value,
+    ) -> Job {
+        let ns = metadata["namespace"]
+            .as_str()
+            .unwrap_or(&self.ns)
+            .to_string();
         let mut spec = json!({
             "backoffLimit": 3,
             "template": {
@@ -150,11 +166,11 @@ impl Env {
         json_merge(&mut spec, job_spec);
         let job: Job = serde_json::from_value(json!({
             "apiVersion": "batch/v1", "kind": "Job",
-            "metadata": {"name": name, "namespace": ns, "labels": labels},
+            "metadata": metadata,
             "spec": spec,
         }))
         .expect("job");
-        Api::<Job>::namespaced(self.client.clone(), ns)
+        Api::<Job>::namespaced(self.client.clone(), &ns)
             .create(&PostParams::default(), &job)
             .await
             .expect("job created")

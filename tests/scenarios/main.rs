@@ -6,6 +6,7 @@ mod auth;
 mod bulk;
 mod controller;
 mod crashes;
+mod depends;
 mod harness;
 mod list;
 mod measure;
