@@ -180,3 +180,145 @@ impl Index {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{DEPENDENCIES_ANNOTATION, DEPENDS_ON_ANNOTATION, JOB_ID_LABEL};
+    use k8s_openapi::api::batch::v1::{JobCondition, JobSpec, JobStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use kube::runtime::watcher::Event;
+
+    fn job(name: &str, uid: &str, deps: Option<&str>, suspend: bool) -> Job {
+        Job {
+            metadata: ObjectMeta {
+                namespace: Some("ns".into()),
+                name: Some(name.into()),
+                uid: Some(uid.into()),
+                annotations: deps
+                    .map(|d| [(DEPENDS_ON_ANNOTATION.to_string(), d.to_string())].into()),
+                ..Default::default()
+            },
+            spec: Some(JobSpec {
+                suspend: Some(suspend),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn drain(rx: &mut mpsc::UnboundedReceiver<ObjectRef<Job>>) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(r) = rx.try_recv() {
+            out.push(r.name);
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_change_to_a_job_wakes_the_held_jobs_waiting_for_it_and_no_other() {
+        let index = Index::new();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        index.send_held_to(tx);
+        index.apply_job("", Event::Apply(job("a", "uid-a", None, false)));
+        assert!(drain(&mut rx).is_empty());
+        // A held Job wakes itself; it waits for a by uid and for an array child by label.
+        index.apply_job(
+            "",
+            Event::Apply(job(
+                "h",
+                "uid-h",
+                Some(r#"[{"jobId":"uid-a"},{"jobId":"arr:2","type":"N_TO_N"}]"#),
+                true,
+            )),
+        );
+        index.apply_job(
+            "",
+            Event::Apply(job("other", "uid-o", Some(r#"[{"jobId":"x"}]"#), true)),
+        );
+        assert_eq!(drain(&mut rx), ["h", "other"]);
+        assert_eq!(index.held_refs().len(), 2);
+
+        let mut a = job("a", "uid-a", None, false);
+        a.status = Some(JobStatus {
+            conditions: Some(vec![JobCondition {
+                type_: "Complete".into(),
+                status: "True".into(),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+        index.apply_job("", Event::Apply(a));
+        assert_eq!(drain(&mut rx), ["h"]);
+        let mut arr = job("arr-job", "uid-arr", None, false);
+        arr.metadata.labels = Some([(JOB_ID_LABEL.to_string(), "arr".to_string())].into());
+        index.apply_job("", Event::Apply(arr.clone()));
+        assert_eq!(drain(&mut rx), ["h"]);
+        // Deleted: its dependents are woken (they then find it gone).
+        index.apply_job("", Event::Delete(arr));
+        assert_eq!(drain(&mut rx), ["h"]);
+        assert_eq!(
+            index.dependency_state("uid-a", "ns"),
+            DependencyState::Known(crate::batch::BatchState::Succeeded)
+        );
+        assert_eq!(
+            index.dependency_state("nope", "ns"),
+            DependencyState::Unknown,
+            "caches not whole yet"
+        );
+
+        // Released: no longer held, and no longer woken.
+        let mut released = job(
+            "h",
+            "uid-h",
+            Some(r#"[{"jobId":"uid-a"},{"jobId":"arr:2","type":"N_TO_N"}]"#),
+            false,
+        );
+        released
+            .metadata
+            .annotations
+            .as_mut()
+            .unwrap()
+            .insert(DEPENDENCIES_ANNOTATION.into(), "released".into());
+        index.apply_job("", Event::Apply(released));
+        assert!(drain(&mut rx).is_empty());
+        assert_eq!(index.held_refs().len(), 1);
+        index.apply_job("", Event::Apply(job("a", "uid-a", None, false)));
+        assert!(drain(&mut rx).is_empty());
+        assert!(index.held_job("ns", "h").is_none());
+        assert!(index.held_job("ns", "other").is_some());
+    }
+
+    #[test]
+    fn a_held_job_with_a_termination_record_is_left_to_the_termination_controller() {
+        let index = Index::new();
+        index.apply_job(
+            "",
+            Event::Apply(job("h", "uid-h", Some(r#"[{"jobId":"x"}]"#), true)),
+        );
+        assert!(index.held_job("ns", "h").is_some());
+        let mut record = JobTermination::new(
+            "uid-h",
+            crate::record::JobTerminationSpec {
+                job_id: "uid-h".into(),
+                job_name: "h".into(),
+                job_uid: "uid-h".into(),
+                job_created_at: chrono::Utc::now(),
+                operation: crate::batch::TerminateKind::Cancel,
+                reason: "r".into(),
+                requested_at: chrono::Utc::now(),
+                request_id: None,
+            },
+        );
+        record.metadata.namespace = Some("ns".into());
+        index.apply_record("", Event::Apply(record));
+        assert!(index.held_job("ns", "h").is_none());
+        // An unparsable annotation holds nothing.
+        index.apply_job(
+            "",
+            Event::Apply(job("bad", "uid-b", Some("not json"), true)),
+        );
+        assert!(index.held_job("ns", "bad").is_none());
+    }
+}
