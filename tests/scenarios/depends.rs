@@ -9,7 +9,7 @@ use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
 use super::harness::{self, Env, eventually};
-use super::{REASON, uid};
+use super::{REASON, assert_stopped, uid};
 
 const DEPENDS_ON: &str = "batch-terminator.dev/depends-on";
 const DEPENDENCIES: &str = "batch-terminator.dev/dependencies";
@@ -94,12 +94,7 @@ async fn assert_failed_by_dependency(env: &Env, job: &Job) {
     assert!(env.job_pods(job).await.is_empty());
     let detail = env.describe(&uid(job)).await.expect("described");
     assert_eq!(detail["statusReason"], DEPENDENT_JOB_FAILED, "{detail}");
-    assert!(
-        detail["stoppedAt"]
-            .as_i64()
-            .is_some_and(|t| t > 1_600_000_000_000),
-        "{detail}"
-    );
+    assert_stopped(&detail);
 }
 
 /// PENDING while its dependency waits (with `dependsOn` shown, and listed under PENDING),

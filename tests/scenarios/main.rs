@@ -45,6 +45,11 @@ fn assert_failed_with(detail: &Value, reason: &str, terminated: bool) {
     assert_eq!(detail["statusReason"], reason, "{detail}");
     assert_eq!(detail["isTerminated"], terminated, "{detail}");
     assert_eq!(detail["isCancelled"], !terminated, "{detail}");
+    assert_stopped(detail);
+}
+
+/// A `stoppedAt` in epoch milliseconds.
+fn assert_stopped(detail: &Value) {
     assert!(
         detail["stoppedAt"]
             .as_i64()
