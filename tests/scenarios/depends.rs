@@ -436,3 +436,46 @@ async fn a_kueue_job_is_handed_to_its_queue() {
     let detail = env.wait_described(&uid(&queued), "RUNNABLE").await;
     assert_eq!(detail["jobQueue"], "team-a", "{detail}");
 }
+
+/// Only the holder of the lease releases: a replica that cannot take it (its lease namespace
+/// does not exist yet) serves PENDING and changes nothing; once it leads, it releases.
+#[tokio::test]
+async fn only_the_leader_releases() {
+    let env = Env::start_with_settings(harness::sim_config(), |ns| harness::Settings {
+        leader_election: Some(batch_terminator::controller::lease::LeaseSettings {
+            namespace: format!("{ns}-lease"),
+            name: "batch-terminator".into(),
+            identity: "follower".into(),
+            duration: std::time::Duration::from_secs(2),
+        }),
+        ..harness::settings()
+    })
+    .await;
+    if env.server.is_none() {
+        return;
+    }
+    let first = env.create_job("first", json!({}), exits(0)).await;
+    let second = held(&env, "second", on(&[&uid(&first)]), json!({}), exits(0)).await;
+    env.wait_condition("first", "Complete").await;
+    env.wait_described(&uid(&first), "SUCCEEDED").await;
+    // Served, but not acted on: while it tries for the lease twice more (its namespace is
+    // missing), the Job stays held.
+    let lease_tries = || {
+        env.sim()
+            .requests()
+            .iter()
+            .filter(|r| r.resource == "leases")
+            .count()
+    };
+    let before = lease_tries();
+    eventually("two more tries for the lease", || async {
+        (lease_tries() >= before + 2).then_some(())
+    })
+    .await;
+    let detail = env.describe(&uid(&second)).await.expect("described");
+    assert_eq!(detail["status"], "PENDING", "{detail}");
+    let still = env.jobs().get("second").await.expect("get");
+    assert_eq!(outcome(&still), None);
+    env.create_namespace(&format!("{}-lease", env.ns)).await;
+    env.wait_described(&uid(&second), "SUCCEEDED").await;
+}
