@@ -26,10 +26,10 @@ pub use attempts::{
     keep_attempts, merge_attempts,
 };
 pub use definition::{
-    ContainerProperties, DefinitionContent, DefinitionRef, EksContainer, EksEnvironmentVariable,
-    EksMetadata, EksPodProperties, EksProperties, EksResources, EvaluateOnExit, ImagePullSecret,
-    JobDefinition, JobTimeout, KeyValuePair, ResourceRequirement, ResourceType, RetryStrategy,
-    job_definition_arn, validate_definition_name,
+    ContainerProperties, DefinitionContent, DefinitionQuery, DefinitionRef, DefinitionStatus,
+    EksContainer, EksEnvironmentVariable, EksMetadata, EksPodProperties, EksProperties,
+    EksResources, EvaluateOnExit, ImagePullSecret, JobDefinition, JobTimeout, KeyValuePair,
+    ResourceRequirement, ResourceType, RetryStrategy, job_definition_arn, validate_definition_name,
 };
 pub use depends::{ArrayJobDependency, JobDependency};
 pub use detail::{
@@ -40,8 +40,8 @@ pub use detail::{
 };
 pub use list::{ListFilter, ListPage, ListParams, ListQuery, ListScope, ListSelection, paginate};
 pub use queue::{
-    QueueConfig, QueueConfigError, QueueState, Queues, is_dns_label, is_label_value, job_queue_arn,
-    queue_name,
+    ComputeEnvironmentOrder, JobQueueDetail, QueueConfig, QueueConfigError, QueueState, Queues,
+    is_dns_label, is_label_value, job_queue_arn, queue_name,
 };
 pub use submit::{
     ArrayProperties, ContainerOverrides, ContainerPlan, EksPodPropertiesOverride,

@@ -202,7 +202,7 @@ pub struct EksMetadata {
 #[serde(rename_all = "camelCase")]
 pub struct DefinitionContent {
     /// `container` (the only type: `multinode` has no Kubernetes Job form).
-    #[serde(rename = "type")]
+    #[serde(rename = "type", default)]
     pub kind: String,
     /// Defaults for `Ref::<name>` in the command.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -624,6 +624,160 @@ impl JobTimeout {
     }
 }
 
+/// DescribeJobDefinitions takes at most 100 definitions by name or ARN.
+pub const MAX_DESCRIBE_DEFINITIONS: usize = 100;
+
+/// `ACTIVE` or `INACTIVE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefinitionStatus {
+    Active,
+    Inactive,
+}
+
+impl DefinitionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DefinitionStatus::Active => "ACTIVE",
+            DefinitionStatus::Inactive => "INACTIVE",
+        }
+    }
+}
+
+/// A validated DescribeJobDefinitions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DefinitionQuery {
+    /// `jobDefinitions`: names (every revision), `name:revision`s or ARNs.
+    pub refs: Vec<DefinitionRef>,
+    /// `jobDefinitionName`: every revision of that name.
+    pub name: Option<String>,
+    pub status: Option<DefinitionStatus>,
+    pub max_results: usize,
+    /// The last (name, revision) of the previous page.
+    after: Option<(String, i32)>,
+}
+
+impl DefinitionQuery {
+    /// Checks DescribeJobDefinitions: at most 100 `jobDefinitions`, a valid
+    /// `jobDefinitionName`, `status` ACTIVE or INACTIVE, `maxResults` 1 to 100 (100 when
+    /// absent) and a `nextToken` this service returned.
+    pub fn new(
+        job_definitions: Vec<String>,
+        job_definition_name: Option<String>,
+        status: Option<String>,
+        max_results: Option<i64>,
+        next_token: Option<String>,
+    ) -> Result<DefinitionQuery> {
+        if job_definitions.len() > MAX_DESCRIBE_DEFINITIONS {
+            return Err(Error::TooMany {
+                field: "jobDefinitions",
+                max: MAX_DESCRIBE_DEFINITIONS,
+                actual: job_definitions.len(),
+            });
+        }
+        let refs = job_definitions
+            .iter()
+            .map(|d| DefinitionRef::parse("jobDefinitions", d))
+            .collect::<Result<Vec<_>>>()?;
+        let name = job_definition_name.filter(|n| !n.is_empty());
+        if let Some(name) = &name
+            && !is_aws_name(name, MAX_DEFINITION_NAME)
+        {
+            return Err(invalid(
+                "jobDefinitionName",
+                format!("{name:?} is not a job definition name"),
+            ));
+        }
+        let status = match status.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some("ACTIVE") => Some(DefinitionStatus::Active),
+            Some("INACTIVE") => Some(DefinitionStatus::Inactive),
+            Some(other) => {
+                return Err(invalid(
+                    "status",
+                    format!("{other:?} is not ACTIVE or INACTIVE"),
+                ));
+            }
+        };
+        let max_results = match max_results {
+            None => 100,
+            Some(n @ 1..=100) => n as usize,
+            Some(n) => {
+                return Err(invalid(
+                    "maxResults",
+                    format!("must be 1 to 100, but it is {n}"),
+                ));
+            }
+        };
+        let after = match next_token.filter(|t| !t.is_empty()) {
+            None => None,
+            Some(token) => {
+                let last = super::queue::decode_token(&token)?;
+                let (name, revision) = last
+                    .rsplit_once(':')
+                    .and_then(|(n, r)| Some((n.to_owned(), r.parse().ok()?)))
+                    .ok_or_else(|| invalid("nextToken", "not a token this service returned"))?;
+                Some((name, revision))
+            }
+        };
+        Ok(DefinitionQuery {
+            refs,
+            name,
+            status,
+            max_results,
+            after,
+        })
+    }
+
+    /// The only name the query can match, when there is one (lets the service list one
+    /// name's revisions only).
+    pub fn single_name(&self) -> Option<&str> {
+        let mut names = self
+            .refs
+            .iter()
+            .map(DefinitionRef::name)
+            .chain(self.name.as_deref());
+        let first = names.next()?;
+        names.all(|n| n == first).then_some(first)
+    }
+
+    fn matches(&self, d: &JobDefinition) -> bool {
+        let by_ref = self.refs.is_empty()
+            || self.refs.iter().any(|r| match r {
+                DefinitionRef::Latest(name) => *name == d.job_definition_name,
+                DefinitionRef::Revision(name, revision) => {
+                    *name == d.job_definition_name && *revision == d.revision
+                }
+            });
+        let by_name = self
+            .name
+            .as_ref()
+            .is_none_or(|n| *n == d.job_definition_name);
+        let by_status = self.status.is_none_or(|s| s.as_str() == d.status);
+        by_ref && by_name && by_status
+    }
+
+    /// One page of the matching definitions, by name, then revision; the last page has no
+    /// token.
+    pub fn page(&self, mut all: Vec<JobDefinition>) -> (Vec<JobDefinition>, Option<String>) {
+        all.retain(|d| self.matches(d));
+        all.sort_by(|a, b| {
+            (a.job_definition_name.as_str(), a.revision)
+                .cmp(&(b.job_definition_name.as_str(), b.revision))
+        });
+        if let Some((name, revision)) = &self.after {
+            all.retain(|d| {
+                (d.job_definition_name.as_str(), d.revision) > (name.as_str(), *revision)
+            });
+        }
+        let next = (all.len() > self.max_results).then(|| {
+            let last = &all[self.max_results - 1];
+            super::queue::encode_token(&format!("{}:{}", last.job_definition_name, last.revision))
+        });
+        all.truncate(self.max_results);
+        (all, next)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -731,6 +885,97 @@ mod tests {
         let mut tags = container("x");
         tags.tags = (0..51).map(|i| (format!("k{i}"), "v".into())).collect();
         assert_eq!(field(tags), "tags");
+    }
+
+    fn definition(name: &str, revision: i32, status: DefinitionStatus) -> JobDefinition {
+        JobDefinition {
+            job_definition_name: name.into(),
+            job_definition_arn: job_definition_arn("r", "a", name, revision),
+            revision,
+            status: status.as_str().into(),
+            container_orchestration_type: "ECS".into(),
+            content: container("x"),
+        }
+    }
+
+    #[test]
+    fn describe_selects_by_reference_name_and_status_and_pages() {
+        use DefinitionStatus::*;
+        let all = || {
+            vec![
+                definition("b", 1, Active),
+                definition("a", 2, Inactive),
+                definition("a", 1, Active),
+                definition("c", 1, Active),
+            ]
+        };
+        let ids = |page: &[JobDefinition]| -> Vec<String> {
+            page.iter()
+                .map(|d| format!("{}:{}", d.job_definition_name, d.revision))
+                .collect()
+        };
+        let q = DefinitionQuery::new(vec![], None, None, Some(3), None).unwrap();
+        let (page, next) = q.page(all());
+        assert_eq!(ids(&page), ["a:1", "a:2", "b:1"]);
+        let q = DefinitionQuery::new(vec![], None, None, Some(3), next).unwrap();
+        let (page, next) = q.page(all());
+        assert_eq!((ids(&page), next), (vec!["c:1".to_owned()], None));
+        let q = DefinitionQuery::new(
+            vec!["a".into(), job_definition_arn("r", "a", "c", 1)],
+            None,
+            Some("ACTIVE".into()),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(ids(&q.page(all()).0), ["a:1", "c:1"]);
+        assert_eq!(q.single_name(), None);
+        let q =
+            DefinitionQuery::new(vec!["a:2".into()], Some("a".into()), None, None, None).unwrap();
+        assert_eq!(ids(&q.page(all()).0), ["a:2"]);
+        assert_eq!(q.single_name(), Some("a"));
+        for (defs, name, status, max, token, field) in [
+            (
+                vec!["a:x".to_owned()],
+                None,
+                None,
+                None,
+                None,
+                "jobDefinitions",
+            ),
+            (
+                vec![],
+                Some("a b".to_owned()),
+                None,
+                None,
+                None,
+                "jobDefinitionName",
+            ),
+            (
+                vec![],
+                None,
+                Some("active".to_owned()),
+                None,
+                None,
+                "status",
+            ),
+            (vec![], None, None, Some(101), None, "maxResults"),
+            (vec![], None, None, None, Some("zz".to_owned()), "nextToken"),
+        ] {
+            assert_eq!(
+                DefinitionQuery::new(defs, name, status, max, token)
+                    .unwrap_err()
+                    .field(),
+                field
+            );
+        }
+        let many = (0..101).map(|i| format!("d{i}")).collect();
+        assert_eq!(
+            DefinitionQuery::new(many, None, None, None, None)
+                .unwrap_err()
+                .field(),
+            "jobDefinitions"
+        );
     }
 
     #[test]

@@ -192,6 +192,48 @@ impl Queues {
     }
 }
 
+/// AWS `JobQueueDetail`, as DescribeJobQueues answers it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobQueueDetail {
+    pub job_queue_name: String,
+    pub job_queue_arn: String,
+    pub state: QueueState,
+    /// Always `VALID`: a configured queue exists as long as the service runs with it.
+    pub status: String,
+    pub priority: i32,
+    /// One compute environment per queue: its namespace
+    /// (`arn:aws:batch:<region>:<account>:compute-environment/<namespace>`).
+    pub compute_environment_order: Vec<ComputeEnvironmentOrder>,
+}
+
+/// AWS `ComputeEnvironmentOrder`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ComputeEnvironmentOrder {
+    pub order: i32,
+    pub compute_environment: String,
+}
+
+impl QueueConfig {
+    pub fn detail(&self, region: &str, account: &str) -> JobQueueDetail {
+        JobQueueDetail {
+            job_queue_name: self.name.clone(),
+            job_queue_arn: job_queue_arn(region, account, &self.name),
+            state: self.state,
+            status: "VALID".to_owned(),
+            priority: self.priority,
+            compute_environment_order: vec![ComputeEnvironmentOrder {
+                order: 1,
+                compute_environment: format!(
+                    "arn:aws:batch:{region}:{account}:compute-environment/{}",
+                    self.namespace
+                ),
+            }],
+        }
+    }
+}
+
 /// `arn:aws:batch:<region>:<account>:job-queue/<name>` → `<name>`; a name stays as it is.
 pub fn queue_name(queue: &str) -> &str {
     match queue.strip_prefix("arn:") {
