@@ -5,10 +5,13 @@ use chrono::Utc;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 
-use crate::api::{JobService, RequestContext, ServiceError};
+use crate::api::{
+    DescribeJobQueuesRequest, JobService, RequestContext, ServiceError, SubmitJobResponse,
+};
 use crate::batch::{
-    self, DescribeCommand, DetailContext, JobDetail, JobSummary, ListPage, ListQuery, ListScope,
-    TerminateCommand, TerminateKind,
+    self, DefinitionContent, DefinitionQuery, DefinitionRef, DescribeCommand, DetailContext,
+    JobDefinition, JobDetail, JobQueueDetail, JobSummary, ListPage, ListQuery, ListScope, Queues,
+    SubmitCommand, TerminateCommand, TerminateKind,
 };
 use crate::controller::FIELD_MANAGER;
 use crate::index::{Index, JobEntry, Lookup, record_queue, views};
@@ -22,7 +25,16 @@ pub struct ServiceSettings {
     pub account_id: String,
     /// Answer ClientException for an unknown job ID, instead of AWS's 200.
     pub strict_unknown_jobs: bool,
+    /// The configured job queues (`--job-queues`); SubmitJob maps other names to namespaces.
+    pub queues: Queues,
+    /// Where JobDefinition objects live.
+    pub job_definition_namespace: String,
 }
+
+mod definitions;
+mod submit;
+
+pub use submit::{build_job, job_id};
 
 pub struct KubeJobService {
     client: Client,
@@ -334,5 +346,47 @@ impl JobService for KubeJobService {
 
     async fn list(&self, ctx: RequestContext, query: ListQuery) -> Result<ListPage, ServiceError> {
         Ok(batch::paginate(self.summaries(&ctx, &query)?, &query))
+    }
+
+    #[tracing::instrument(skip_all, fields(job_name = command.job_name, job_queue = command.job_queue))]
+    async fn submit(
+        &self,
+        ctx: RequestContext,
+        command: SubmitCommand,
+    ) -> Result<SubmitJobResponse, ServiceError> {
+        self.submit_job(ctx, command).await
+    }
+
+    async fn register_definition(
+        &self,
+        _ctx: RequestContext,
+        name: String,
+        content: DefinitionContent,
+    ) -> Result<JobDefinition, ServiceError> {
+        self.register(name, content).await
+    }
+
+    async fn describe_definitions(
+        &self,
+        _ctx: RequestContext,
+        query: DefinitionQuery,
+    ) -> Result<(Vec<JobDefinition>, Option<String>), ServiceError> {
+        self.describe_definitions_page(query).await
+    }
+
+    async fn deregister_definition(
+        &self,
+        _ctx: RequestContext,
+        definition: DefinitionRef,
+    ) -> Result<(), ServiceError> {
+        self.deregister(definition).await
+    }
+
+    async fn describe_queues(
+        &self,
+        ctx: RequestContext,
+        request: DescribeJobQueuesRequest,
+    ) -> Result<(Vec<JobQueueDetail>, Option<String>), ServiceError> {
+        self.queues_page(&ctx, request)
     }
 }

@@ -158,11 +158,13 @@ impl Queues {
 
     /// DescribeJobQueues: the named queues (names or ARNs; unknown ones left out, as AWS
     /// does), or all of them by name, one page of at most `max_results` after `next_token`.
+    /// Queues whose namespace `visible` refuses are left out too.
     pub fn describe(
         &self,
         names: &[String],
         max_results: Option<i64>,
         next_token: Option<&str>,
+        visible: impl Fn(&str) -> bool,
     ) -> Result<(Vec<&QueueConfig>, Option<String>)> {
         let max = match max_results {
             None => 100,
@@ -182,6 +184,7 @@ impl Queues {
             found.dedup_by(|a, b| a.name == b.name);
             found
         };
+        selected.retain(|q| visible(&q.namespace));
         if let Some(token) = next_token.filter(|t| !t.is_empty()) {
             let after = decode_token(token)?;
             selected.retain(|q| q.name.as_str() > after.as_str());
@@ -331,12 +334,13 @@ mod tests {
     #[test]
     fn describe_pages_by_name_and_leaves_unknown_names_out() {
         let queues = Queues::new(vec![queue("c", "n"), queue("a", "n"), queue("b", "n")]).unwrap();
-        let (page, next) = queues.describe(&[], Some(2), None).unwrap();
+        let all = |_: &str| true;
+        let (page, next) = queues.describe(&[], Some(2), None, all).unwrap();
         assert_eq!(
             page.iter().map(|q| q.name.as_str()).collect::<Vec<_>>(),
             ["a", "b"]
         );
-        let (page, last) = queues.describe(&[], Some(2), next.as_deref()).unwrap();
+        let (page, last) = queues.describe(&[], Some(2), next.as_deref(), all).unwrap();
         assert_eq!(
             page.iter().map(|q| q.name.as_str()).collect::<Vec<_>>(),
             ["c"]
@@ -347,17 +351,23 @@ mod tests {
             "nope".to_owned(),
             job_queue_arn("r", "a", "a"),
         ];
-        let (page, _) = queues.describe(&names, None, None).unwrap();
+        let (page, _) = queues.describe(&names, None, None, all).unwrap();
         assert_eq!(
             page.iter().map(|q| q.name.as_str()).collect::<Vec<_>>(),
             ["a", "b"]
         );
         assert_eq!(
-            queues.describe(&[], Some(0), None).unwrap_err().field(),
+            queues
+                .describe(&[], Some(0), None, all)
+                .unwrap_err()
+                .field(),
             "maxResults"
         );
         assert_eq!(
-            queues.describe(&[], None, Some("zz")).unwrap_err().field(),
+            queues
+                .describe(&[], None, Some("zz"), all)
+                .unwrap_err()
+                .field(),
             "nextToken"
         );
     }
