@@ -34,9 +34,9 @@ pub use definition::{
 pub use depends::{ArrayJobDependency, JobDependency};
 pub use detail::{
     ArrayPropertiesDetail, ArrayPropertiesSummary, AttemptContainerDetail, AttemptDetail,
-    ContainerSummary, DetailContext, EksAttemptContainerDetail, EksAttemptDetail,
-    EksPodPropertiesDetail, EksPropertiesDetail, JobDetail, JobSummary, array_child_detail,
-    array_children, job_arn, job_detail,
+    ContainerDetail, ContainerSummary, DetailContext, EksAttemptContainerDetail, EksAttemptDetail,
+    EksPodPropertiesDetail, EksPropertiesDetail, JobDetail, JobSummary, SubmittedDetail,
+    array_child_detail, array_children, job_arn, job_detail,
 };
 pub use list::{ListFilter, ListPage, ListParams, ListQuery, ListScope, ListSelection, paginate};
 pub use queue::{

@@ -15,7 +15,11 @@ use crate::batch::{
 };
 use crate::controller::FIELD_MANAGER;
 use crate::index::{Index, JobEntry, Lookup, record_queue, views};
-use crate::record::{JOB_QUEUE_LABEL, JOB_UID_LABEL, JobTermination, JobTerminationSpec, Phase};
+use crate::record::{
+    JOB_QUEUE_LABEL, JOB_UID_LABEL, JobTermination, JobTerminationSpec, Phase,
+    SUBMISSION_ANNOTATION,
+};
+use k8s_openapi::api::batch::v1::Job;
 
 /// Settings of the API's answers.
 #[derive(Debug, Clone)]
@@ -107,12 +111,16 @@ impl KubeJobService {
         };
         let ctx = self.context(id, queue);
         let view = job.map(views::job_view);
-        match child {
+        let detail = match child {
             None => batch::job_detail(view.as_ref(), &pods, termination.as_ref(), &ctx),
             Some(index) => {
                 batch::array_child_detail(view.as_ref()?, &pods, index, termination.as_ref(), &ctx)
             }
-        }
+        }?;
+        Some(match job.and_then(submission) {
+            Some(submission) => detail.with_submission(&submission),
+            None => detail,
+        })
     }
 
     /// The summaries of the jobs in the query's scope. A queue lists only the jobs in the
@@ -161,6 +169,17 @@ impl KubeJobService {
             },
         })
     }
+}
+
+/// What SubmitJob recorded on a Job it created; `None` for other Jobs (or an annotation
+/// that does not parse, which is logged).
+fn submission(job: &Job) -> Option<batch::Submission> {
+    let text = job.annotations().get(SUBMISSION_ANNOTATION)?;
+    serde_json::from_str(text)
+        .inspect_err(|error| {
+            tracing::warn!(job = job.name_any(), %error, "unreadable submission annotation")
+        })
+        .ok()
 }
 
 /// A CancelJob's record that changed nothing (the job had started).

@@ -359,6 +359,8 @@ pub enum EnvValue {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Submission {
+    /// The job's AWS name (the Job's own name is a DNS-1123 form of it).
+    pub job_name: String,
     /// The job definition's ARN, with its revision.
     pub job_definition: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -634,6 +636,7 @@ pub fn plan(
     let mut pod_labels = BTreeMap::new();
     let mut pod_annotations = BTreeMap::new();
     let mut submission = Submission {
+        job_name: command.job_name.clone(),
         job_definition: ctx.definition_arn.to_owned(),
         parameters: parameters.clone(),
         retry_strategy: retry_strategy.clone(),
