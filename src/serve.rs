@@ -391,9 +391,11 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
     vec![JobTermination::crd(), JobDefinition::crd()]
 }
 
+type RenderCrd = fn() -> Result<String, serde_yaml::Error>;
+
 /// The CRDs as YAML documents (`batch-terminator crd`), or only the one named `name`.
 pub fn crds_yaml(name: Option<&str>) -> Result<String, CrdError> {
-    let rendered: [(&str, fn() -> Result<String, serde_yaml::Error>); 2] = [
+    let rendered: [(&str, RenderCrd); 2] = [
         (
             "jobterminations.batch-terminator.dev",
             crate::record::crd_yaml,
