@@ -11,6 +11,7 @@ mod harness;
 mod list;
 mod measure;
 mod signals;
+mod submit;
 
 use harness::{Env, eventually};
 use k8s_openapi::api::batch::v1::Job;

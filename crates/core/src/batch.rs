@@ -12,9 +12,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 mod attempts;
+mod definition;
 mod depends;
 mod detail;
 mod list;
+mod queue;
+mod submit;
 mod validate;
 mod view;
 
@@ -22,17 +25,32 @@ pub use attempts::{
     MAX_KEPT_ATTEMPTS, MAX_KEPT_CONTAINERS, MAX_KEPT_NAME_BYTES, MAX_KEPT_REASON_BYTES,
     keep_attempts, merge_attempts,
 };
+pub use definition::{
+    ContainerProperties, DefinitionContent, DefinitionQuery, DefinitionRef, DefinitionStatus,
+    EksContainer, EksEnvironmentVariable, EksMetadata, EksPodProperties, EksProperties,
+    EksResources, EvaluateOnExit, ImagePullSecret, JobDefinition, JobTimeout, KeyValuePair,
+    ResourceRequirement, ResourceType, RetryStrategy, job_definition_arn, validate_definition_name,
+};
 pub use depends::{
     ArrayJobDependency, DEPENDENT_JOB_FAILED, DependencyOutcome, DependencyState, Gate,
     JobDependency, gate, is_sequential,
 };
 pub use detail::{
     ArrayPropertiesDetail, ArrayPropertiesSummary, AttemptContainerDetail, AttemptDetail,
-    ContainerSummary, DetailContext, EksAttemptContainerDetail, EksAttemptDetail,
-    EksPodPropertiesDetail, EksPropertiesDetail, JobDetail, JobSummary, array_child_detail,
-    array_children, job_arn, job_detail,
+    ContainerDetail, ContainerSummary, DetailContext, EksAttemptContainerDetail, EksAttemptDetail,
+    EksPodPropertiesDetail, EksPropertiesDetail, JobDetail, JobSummary, SubmittedDetail,
+    array_child_detail, array_children, job_arn, job_detail,
 };
 pub use list::{ListFilter, ListPage, ListParams, ListQuery, ListScope, ListSelection, paginate};
+pub use queue::{
+    ComputeEnvironmentOrder, JobQueueDetail, QueueConfig, QueueConfigError, QueueState, Queues,
+    is_dns_label, is_label_value, job_queue_arn, queue_name,
+};
+pub use submit::{
+    ArrayProperties, ContainerOverrides, ContainerPlan, EksPodPropertiesOverride,
+    EksPropertiesOverride, EnvPlan, EnvValue, FailureAction, FailureRule, JobPlan, PlanContext,
+    PodPlan, Submission, SubmitCommand, SubmitJobRequest, label_safe, plan,
+};
 pub use validate::{
     BulkEntry, DescribeCommand, Error, MAX_BULK_JOBS, MAX_DESCRIBE_JOBS, MAX_REASON_CHARS, Result,
     TerminateCommand, bulk_commands, split_array_child, truncate_utf8,

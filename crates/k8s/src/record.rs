@@ -18,9 +18,9 @@ use crate::batch::{
 pub const GROUP: &str = "batch-terminator.dev";
 /// Label that sets a Job's Batch job ID (else its uid is the ID).
 pub const JOB_ID_LABEL: &str = "batch-terminator.dev/job-id";
-/// Label that sets a Job's Batch job queue (after Kueue's queue-name label).
+/// Label that sets a Job's Batch job queue (before Kueue's queue-name label).
 pub const JOB_QUEUE_LABEL: &str = "batch-terminator.dev/job-queue";
-/// Kueue's queue label, which wins over ours when both are present.
+/// Kueue's queue label: the Batch queue of a Job without ours.
 pub const KUEUE_QUEUE_LABEL: &str = "kueue.x-k8s.io/queue-name";
 /// Annotations written on the Job when it is cancelled or terminated.
 pub const REASON_ANNOTATION: &str = "batch-terminator.dev/reason";
@@ -30,9 +30,14 @@ pub const ACTION_ANNOTATION: &str = "batch-terminator.dev/action";
 /// `batch::JobDependency` (AWS shape). The Job is created suspended and is resumed only once
 /// every dependency has SUCCEEDED.
 pub const DEPENDS_ON_ANNOTATION: &str = "batch-terminator.dev/depends-on";
-/// On a held Job whose queue is a Kueue LocalQueue: its name. The held Job carries no
-/// `kueue.x-k8s.io/queue-name` label (Kueue would resume it); the release adds it.
+/// On a held Job of a queue with a Kueue LocalQueue: the LocalQueue's name. The Job is created
+/// without `kueue.x-k8s.io/queue-name` (Kueue would resume it); whoever releases it adds that
+/// label with this value.
 pub const KUEUE_QUEUE_ANNOTATION: &str = "batch-terminator.dev/kueue-queue";
+/// On a Job created by SubmitJob: what DescribeJobs shows of the submission (the JSON of
+/// `batch::Submission`: job definition ARN, parameters, the effective container or pod,
+/// retry strategy, timeout).
+pub const SUBMISSION_ANNOTATION: &str = "batch-terminator.dev/submission";
 /// What the dependency controller decided for a held Job: `released` or `failed`
 /// (`batch::DependencyOutcome`). Written with the release or the failure, in the same patch.
 pub const DEPENDENCIES_ANNOTATION: &str = "batch-terminator.dev/dependencies";
@@ -303,6 +308,7 @@ mod tests {
             DEPENDS_ON_ANNOTATION,
             KUEUE_QUEUE_ANNOTATION,
             DEPENDENCIES_ANNOTATION,
+            SUBMISSION_ANNOTATION,
             JOB_UID_LABEL,
             LEGACY_ATTEMPT_FINALIZER,
         ] {

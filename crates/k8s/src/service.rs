@@ -5,14 +5,21 @@ use chrono::Utc;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 
-use crate::api::{JobService, RequestContext, ServiceError};
+use crate::api::{
+    DescribeJobQueuesRequest, JobService, RequestContext, ServiceError, SubmitJobResponse,
+};
 use crate::batch::{
-    self, DescribeCommand, DetailContext, JobDetail, JobSummary, ListPage, ListQuery, ListScope,
-    TerminateCommand, TerminateKind,
+    self, DefinitionContent, DefinitionQuery, DefinitionRef, DescribeCommand, DetailContext,
+    JobDefinition, JobDetail, JobQueueDetail, JobSummary, ListPage, ListQuery, ListScope, Queues,
+    SubmitCommand, TerminateCommand, TerminateKind,
 };
 use crate::controller::FIELD_MANAGER;
 use crate::index::{Index, JobEntry, Lookup, views};
-use crate::record::{JOB_QUEUE_LABEL, JOB_UID_LABEL, JobTermination, JobTerminationSpec, Phase};
+use crate::record::{
+    JOB_QUEUE_LABEL, JOB_UID_LABEL, JobTermination, JobTerminationSpec, Phase,
+    SUBMISSION_ANNOTATION,
+};
+use k8s_openapi::api::batch::v1::Job;
 
 /// Settings of the API's answers.
 #[derive(Debug, Clone)]
@@ -22,7 +29,16 @@ pub struct ServiceSettings {
     pub account_id: String,
     /// Answer ClientException for an unknown job ID, instead of AWS's 200.
     pub strict_unknown_jobs: bool,
+    /// The configured job queues (`--job-queues`); SubmitJob maps other names to namespaces.
+    pub queues: Queues,
+    /// Where JobDefinition objects live.
+    pub job_definition_namespace: String,
 }
+
+mod definitions;
+mod submit;
+
+pub use submit::{build_job, job_id};
 
 pub struct KubeJobService {
     client: Client,
@@ -82,13 +98,17 @@ impl KubeJobService {
 
     /// DescribeJobs' answer for one entry. `child` selects one index of an array job.
     fn detail(&self, id: &str, entry: &JobEntry, child: Option<u32>) -> Option<JobDetail> {
-        views::entry_detail(
+        let detail = views::entry_detail(
             entry,
             id,
             child,
             &self.settings.region,
             &self.settings.account_id,
-        )
+        )?;
+        Some(match entry.job.as_deref().and_then(submission) {
+            Some(submission) => detail.with_submission(&submission),
+            None => detail,
+        })
     }
 
     /// The summaries of the jobs in the query's scope. A queue lists only the jobs in the
@@ -137,6 +157,17 @@ impl KubeJobService {
             },
         })
     }
+}
+
+/// What SubmitJob recorded on a Job it created; `None` for other Jobs (or an annotation
+/// that does not parse, which is logged).
+fn submission(job: &Job) -> Option<batch::Submission> {
+    let text = job.annotations().get(SUBMISSION_ANNOTATION)?;
+    serde_json::from_str(text)
+        .inspect_err(|error| {
+            tracing::warn!(job = job.name_any(), %error, "unreadable submission annotation")
+        })
+        .ok()
 }
 
 /// A CancelJob's record that changed nothing (the job had started).
@@ -322,5 +353,47 @@ impl JobService for KubeJobService {
 
     async fn list(&self, ctx: RequestContext, query: ListQuery) -> Result<ListPage, ServiceError> {
         Ok(batch::paginate(self.summaries(&ctx, &query)?, &query))
+    }
+
+    #[tracing::instrument(skip_all, fields(job_name = command.job_name, job_queue = command.job_queue))]
+    async fn submit(
+        &self,
+        ctx: RequestContext,
+        command: SubmitCommand,
+    ) -> Result<SubmitJobResponse, ServiceError> {
+        self.submit_job(ctx, command).await
+    }
+
+    async fn register_definition(
+        &self,
+        _ctx: RequestContext,
+        name: String,
+        content: DefinitionContent,
+    ) -> Result<JobDefinition, ServiceError> {
+        self.register(name, content).await
+    }
+
+    async fn describe_definitions(
+        &self,
+        _ctx: RequestContext,
+        query: DefinitionQuery,
+    ) -> Result<(Vec<JobDefinition>, Option<String>), ServiceError> {
+        self.describe_definitions_page(query).await
+    }
+
+    async fn deregister_definition(
+        &self,
+        _ctx: RequestContext,
+        definition: DefinitionRef,
+    ) -> Result<(), ServiceError> {
+        self.deregister(definition).await
+    }
+
+    async fn describe_queues(
+        &self,
+        ctx: RequestContext,
+        request: DescribeJobQueuesRequest,
+    ) -> Result<(Vec<JobQueueDetail>, Option<String>), ServiceError> {
+        self.queues_page(&ctx, request)
     }
 }
