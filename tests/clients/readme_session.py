@@ -70,8 +70,8 @@ SUBMIT_STEPS = [
         None,
     ),
     (
-        "aws batch describe-jobs --jobs $JOB --query 'jobs[0].{name: jobName, status: status, \\\n"
-        "    size: arrayProperties.size, definition: jobDefinition, command: container.command, \\\n"
+        "aws batch describe-jobs --jobs $JOB --query 'jobs[0].{name: jobName, status: status,\n"
+        "    size: arrayProperties.size, definition: jobDefinition, command: container.command,\n"
         "    env: container.environment[?name==`LANG`]}'",
         "submitted",
     ),

@@ -923,3 +923,66 @@ async fn keys_submit_only_to_queues_in_their_namespaces() {
     );
     assert!(!mine.job_id().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_job_with_dependencies_is_created_held_with_them_recorded() {
+    let Some(env) = start(|_| Auth::None).await else {
+        return;
+    };
+    let client = sdk(&env);
+    register_eks(&client, "step", 0).await;
+    let first = client
+        .submit_job()
+        .job_name("first")
+        .job_queue("kueued")
+        .job_definition("step")
+        .send()
+        .await
+        .expect("submit");
+    let first_id = first.job_id().unwrap().to_owned();
+    // The first job is in the caches before a dependency on it resolves.
+    eventually("the first job to be described", || async {
+        env.describe(&first_id).await
+    })
+    .await;
+    let second = client
+        .submit_job()
+        .job_name("second")
+        .job_queue("kueued")
+        .job_definition("step")
+        .depends_on(
+            aws_sdk_batch::types::JobDependency::builder()
+                .job_id(&first_id)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("submit with a dependency");
+    let first_job = json_of(&job_of(&env, &first_id).await);
+    assert_eq!(
+        first_job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"],
+        "lq"
+    );
+    assert_ne!(first_job["spec"]["suspend"], true);
+    let held = json_of(&job_of(&env, second.job_id().unwrap()).await);
+    assert_eq!(held["spec"]["suspend"], true);
+    let labels = &held["metadata"]["labels"];
+    assert!(
+        labels.get("kueue.x-k8s.io/queue-name").is_none(),
+        "{labels}"
+    );
+    assert_eq!(labels["batch-terminator.dev/job-queue"], "kueued");
+    let annotations = &held["metadata"]["annotations"];
+    assert_eq!(annotations["batch-terminator.dev/kueue-queue"], "lq");
+    let deps: Value = serde_json::from_str(
+        annotations["batch-terminator.dev/depends-on"]
+            .as_str()
+            .expect("depends-on"),
+    )
+    .unwrap();
+    assert_eq!(deps, json!([{"jobId": first_id}]));
+    // No pod runs while it is held.
+    env.wait_described(&first_id, "SUCCEEDED").await;
+    let held_job = job_of(&env, second.job_id().unwrap()).await;
+    assert!(env.job_pods(&held_job).await.is_empty());
+}

@@ -20,6 +20,7 @@ use super::run::{Worker, work};
 use super::{Context, Next, Result, actions, decide::pointer};
 use crate::batch::{self, DependencyOutcome, Gate};
 use crate::index::{HeldTriggers, Index, views};
+use crate::metrics::Reconciled;
 use crate::record::{DEPENDENCIES_ANNOTATION, KUEUE_QUEUE_ANNOTATION, KUEUE_QUEUE_LABEL};
 
 /// Runs the dependency controller until `shutdown` turns true, while `leader` is true.
@@ -67,11 +68,11 @@ pub async fn reconcile(ctx: &Context, namespace: &str, name: &str) -> Result<Nex
     let gate = batch::gate(&deps, |id| ctx.index.dependency_state(id, namespace));
     let label = match gate {
         Gate::Hold => return Ok(Next::Done),
-        Gate::Release { .. } => "release",
-        Gate::Fail => "fail",
+        Gate::Release { .. } => Reconciled::Released,
+        Gate::Fail => Reconciled::DependencyFailed,
     };
     actions::patch_job(ctx, &job, gate_patch(&job, gate)).await?;
-    tracing::info!(outcome = label, "dependencies decided");
+    tracing::info!(outcome = ?label, "dependencies decided");
     ctx.metrics.controller.reconciled(label, started.elapsed());
     Ok(Next::Done)
 }

@@ -201,7 +201,7 @@ pub(super) async fn work<K: Resource>(
                     tracing::warn!(
                         namespace = key.0,
                         name = key.1,
-                        stage,
+                        stage = stage.as_str(),
                         error,
                         "reconcile failed"
                     );

@@ -7,10 +7,10 @@ use kube::ResourceExt;
 
 use super::JobEntry;
 use crate::batch::{
-    self, AttemptView, BatchState, ConditionView, ContainerView, DetailContext, JobDetail, JobView,
-    PodPhase, PodView, TerminationPhase, TerminationView,
+    self, BatchState, ConditionView, ContainerView, DetailContext, JobDetail, JobView, PodPhase,
+    PodView, TerminationPhase, TerminationView,
 };
-use crate::record::{DEPENDENCIES_ANNOTATION, DEPENDS_ON_ANNOTATION, JobTermination, Phase};
+use crate::record::{DEPENDENCIES_ANNOTATION, DEPENDS_ON_ANNOTATION, JobTermination};
 
 /// A Kubernetes timestamp as the domain's chrono time.
 pub fn time(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> DateTime<Utc> {
@@ -149,22 +149,19 @@ pub fn termination_view(record: &JobTermination, job: Option<&Job>) -> Terminati
         reason: record.spec.reason.clone(),
         requested_at: record.spec.requested_at,
         state_before: status.state_before,
-        phase: match status.phase {
-            None | Some(Phase::Pending) => TerminationPhase::Pending,
-            Some(Phase::InProgress) => TerminationPhase::InProgress,
-            Some(Phase::Completed) => TerminationPhase::Completed,
+        phase: match status.phase.unwrap_or_default() {
             // A TerminateJob after a no-op CancelJob: the controller decides again.
-            Some(Phase::NoChange) if crate::controller::decide::is_redecided(record) => {
+            TerminationPhase::NoChange if crate::controller::decide::is_redecided(record) => {
                 TerminationPhase::Pending
             }
-            Some(Phase::NoChange) => TerminationPhase::NoChange,
+            phase => phase,
         },
         completed_at: status.completed_at.or(status.stopped_at),
         job_name: record.spec.job_name.clone(),
         job_namespace: record.namespace().unwrap_or_default(),
         job_created_at: Some(record.spec.job_created_at),
         job_started_at: status.started_at,
-        attempts: status.attempts.iter().map(AttemptView::from).collect(),
+        attempts: status.attempts,
     }
 }
 
@@ -209,12 +206,6 @@ pub fn batch_state<'a>(job: &Job, pods: impl IntoIterator<Item = &'a Pod>) -> Ba
 /// When the job first had a running container, if it did.
 pub fn started_at<'a>(pods: impl IntoIterator<Item = &'a Pod>) -> Option<DateTime<Utc>> {
     pod_views(pods).iter().filter_map(PodView::started_at).min()
-}
-
-/// True once the Job has a final `Complete` or `Failed` condition.
-pub fn is_finished(job: &Job) -> bool {
-    let view = job_view(job);
-    view.condition_true("Complete") || view.condition_true("Failed")
 }
 
 #[cfg(test)]
@@ -293,8 +284,12 @@ mod tests {
             batch_state(&job(false, Some("Failed")), &[]),
             BatchState::Failed
         );
-        assert!(is_finished(&job(false, Some("Failed"))));
-        assert!(!is_finished(&job(false, Some("FailureTarget"))));
+        assert!(job_view(&job(false, Some("Failed"))).is_finished());
+        // On 1.31+ FailureTarget comes first, Failed once the pods are gone: both are final,
+        // for DescribeJobs and the controller alike.
+        assert!(job_view(&job(false, Some("FailureTarget"))).is_finished());
+        assert!(job_view(&job(false, Some("SuccessCriteriaMet"))).is_finished());
+        assert!(!job_view(&job(true, Some("Suspended"))).is_finished());
     }
 
     #[test]

@@ -21,12 +21,6 @@ use crate::definition::{
 /// Registrations racing for one name retry this many times with the next revision.
 const REGISTER_ATTEMPTS: usize = 8;
 
-pub(super) fn server(what: &str, error: kube::Error) -> ServiceError {
-    let error: &dyn std::error::Error = &error;
-    tracing::error!(error, "{what} failed");
-    ServiceError::Server(format!("{what}: {error}"))
-}
-
 impl KubeJobService {
     fn definitions(&self) -> Api<JobDefinition> {
         Api::namespaced(self.client.clone(), &self.settings.job_definition_namespace)
@@ -40,7 +34,7 @@ impl KubeJobService {
             .definitions()
             .list(&params)
             .await
-            .map_err(|e| server("listing job definitions", e))?;
+            .map_err(|e| ServiceError::server("listing job definitions", e))?;
         Ok(list
             .items
             .into_iter()
@@ -60,7 +54,7 @@ impl KubeJobService {
                     .definitions()
                     .get_opt(&object_name(name, *revision))
                     .await
-                    .map_err(|e| server("reading a job definition", e))?;
+                    .map_err(|e| ServiceError::server("reading a job definition", e))?;
                 Ok(found.filter(|d| d.spec.job_definition_name == *name))
             }
             DefinitionRef::Latest(name) => Ok(self
@@ -99,13 +93,21 @@ impl KubeJobService {
                 }
                 // Another registration took this revision: take the next.
                 Err(error) if is_already_exists(&error) => continue,
-                Err(error) => return Err(server("registering the job definition", error)),
+                Err(error) => {
+                    return Err(ServiceError::server(
+                        "registering the job definition",
+                        error,
+                    ));
+                }
             }
         }
-        Err(ServiceError::Server(format!(
-            "job definition {name}: {REGISTER_ATTEMPTS} registrations raced for its next \
+        Err(ServiceError::Server {
+            message: format!(
+                "job definition {name}: {REGISTER_ATTEMPTS} registrations raced for its next \
              revision; retry"
-        )))
+            ),
+            source: None,
+        })
     }
 
     pub(super) async fn describe_definitions_page(
@@ -118,7 +120,7 @@ impl KubeJobService {
                 self.definitions()
                     .list(&ListParams::default())
                     .await
-                    .map_err(|e| server("listing job definitions", e))?
+                    .map_err(|e| ServiceError::server("listing job definitions", e))?
                     .items
             }
         };
@@ -153,7 +155,7 @@ impl KubeJobService {
         self.definitions()
             .patch(&name, &params, &Patch::Merge(&patch))
             .await
-            .map_err(|e| server("deregistering the job definition", e))?;
+            .map_err(|e| ServiceError::server("deregistering the job definition", e))?;
         Ok(())
     }
 

@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::KubeJobService;
-use super::definitions::server;
 use crate::api::{RequestContext, ServiceError, SubmitJobResponse};
 use crate::batch::{
     self, DefinitionStatus, EnvValue, JobDependency, JobPlan, PlanContext, QueueConfig, QueueState,
@@ -246,7 +245,7 @@ impl KubeJobService {
             },
         )?;
         let job = build_job(&plan, &job_id, &queue, &command.depends_on)
-            .map_err(|e| ServiceError::Server(format!("building the Job: {e}")))?;
+            .map_err(|e| ServiceError::server("building the Job", e))?;
         let api: Api<Job> = Api::namespaced(self.client.clone(), &plan.namespace);
         let params = PostParams {
             field_manager: Some(FIELD_MANAGER.into()),
@@ -259,15 +258,18 @@ impl KubeJobService {
                 let existing = api
                     .get_opt(&plan.name)
                     .await
-                    .map_err(|e| server("reading the existing Job", e))?;
+                    .map_err(|e| ServiceError::server("reading the existing Job", e))?;
                 let same = existing
                     .as_ref()
                     .is_some_and(|j| j.labels().get(JOB_ID_LABEL) == Some(&job_id));
                 if !same {
-                    return Err(ServiceError::Server(format!(
-                        "a Job named {} exists in {} already and is another job",
-                        plan.name, plan.namespace
-                    )));
+                    return Err(ServiceError::Server {
+                        message: format!(
+                            "a Job named {} exists in {} already and is another job",
+                            plan.name, plan.namespace
+                        ),
+                        source: None,
+                    });
                 }
                 tracing::info!(%job_id, "a retried SubmitJob; answering the job it created");
             }
@@ -283,7 +285,7 @@ impl KubeJobService {
                     status.message
                 )));
             }
-            Err(error) => return Err(server("creating the Job", error)),
+            Err(error) => return Err(ServiceError::server("creating the Job", error)),
         }
         Ok(SubmitJobResponse {
             job_arn: batch::job_arn(&self.settings.region, &self.settings.account_id, &job_id),
@@ -307,10 +309,13 @@ impl KubeJobService {
             match self.index.lookup(parent, |ns| ctx.caller.may_touch(ns)) {
                 Lookup::Found(_) => {}
                 Lookup::NotFound if !self.index.is_complete() => {
-                    return Err(ServiceError::Server(format!(
-                        "dependsOn[{i}]: job {id} is not in the caches, and they are not \
+                    return Err(ServiceError::Server {
+                        message: format!(
+                            "dependsOn[{i}]: job {id} is not in the caches, and they are not \
                          complete; retry"
-                    )));
+                        ),
+                        source: None,
+                    });
                 }
                 Lookup::NotFound | Lookup::Outside => {
                     return Err(ServiceError::Client(format!(
