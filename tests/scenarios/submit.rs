@@ -931,11 +931,26 @@ async fn a_job_with_dependencies_is_created_held_with_them_recorded() {
     };
     let client = sdk(&env);
     register_eks(&client, "step", 0).await;
+    // The first job runs until it is stopped, so the second stays held meanwhile (the
+    // dependency controller releases it as soon as the first succeeds).
     let first = client
         .submit_job()
         .job_name("first")
         .job_queue("kueued")
         .job_definition("step")
+        .eks_properties_override(
+            EksPropertiesOverride::builder()
+                .pod_properties(
+                    EksPodPropertiesOverride::builder()
+                        .metadata(
+                            EksMetadata::builder()
+                                .annotations("kubesim.dev/exit-after", "3600")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
         .send()
         .await
         .expect("submit");
@@ -981,8 +996,12 @@ async fn a_job_with_dependencies_is_created_held_with_them_recorded() {
     )
     .unwrap();
     assert_eq!(deps, json!([{"jobId": first_id}]));
-    // No pod runs while it is held.
-    env.wait_described(&first_id, "SUCCEEDED").await;
-    let held_job = job_of(&env, second.job_id().unwrap()).await;
+    let second_id = second.job_id().unwrap();
+    env.wait_described(second_id, "PENDING").await;
+    // The first is stopped: the second fails without a pod ever running.
+    assert_eq!(env.terminate(&first_id, "stop").await.0, 200);
+    let failed = env.wait_described(second_id, "FAILED").await;
+    assert_eq!(failed["statusReason"], "Dependent Job failed", "{failed}");
+    let held_job = job_of(&env, second_id).await;
     assert!(env.job_pods(&held_job).await.is_empty());
 }
