@@ -276,6 +276,36 @@ impl Env {
     }
 }
 
+/// An `aws-sdk-batch` client for the service, signing with this key in us-east-1; `configure`
+/// adds to its configuration (retries, timeouts, a clock).
+pub fn sdk_client(
+    env: &Env,
+    key: &str,
+    secret: &str,
+    configure: impl FnOnce(aws_sdk_batch::config::Builder) -> aws_sdk_batch::config::Builder,
+) -> aws_sdk_batch::Client {
+    let config = aws_sdk_batch::Config::builder()
+        .endpoint_url(&env.endpoint)
+        .region(aws_sdk_batch::config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            key, secret, None, None, "test",
+        ))
+        .behavior_version_latest();
+    aws_sdk_batch::Client::from_conf(configure(config).build())
+}
+
+/// The error code and message of a failed `aws-sdk-batch` call, as the SDK surfaces them.
+macro_rules! code_and_message {
+    ($result:expr $(,)?) => {{
+        let err = $result.expect_err("the call fails").into_service_error();
+        (
+            err.meta().code().unwrap_or_default().to_owned(),
+            err.meta().message().unwrap_or_default().to_owned(),
+        )
+    }};
+}
+pub(crate) use code_and_message;
+
 /// The User-Agent of the in-process service's requests, to tell them from the test's own.
 pub const SERVICE_AGENT: &str = "batch-terminator-scenario-service";
 

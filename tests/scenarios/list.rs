@@ -140,13 +140,12 @@ async fn list_jobs_pages_filters_and_orders_a_queue() {
     for name in ["alpha-2", "beta-3", "beta-4"] {
         newer.push(create(&env, name, in_queue.clone(), json!({}), json!({})).await);
     }
-    // Neighbours: the namespace's own queue, and a Job in Kueue's queue (its label alone; ours
-    // would win over it).
+    // Neighbours: the namespace's own queue, and Kueue's label winning over ours.
     let plain = create(&env, "plain", json!({}), json!({}), json!({})).await;
     let kueued = create(
         &env,
         "kueued",
-        json!({KUEUE_LABEL: kueue}),
+        json!({KUEUE_LABEL: kueue, JOB_QUEUE_LABEL: queue}),
         json!({}),
         json!({}),
     )

@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_batch::config::Region;
 use aws_sdk_batch::config::retry::RetryConfig;
 use aws_sdk_batch::config::timeout::TimeoutConfig;
 use aws_sdk_batch::types::{
@@ -24,7 +23,7 @@ use kube::api::ListParams;
 use kubesim::faults::{Effect, Rule};
 use serde_json::{Value, json};
 
-use crate::harness::{Env, eventually, settings, sim_config};
+use crate::harness::{Env, code_and_message, eventually, sdk_client, settings, sim_config};
 
 const REGION: &str = "us-east-1";
 
@@ -64,32 +63,14 @@ async fn start(auth: impl FnOnce(&str) -> Auth) -> Option<Env> {
     )
 }
 
-fn sdk_with(env: &Env, key: &str, secret: &str, retry: RetryConfig) -> aws_sdk_batch::Client {
-    let config = aws_sdk_batch::Config::builder()
-        .endpoint_url(&env.endpoint)
-        .region(Region::new(REGION))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            key, secret, None, None, "test",
-        ))
-        .retry_config(retry)
-        .behavior_version_latest()
-        .build();
-    aws_sdk_batch::Client::from_conf(config)
+fn sdk_with(env: &Env, key: &str, secret: &str) -> aws_sdk_batch::Client {
+    sdk_client(env, key, secret, |c| {
+        c.retry_config(RetryConfig::disabled())
+    })
 }
 
 fn sdk(env: &Env) -> aws_sdk_batch::Client {
-    sdk_with(env, "AKID", "secret", RetryConfig::disabled())
-}
-
-/// The error code and message of a failed call.
-macro_rules! code_and_message {
-    ($result:expr $(,)?) => {{
-        let err = $result.expect_err("the call fails").into_service_error();
-        (
-            err.meta().code().unwrap_or_default().to_owned(),
-            err.meta().message().unwrap_or_default().to_owned(),
-        )
-    }};
+    sdk_with(env, "AKID", "secret")
 }
 
 /// An EKS definition whose pod exits after a second with `exit_code` (kubesim's kubelet).
@@ -761,21 +742,14 @@ async fn a_retried_submit_answers_the_job_its_first_attempt_created() {
             ..Rule::new(Effect::Latency { millis: 1500 })
         })
         .expect("fault");
-    let config = aws_sdk_batch::Config::builder()
-        .endpoint_url(&env.endpoint)
-        .region(Region::new(REGION))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "AKID", "secret", None, None, "test",
-        ))
-        .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .operation_attempt_timeout(Duration::from_millis(500))
-                .build(),
-        )
-        .behavior_version_latest()
-        .build();
-    let retrying = aws_sdk_batch::Client::from_conf(config);
+    let retrying = sdk_client(&env, "AKID", "secret", |c| {
+        c.retry_config(RetryConfig::standard().with_max_attempts(3))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_millis(500))
+                    .build(),
+            )
+    });
     let out = retrying
         .submit_job()
         .job_name("retried")
@@ -833,9 +807,9 @@ async fn keys_submit_only_to_queues_in_their_namespaces() {
     let Some(env) = start(|ns| Auth::sigv4(credentials(ns), REGION)).await else {
         return;
     };
-    let team = sdk_with(&env, "AKIDTEAM", "team-secret", RetryConfig::disabled());
-    let other = sdk_with(&env, "AKIDOTHER", "other-secret", RetryConfig::disabled());
-    let reader = sdk_with(&env, "AKIDREADER", "reader-secret", RetryConfig::disabled());
+    let team = sdk_with(&env, "AKIDTEAM", "team-secret");
+    let other = sdk_with(&env, "AKIDOTHER", "other-secret");
+    let reader = sdk_with(&env, "AKIDREADER", "reader-secret");
     register_eks(&team, "shared", 0).await;
 
     let queues = team.describe_job_queues().send().await.expect("queues");
@@ -1004,4 +978,26 @@ async fn a_job_with_dependencies_is_created_held_with_them_recorded() {
     assert_eq!(failed["statusReason"], "Dependent Job failed", "{failed}");
     let held_job = job_of(&env, second_id).await;
     assert!(env.job_pods(&held_job).await.is_empty());
+    // The queue lists both: the one with Kueue's label (its LocalQueue stands for the queue)
+    // and the held one with ours only.
+    for (status, id) in [
+        (JobStatus::Succeeded, first_id.as_str()),
+        (JobStatus::Runnable, second.job_id().unwrap()),
+    ] {
+        let listed = client
+            .list_jobs()
+            .job_queue("kueued")
+            .job_status(status.clone())
+            .send()
+            .await
+            .expect("list");
+        let ids: Vec<&str> = listed
+            .job_summary_list()
+            .iter()
+            .filter_map(|s| s.job_id())
+            .collect();
+        assert_eq!(ids, [id], "{status:?}");
+    }
+    let first_detail = env.describe(&first_id).await.expect("described");
+    assert_eq!(first_detail["jobQueue"], "kueued");
 }

@@ -30,14 +30,13 @@ pub fn job_id(job: &Job) -> Option<String> {
         .or_else(|| job.uid())
 }
 
-/// A Job's Batch job queue: `batch-terminator.dev/job-queue`, else Kueue's queue label, else
-/// the namespace. Ours comes first: it names the Batch queue itself (SubmitJob sets it next to
-/// the Kueue label of a queue's LocalQueue, whose name is the LocalQueue's, not the queue's).
+/// A Job's Batch job queue: Kueue's queue label, else `batch-terminator.dev/job-queue`, else
+/// the namespace.
 pub fn job_queue(job: &Job) -> String {
     let labels = job.labels();
     labels
-        .get(JOB_QUEUE_LABEL)
-        .or_else(|| labels.get(KUEUE_QUEUE_LABEL))
+        .get(KUEUE_QUEUE_LABEL)
+        .or_else(|| labels.get(JOB_QUEUE_LABEL))
         .filter(|q| !q.is_empty())
         .cloned()
         .unwrap_or_else(|| job.namespace().unwrap_or_default())
@@ -990,13 +989,6 @@ mod tests {
         ));
         index.apply_pod("", watcher::Event::Apply(pod("a", "p", "uid-2")));
         assert_eq!(queue_names(&index, "a"), ["plain"]);
-        // Both labels: ours names the Batch queue.
-        assert_eq!(queue_names(&index, "gpu"), ["kueue", "ours"]);
-        assert!(index.queue("cpu").is_empty());
-        add(queued(
-            job("b", "kueue", "uid-3", None),
-            &[(KUEUE_QUEUE_LABEL, "cpu")],
-        ));
         assert_eq!(queue_names(&index, "gpu"), ["ours"]);
         assert_eq!(queue_names(&index, "cpu"), ["kueue"]);
         assert_eq!(index.queue("gpu")[0].pods.len(), 1);

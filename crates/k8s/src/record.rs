@@ -15,9 +15,9 @@ use crate::batch::{Action, AttemptView, BatchState, TerminateKind, TerminationPh
 pub const GROUP: &str = "batch-terminator.dev";
 /// Label that sets a Job's Batch job ID (else its uid is the ID).
 pub const JOB_ID_LABEL: &str = "batch-terminator.dev/job-id";
-/// Label that sets a Job's Batch job queue (before Kueue's queue-name label).
+/// Label that sets a Job's Batch job queue (after Kueue's queue-name label).
 pub const JOB_QUEUE_LABEL: &str = "batch-terminator.dev/job-queue";
-/// Kueue's queue label: the Batch queue of a Job without ours.
+/// Kueue's queue label, which wins over ours when both are present.
 pub const KUEUE_QUEUE_LABEL: &str = "kueue.x-k8s.io/queue-name";
 /// Annotations written on the Job when it is cancelled or terminated.
 pub const REASON_ANNOTATION: &str = "batch-terminator.dev/reason";

@@ -95,15 +95,45 @@ impl KubeJobService {
         }
     }
 
+    /// The Batch queue of a job whose queue label says `queue`: a configured queue's name
+    /// when `queue` is its Kueue LocalQueue in `namespace` (Kueue's label wins over ours on a
+    /// Job), else `queue`.
+    fn batch_queue(&self, namespace: &str, queue: String) -> String {
+        match self.settings.queues.by_local_queue(namespace, &queue) {
+            Some(config) => config.name.clone(),
+            None => queue,
+        }
+    }
+
+    /// The jobs of a queue: those labelled with its name and, for a configured queue with a
+    /// Kueue LocalQueue, those of that LocalQueue in its namespace.
+    fn queue_entries(&self, queue: &str) -> Vec<JobEntry> {
+        let mut entries = self.index.queue(queue);
+        if let Some(config) = self.settings.queues.get(queue)
+            && let Some(local_queue) = config.kueue_local_queue.as_deref()
+            && local_queue != queue
+        {
+            entries.extend(
+                self.index
+                    .queue(local_queue)
+                    .into_iter()
+                    .filter(|e| e.namespace().as_deref() == Some(config.namespace.as_str())),
+            );
+        }
+        entries
+    }
+
     /// DescribeJobs' answer for one entry. `child` selects one index of an array job.
     fn detail(&self, id: &str, entry: &JobEntry, child: Option<u32>) -> Option<JobDetail> {
-        let detail = views::entry_detail(
+        let mut detail = views::entry_detail(
             entry,
             id,
             child,
             &self.settings.region,
             &self.settings.account_id,
         )?;
+        detail.job_queue =
+            self.batch_queue(&entry.namespace().unwrap_or_default(), detail.job_queue);
         Some(match entry.job.as_deref().and_then(submission) {
             Some(submission) => detail.with_submission(&submission),
             None => detail,
@@ -119,8 +149,7 @@ impl KubeJobService {
     ) -> Result<Vec<JobSummary>, ServiceError> {
         Ok(match &query.scope {
             ListScope::JobQueue(queue) => self
-                .index
-                .queue(queue)
+                .queue_entries(queue)
                 .iter()
                 .filter_map(|entry| {
                     let (id, namespace) = match (entry.job.as_deref(), entry.record.as_deref()) {
@@ -146,7 +175,9 @@ impl KubeJobService {
                     let termination = record
                         .as_deref()
                         .map(|r| views::termination_view(r, Some(&job)));
-                    let ctx = self.context(parent, job_queue(&job));
+                    let queue =
+                        self.batch_queue(&job.namespace().unwrap_or_default(), job_queue(&job));
+                    let ctx = self.context(parent, queue);
                     batch::array_children(&views::job_view(&job), &pods, termination.as_ref(), &ctx)
                         .iter()
                         .map(JobDetail::summary)

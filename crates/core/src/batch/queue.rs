@@ -50,6 +50,14 @@ pub enum QueueConfigError {
     LocalQueue { name: String, local_queue: String },
     #[error("queue {name:?} is configured twice")]
     Duplicate { name: String },
+    #[error(
+        "queues {name:?} and {other:?} share the Kueue LocalQueue {local_queue:?} of one namespace"
+    )]
+    SharedLocalQueue {
+        name: String,
+        other: String,
+        local_queue: String,
+    },
 }
 
 /// The configured queues, by name.
@@ -115,11 +123,31 @@ impl Queues {
                     local_queue: local_queue.clone(),
                 });
             }
+            if let Some(local_queue) = &config.kueue_local_queue
+                && let Some(other) = by_name.values().find(|q: &&QueueConfig| {
+                    q.namespace == config.namespace
+                        && q.kueue_local_queue.as_ref() == Some(local_queue)
+                })
+            {
+                return Err(QueueConfigError::SharedLocalQueue {
+                    name,
+                    other: other.name.clone(),
+                    local_queue: local_queue.clone(),
+                });
+            }
             if by_name.insert(name.clone(), config).is_some() {
                 return Err(QueueConfigError::Duplicate { name });
             }
         }
         Ok(Queues { by_name })
+    }
+
+    /// The configured queue whose Kueue LocalQueue this is in `namespace`: a Job's Kueue label
+    /// names the LocalQueue, and the Batch queue is the one mapped to it.
+    pub fn by_local_queue(&self, namespace: &str, local_queue: &str) -> Option<&QueueConfig> {
+        self.by_name.values().find(|q| {
+            q.namespace == namespace && q.kueue_local_queue.as_deref() == Some(local_queue)
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -308,6 +336,16 @@ mod tests {
                 kueue_local_queue: Some("bad/name".into()),
                 ..queue("q", "ns")
             }],
+            vec![
+                QueueConfig {
+                    kueue_local_queue: Some("lq".into()),
+                    ..queue("a", "ns")
+                },
+                QueueConfig {
+                    kueue_local_queue: Some("lq".into()),
+                    ..queue("b", "ns")
+                },
+            ],
         ];
         for configs in bad {
             assert!(Queues::new(configs.clone()).is_err(), "{configs:?}");
@@ -327,6 +365,19 @@ mod tests {
             (fallback.name.as_str(), fallback.namespace.as_str()),
             ("team-b", "team-b")
         );
+        let kueued = Queues::new(vec![
+            QueueConfig {
+                kueue_local_queue: Some("lq".into()),
+                ..queue("a", "ns")
+            },
+            QueueConfig {
+                kueue_local_queue: Some("lq".into()),
+                ..queue("b", "other")
+            },
+        ])
+        .unwrap();
+        assert_eq!(kueued.by_local_queue("other", "lq").unwrap().name, "b");
+        assert!(kueued.by_local_queue("third", "lq").is_none());
         let err = queues.resolve("Not_A_Namespace").unwrap_err();
         assert_eq!(err.field(), "jobQueue");
     }
