@@ -33,7 +33,6 @@ pub async fn run(
     let worker = Worker {
         all: Index::held_refs,
         reconcile: |ctx, (ns, name)| Box::pin(async move { reconcile(&ctx, &ns, &name).await }),
-        on_first_lead: None,
     };
     work(ctx, worker, triggers, leader, shutdown).await
 }

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use futures::future::BoxFuture;
 use kube::Resource;
 
-use super::{Context, Next, Result, reconcile, release_legacy_pods};
+use super::{Context, Next, Result, reconcile};
 use crate::index::Index;
 use crate::record::JobTermination;
 
@@ -43,8 +43,6 @@ pub(super) struct Worker<K: Resource> {
     pub all: fn(&Index) -> Vec<ObjectRef<K>>,
     /// Looks at one object.
     pub reconcile: fn(Arc<Context>, Key) -> BoxFuture<'static, Result<Next>>,
-    /// Run once, the first time this process leads.
-    pub on_first_lead: Option<fn(Arc<Context>) -> BoxFuture<'static, ()>>,
 }
 
 /// The backoff after `failures` consecutive failures.
@@ -149,7 +147,6 @@ pub async fn run(
     let worker = Worker {
         all: Index::record_refs,
         reconcile: |ctx, (ns, name)| Box::pin(async move { reconcile(&ctx, &ns, &name).await }),
-        on_first_lead: Some(|ctx| Box::pin(async move { release_legacy_pods(&ctx).await })),
     };
     work(ctx, worker, triggers, leader, shutdown).await
 }
@@ -170,7 +167,6 @@ pub(super) async fn work<K: Resource>(
     let mut queue = Queue::default();
     let mut workers: JoinSet<(Key, Result<Next, ()>)> = JoinSet::new();
     let mut leading = false;
-    let mut first_lead = worker.on_first_lead;
     loop {
         let lead = *leader.borrow_and_update();
         if lead != leading {
@@ -181,9 +177,6 @@ pub(super) async fn work<K: Resource>(
                 tracing::info!("leading: reconciling everything once");
                 for r in (worker.all)(&ctx.index) {
                     queue.push(key(r));
-                }
-                if let Some(once) = first_lead.take() {
-                    tokio::spawn(once(ctx.clone()));
                 }
             } else {
                 tracing::info!("no longer leading: the controller stops");
