@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::batch::{QueueConfig, Queues};
+
 /// An AWS Batch compatible HTTP API in front of Kubernetes Jobs.
 #[derive(Parser, Clone, Debug)]
 #[command(name = "batch-terminator", version, about)]
@@ -25,8 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the AWS Batch API, the controller and the admin server.
     Serve(ServeArgs),
-    /// Print the JobTermination CustomResourceDefinition as YAML.
-    Crd,
+    /// Print the CustomResourceDefinitions (JobTermination, JobDefinition) as YAML.
+    Crd(CrdArgs),
     /// Print the OpenAPI 3 document of the HTTP API as JSON.
     #[command(name = "openapi")]
     OpenApi,
@@ -61,6 +63,13 @@ pub struct ReleaseArgs {
     /// Log filter in RUST_LOG syntax.
     #[arg(long, env = "BATCH_TERMINATOR_LOG", default_value = "info")]
     pub log_filter: String,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct CrdArgs {
+    /// Print only this CRD (e.g. jobdefinitions.batch-terminator.dev); all of them otherwise.
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -127,6 +136,20 @@ pub struct ServeArgs {
     /// Answer ClientException for unknown job IDs, instead of 200 as AWS Batch does.
     #[arg(long, env = "BATCH_TERMINATOR_STRICT_UNKNOWN_JOBS")]
     pub strict_unknown_jobs: bool,
+
+    /// The job queues, as a JSON list of {name, namespace, kueueLocalQueue?, priority?,
+    /// state?} (the chart's `queues:`). SubmitJob to another name uses the namespace of that
+    /// name; DescribeJobQueues lists these.
+    #[arg(long, env = "BATCH_TERMINATOR_JOB_QUEUES", default_value = "[]", value_parser = parse_queues)]
+    pub job_queues: Queues,
+
+    /// The namespace of the JobDefinition objects (RegisterJobDefinition's revisions).
+    #[arg(
+        long,
+        env = "BATCH_TERMINATOR_JOB_DEFINITION_NAMESPACE",
+        default_value = "default"
+    )]
+    pub job_definition_namespace: String,
 
     /// Run against an embedded in-memory Kubernetes API server (kubesim), for a demo without a
     /// cluster.
@@ -225,6 +248,12 @@ fn parse_positive(value: &str) -> Result<usize, String> {
     }
 }
 
+fn parse_queues(value: &str) -> Result<Queues, String> {
+    let configs: Vec<QueueConfig> = serde_json::from_str(value)
+        .map_err(|e| format!("a JSON list of {{name, namespace, ...}}: {e}"))?;
+    Queues::new(configs).map_err(|e| e.to_string())
+}
+
 fn parse_account_id(value: &str) -> Result<String, String> {
     if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
         Ok(value.to_owned())
@@ -242,7 +271,7 @@ mod tests {
         let argv = ["batch-terminator", "serve"].iter().chain(args).copied();
         match Cli::try_parse_from(argv)?.command {
             Command::Serve(args) => Ok(args),
-            Command::Crd | Command::OpenApi | Command::ReleaseLegacyFinalizers(_) => {
+            Command::Crd(_) | Command::OpenApi | Command::ReleaseLegacyFinalizers(_) => {
                 panic!("parsed serve as another command")
             }
         }
@@ -269,6 +298,8 @@ mod tests {
         assert_eq!(args.log_filter, "info");
         assert_eq!(args.shutdown_timeout, Duration::from_secs(10));
         assert!(!args.strict_unknown_jobs);
+        assert!(args.job_queues.is_empty());
+        assert_eq!(args.job_definition_namespace, "default");
         assert!(!args.is_demo());
         assert_eq!(args.auth, None);
         assert_eq!(args.auth_mode(), AuthMode::Sigv4);
@@ -333,6 +364,13 @@ mod tests {
             Some(PathBuf::from("/etc/bt/credentials.yaml"))
         );
         assert_eq!(serve(&["--auth=none"]).unwrap().auth_mode(), AuthMode::None);
+        let args = serve(&[
+            r#"--job-queues=[{"name":"high","namespace":"team-a","kueueLocalQueue":"lq"}]"#,
+            "--job-definition-namespace=batch",
+        ])
+        .unwrap();
+        assert_eq!(args.job_queues.get("high").unwrap().namespace, "team-a");
+        assert_eq!(args.job_definition_namespace, "batch");
     }
 
     #[test]
@@ -347,6 +385,9 @@ mod tests {
             &["--tls-key=/tmp/key.pem"],
             &["--max-concurrent-requests=0"],
             &["--max-connections=0"],
+            &["--job-queues=not json"],
+            &[r#"--job-queues=[{"name":"q","namespace":"Not_A_Namespace"}]"#],
+            &[r#"--job-queues=[{"name":"q","namespace":"a"},{"name":"q","namespace":"b"}]"#],
         ] {
             assert!(serve(bad).is_err(), "{bad:?} was accepted");
         }
@@ -355,7 +396,7 @@ mod tests {
     #[test]
     fn crd_subcommand_parses() {
         let cli = Cli::try_parse_from(["batch-terminator", "crd"]).unwrap();
-        assert!(matches!(cli.command, Command::Crd));
+        assert!(matches!(cli.command, Command::Crd(CrdArgs { name: None })));
     }
 
     #[test]
@@ -385,7 +426,7 @@ mod tests {
             assert!(arg.get_long().is_some(), "--{id} is not a long flag");
         }
         // --sim and --sim-kubeconfig exist only with the `sim` feature.
-        let expected = if cfg!(feature = "sim") { 26 } else { 24 };
+        let expected = if cfg!(feature = "sim") { 28 } else { 26 };
         assert_eq!(
             seen, expected,
             "a ServeArgs field was added or removed: update this test"

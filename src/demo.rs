@@ -9,6 +9,7 @@ use kube::api::{Api, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
+use crate::batch::{QueueConfig, QueueState, Queues};
 use crate::config::ServeArgs;
 use crate::serve::{Error, Result, Server, Settings, install_crd};
 
@@ -36,7 +37,7 @@ pub async fn serve(
     if let Some(path) = &args.sim_kubeconfig {
         sim.write_kubeconfig(path).map_err(Error::Sim)?;
     }
-    let server = Server::start(client.clone(), settings).await?;
+    let server = Server::start(client.clone(), demo_settings(settings)).await?;
     seed(&client).await.map_err(Error::Demo)?;
     println!(
         "{}",
@@ -48,6 +49,26 @@ pub async fn serve(
     );
     server.serve_until(stop).await;
     Ok(())
+}
+
+/// Without `--job-queues`, the demo has one queue, `demo`, in its namespace; job definitions
+/// live there too unless `--job-definition-namespace` names another namespace.
+fn demo_settings(mut settings: Settings) -> Settings {
+    if settings.service.queues.is_empty()
+        && let Ok(queues) = Queues::new(vec![QueueConfig {
+            name: NAMESPACE.into(),
+            namespace: NAMESPACE.into(),
+            kueue_local_queue: None,
+            priority: 1,
+            state: QueueState::Enabled,
+        }])
+    {
+        settings.service.queues = queues;
+    }
+    if settings.service.job_definition_namespace == "default" {
+        settings.service.job_definition_namespace = NAMESPACE.into();
+    }
+    settings
 }
 
 /// Creates the demo namespace and Jobs. An existing one is left as it is.

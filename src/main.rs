@@ -4,14 +4,14 @@ use std::io::Write;
 
 use anyhow::Context;
 use batch_terminator::config::{Cli, Command, LogFormat};
-use batch_terminator::{api, legacy, record, serve, telemetry};
+use batch_terminator::{api, legacy, serve, telemetry};
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Crd => {
-            let yaml = record::crd_yaml().context("rendering the CRD")?;
+        Command::Crd(crd) => {
+            let yaml = serve::crds_yaml(crd.name.as_deref()).context("rendering the CRDs")?;
             std::io::stdout()
                 .write_all(yaml.as_bytes())
                 .context("writing the CRD to stdout")?;

@@ -15,10 +15,12 @@ use crate::auth::{Auth, Credentials};
 use crate::config::{AuthMode, ClusterArgs, ServeArgs};
 use crate::controller::lease::LeaseSettings;
 use crate::controller::{self, Context};
+use crate::definition::JobDefinition;
 use crate::index::Index;
 use crate::metrics::Metrics;
 use crate::record::JobTermination;
 use crate::service::{KubeJobService, ServiceSettings};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
 pub mod http;
 pub mod tls;
@@ -115,6 +117,8 @@ impl Settings {
                 region: args.region.clone(),
                 account_id: args.account_id.clone(),
                 strict_unknown_jobs: args.strict_unknown_jobs,
+                queues: args.job_queues.clone(),
+                job_definition_namespace: args.job_definition_namespace.clone(),
             },
             shutdown_timeout: args.shutdown_timeout,
             auth,
@@ -189,7 +193,14 @@ impl Server {
 
         let index = Index::new();
         let (trigger_tx, trigger_rx) = mpsc::unbounded_channel();
+        // Held Jobs (dependsOn) are woken by the same watches, before they start.
+        let (held_tx, held_rx) = mpsc::unbounded_channel();
+        index.send_held_to(held_tx.clone());
         let mut tasks = index.spawn_watches(client.clone(), &settings.namespaces, trigger_tx);
+        tasks.push(tokio::spawn(controller::depends::wake_when_complete(
+            index.clone(),
+            held_tx,
+        )));
 
         // Ready while every watch is listed and running (a forbidden namespace aside).
         let ready = readiness.clone();
@@ -235,6 +246,12 @@ impl Server {
                 leader_tx.closed().await;
             }));
         }
+        tasks.push(tokio::spawn(controller::depends::run(
+            ctx.clone(),
+            held_rx,
+            leader_rx.clone(),
+            shutdown_rx.clone(),
+        )));
         tasks.push(tokio::spawn(controller::run(
             ctx,
             trigger_rx,
@@ -390,20 +407,58 @@ pub async fn client_for(args: &ClusterArgs) -> Result<Client> {
     Client::try_from(config).map_err(Error::Client)
 }
 
-/// Installs (or updates) the JobTermination CRD with server-side apply.
-pub async fn install_crd(client: &Client) -> Result<(), kube::Error> {
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+/// The product's CRDs: JobTermination and JobDefinition.
+pub fn crds() -> Vec<CustomResourceDefinition> {
     use kube::CustomResourceExt;
+    vec![JobTermination::crd(), JobDefinition::crd()]
+}
+
+type RenderCrd = fn() -> Result<String, serde_yaml::Error>;
+
+/// The CRDs as YAML documents (`batch-terminator crd`), or only the one named `name`.
+pub fn crds_yaml(name: Option<&str>) -> Result<String, CrdError> {
+    let rendered: [(&str, RenderCrd); 2] = [
+        (
+            "jobterminations.batch-terminator.dev",
+            crate::record::crd_yaml,
+        ),
+        (
+            "jobdefinitions.batch-terminator.dev",
+            crate::definition::crd_yaml,
+        ),
+    ];
+    let docs = rendered
+        .iter()
+        .filter(|(crd, _)| name.is_none_or(|n| n == *crd))
+        .map(|(_, yaml)| yaml().map_err(CrdError::Yaml))
+        .collect::<Result<Vec<_>, _>>()?;
+    if docs.is_empty() {
+        return Err(CrdError::Unknown(name.unwrap_or_default().to_owned()));
+    }
+    Ok(docs.join("---\n"))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CrdError {
+    #[error("no CRD is named {0:?}")]
+    Unknown(String),
+    #[error("rendering a CRD: {0}")]
+    Yaml(#[source] serde_yaml::Error),
+}
+
+/// Installs (or updates) the CRDs with server-side apply.
+pub async fn install_crd(client: &Client) -> Result<(), kube::Error> {
     use kube::api::{Api, Patch, PatchParams};
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let crd = JobTermination::crd();
-    let name = crd.metadata.name.clone().unwrap_or_default();
-    crds.patch(
-        &name,
-        &PatchParams::apply(controller::FIELD_MANAGER).force(),
-        &Patch::Apply(&crd),
-    )
-    .await?;
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in crds() {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        api.patch(
+            &name,
+            &PatchParams::apply(controller::FIELD_MANAGER).force(),
+            &Patch::Apply(&crd),
+        )
+        .await?;
+    }
     Ok(())
 }
 

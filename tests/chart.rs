@@ -187,7 +187,11 @@ fn grants(rules: &Value) -> BTreeSet<(String, String, String)> {
 /// What the code calls, read from crates/k8s: index.rs, controller.rs and service.rs.
 fn expected_grants() -> BTreeSet<(String, String, String)> {
     [
-        ("batch", "jobs", &["list", "watch", "patch", "delete"][..]),
+        (
+            "batch",
+            "jobs",
+            &["list", "watch", "patch", "delete", "create", "get"][..],
+        ),
         ("", "pods", &["list", "watch", "delete"]),
         ("events.k8s.io", "events", &["create"]),
         (
@@ -209,11 +213,19 @@ fn expected_grants() -> BTreeSet<(String, String, String)> {
 /// The leader election's Role in the release namespace.
 const LEASE_ROLE: &str = "bt-batch-terminator-lease";
 
+/// The release namespace's Role: the Lease, and the JobDefinition objects.
 fn lease_grants() -> BTreeSet<(String, String, String)> {
-    ["get", "create", "update"]
+    let leases = ["get", "create", "update"]
         .iter()
-        .map(|v| ("coordination.k8s.io".into(), "leases".into(), v.to_string()))
-        .collect()
+        .map(|v| ("coordination.k8s.io".into(), "leases".into(), v.to_string()));
+    let definitions = ["get", "list", "create", "patch"].iter().map(|v| {
+        (
+            "batch-terminator.dev".into(),
+            "jobdefinitions".into(),
+            v.to_string(),
+        )
+    });
+    leases.chain(definitions).collect()
 }
 
 fn sigv4_values() -> Vec<&'static str> {
@@ -782,6 +794,9 @@ impl Cluster {
             }),
             ..test_support::settings()
         };
+        let mut settings = settings;
+        // As the chart passes it.
+        settings.service.job_definition_namespace = RELEASE_NS.into();
         let server = Server::start(client, settings)
             .await
             .expect("service starts");
@@ -937,6 +952,7 @@ async fn terminate_scenarios(cluster: &Cluster, server: &Server, ns: &str) {
         assert_eq!(detail["isCancelled"], cancelled, "{detail}");
         assert_eq!(detail["isTerminated"], !cancelled, "{detail}");
     }
+    submit_scenario(&http, &api, ns).await;
     let records = Gvr::new("batch-terminator.dev", "v1alpha1", "jobterminations");
     eventually("the records to expire", || async {
         let left = cluster
@@ -954,6 +970,55 @@ async fn terminate_scenarios(cluster: &Cluster, server: &Server, ns: &str) {
             .len();
         (left == 0).then_some(())
     })
+    .await;
+}
+
+/// RegisterJobDefinition (a definition in the release namespace), DescribeJobDefinitions,
+/// SubmitJob into `ns` (the queue named after it) twice as one SDK call's retry, and
+/// DeregisterJobDefinition: every call of the submit side, as the chart's ServiceAccount.
+async fn submit_scenario(http: &reqwest::Client, api: &str, ns: &str) {
+    let name = format!("chart-{ns}");
+    let call = |operation: &str, body: Value, invocation: Option<&str>| {
+        let mut request = http
+            .post(format!("{api}/v1/{operation}"))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(invocation) = invocation {
+            request = request.header("amz-sdk-invocation-id", invocation.to_owned());
+        }
+        async move {
+            let response = request.send().await.expect("request");
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.expect("json");
+            assert_eq!(status, 200, "{body}");
+            body
+        }
+    };
+    let registered = call(
+        "registerjobdefinition",
+        json!({"jobDefinitionName": name, "type": "container",
+               "containerProperties": {"image": "busybox", "command": ["sleep", "5"]}}),
+        None,
+    )
+    .await;
+    assert_eq!(registered["revision"], 1);
+    let described = call(
+        "describejobdefinitions",
+        json!({"jobDefinitionName": name}),
+        None,
+    )
+    .await;
+    assert_eq!(described["jobDefinitions"].as_array().unwrap().len(), 1);
+    let submit = json!({"jobName": "chart", "jobQueue": ns, "jobDefinition": name});
+    let invocation = uuid::Uuid::new_v4().to_string();
+    let first = call("submitjob", submit.clone(), Some(&invocation)).await;
+    let retried = call("submitjob", submit, Some(&invocation)).await;
+    assert_eq!(first["jobId"], retried["jobId"]);
+    call(
+        "deregisterjobdefinition",
+        json!({"jobDefinition": format!("{name}:1")}),
+        None,
+    )
     .await;
 }
 

@@ -4,7 +4,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_batch-terminator");
-const CRD_PATH: &str = "charts/batch-terminator/crds/jobterminations.batch-terminator.dev.yaml";
+/// Each CRD's committed file, named after the CRD.
+const CRDS: &[&str] = &[
+    "jobterminations.batch-terminator.dev",
+    "jobdefinitions.batch-terminator.dev",
+];
 
 /// Runs the binary with no inherited BATCH_TERMINATOR_* variables, plus `env`.
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -20,18 +24,28 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 #[test]
-fn committed_crd_matches_the_rust_types() {
+fn committed_crds_match_the_rust_types() {
+    let mut all = Vec::new();
+    for name in CRDS {
+        let output = run(&["crd", "--name", name], &[]);
+        assert!(output.status.success(), "{output:?}");
+        let generated = String::from_utf8(output.stdout).unwrap();
+        let path = format!("charts/batch-terminator/crds/{name}.yaml");
+        let committed_path = Path::new(env!("CARGO_MANIFEST_DIR")).join(&path);
+        let committed = std::fs::read_to_string(&committed_path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", committed_path.display()));
+        assert!(
+            generated == committed,
+            "{path} has drifted from the Rust types in crates/k8s/src. Regenerate it with:\n\n    \
+             cargo run -q -- crd --name {name} > {path}\n"
+        );
+        all.push(generated);
+    }
     let output = run(&["crd"], &[]);
     assert!(output.status.success(), "{output:?}");
-    let generated = String::from_utf8(output.stdout).unwrap();
-    let committed_path = Path::new(env!("CARGO_MANIFEST_DIR")).join(CRD_PATH);
-    let committed = std::fs::read_to_string(&committed_path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", committed_path.display()));
-    assert!(
-        generated == committed,
-        "{CRD_PATH} has drifted from the Rust types in crates/k8s/src/record.rs. Regenerate it with:\n\n    \
-         cargo run -q -- crd > {CRD_PATH}\n"
-    );
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), all.join("---\n"));
+    let output = run(&["crd", "--name", "nothing.example"], &[]);
+    assert!(!output.status.success(), "an unknown CRD name fails");
 }
 
 #[test]

@@ -2,41 +2,24 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_batch::config::Region;
 use aws_sdk_batch::config::retry::RetryConfig;
 use aws_smithy_async::time::StaticTimeSource;
 use batch_terminator::auth::{Auth, Credentials};
 use kube::ResourceExt;
 use serde_json::json;
 
-use crate::harness::{Env, settings, sim_config};
+use crate::harness::{Env, code_and_message, sdk_client, settings, sim_config};
 
 /// A client signing with this key; `at` fixes the clock it signs with. No retries, so each
 /// error is the server's first answer.
 fn sdk(env: &Env, key: &str, secret: &str, at: Option<SystemTime>) -> aws_sdk_batch::Client {
-    let mut config = aws_sdk_batch::Config::builder()
-        .endpoint_url(&env.endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            key, secret, None, None, "test",
-        ))
-        .retry_config(RetryConfig::disabled())
-        .behavior_version_latest();
-    if let Some(at) = at {
-        config = config.time_source(StaticTimeSource::new(at));
-    }
-    aws_sdk_batch::Client::from_conf(config.build())
-}
-
-/// The error code and message of a failed call, as the SDK surfaces them.
-macro_rules! code_and_message {
-    ($result:expr $(,)?) => {{
-        let err = $result.expect_err("the call fails").into_service_error();
-        (
-            err.meta().code().unwrap_or_default().to_owned(),
-            err.meta().message().unwrap_or_default().to_owned(),
-        )
-    }};
+    sdk_client(env, key, secret, |config| {
+        let config = config.retry_config(RetryConfig::disabled());
+        match at {
+            Some(at) => config.time_source(StaticTimeSource::new(at)),
+            None => config,
+        }
+    })
 }
 
 /// Three keys: one for the test's namespace, one for another namespace, one that may only

@@ -136,6 +136,22 @@ impl Env {
         job_spec: Value,
         pod_annotations: Value,
     ) -> Job {
+        let metadata = json!({"name": name, "namespace": ns, "labels": labels});
+        self.create_job_with(metadata, job_spec, pod_annotations)
+            .await
+    }
+
+    /// [`Env::create_job`] with this Job metadata (name, namespace, labels, annotations).
+    pub async fn create_job_with(
+        &self,
+        metadata: Value,
+        job_spec: Value,
+        pod_annotations: Value,
+    ) -> Job {
+        let ns = metadata["namespace"]
+            .as_str()
+            .unwrap_or(&self.ns)
+            .to_string();
         let mut spec = json!({
             "backoffLimit": 3,
             "template": {
@@ -150,11 +166,11 @@ impl Env {
         json_merge(&mut spec, job_spec);
         let job: Job = serde_json::from_value(json!({
             "apiVersion": "batch/v1", "kind": "Job",
-            "metadata": {"name": name, "namespace": ns, "labels": labels},
+            "metadata": metadata,
             "spec": spec,
         }))
         .expect("job");
-        Api::<Job>::namespaced(self.client.clone(), ns)
+        Api::<Job>::namespaced(self.client.clone(), &ns)
             .create(&PostParams::default(), &job)
             .await
             .expect("job created")
@@ -259,6 +275,36 @@ impl Env {
         .await
     }
 }
+
+/// An `aws-sdk-batch` client for the service, signing with this key in us-east-1; `configure`
+/// adds to its configuration (retries, timeouts, a clock).
+pub fn sdk_client(
+    env: &Env,
+    key: &str,
+    secret: &str,
+    configure: impl FnOnce(aws_sdk_batch::config::Builder) -> aws_sdk_batch::config::Builder,
+) -> aws_sdk_batch::Client {
+    let config = aws_sdk_batch::Config::builder()
+        .endpoint_url(&env.endpoint)
+        .region(aws_sdk_batch::config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            key, secret, None, None, "test",
+        ))
+        .behavior_version_latest();
+    aws_sdk_batch::Client::from_conf(configure(config).build())
+}
+
+/// The error code and message of a failed `aws-sdk-batch` call, as the SDK surfaces them.
+macro_rules! code_and_message {
+    ($result:expr $(,)?) => {{
+        let err = $result.expect_err("the call fails").into_service_error();
+        (
+            err.meta().code().unwrap_or_default().to_owned(),
+            err.meta().message().unwrap_or_default().to_owned(),
+        )
+    }};
+}
+pub(crate) use code_and_message;
 
 /// The User-Agent of the in-process service's requests, to tell them from the test's own.
 pub const SERVICE_AGENT: &str = "batch-terminator-scenario-service";

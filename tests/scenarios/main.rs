@@ -6,10 +6,12 @@ mod auth;
 mod bulk;
 mod controller;
 mod crashes;
+mod depends;
 mod harness;
 mod list;
 mod measure;
 mod signals;
+mod submit;
 
 use harness::{Env, eventually};
 use k8s_openapi::api::batch::v1::Job;
@@ -44,6 +46,11 @@ fn assert_failed_with(detail: &Value, reason: &str, terminated: bool) {
     assert_eq!(detail["statusReason"], reason, "{detail}");
     assert_eq!(detail["isTerminated"], terminated, "{detail}");
     assert_eq!(detail["isCancelled"], !terminated, "{detail}");
+    assert_stopped(detail);
+}
+
+/// A `stoppedAt` in epoch milliseconds.
+fn assert_stopped(detail: &Value) {
     assert!(
         detail["stoppedAt"]
             .as_i64()

@@ -76,10 +76,11 @@ tests/chart.rs fails when a rule is not used by some request during the terminat
 */}}
 {{- define "batch-terminator.rules" -}}
 # index watches Jobs; controller actions::patch_job() JSON-patches one (annotations, fence
-# or suspend), delete_job() deletes a cancelled one.
+# or suspend), delete_job() deletes a cancelled one; service/submit.rs creates a submitted
+# one, and reads it back when a retried SubmitJob meets it (409).
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["list", "watch", "patch", "delete"]
+  verbs: ["list", "watch", "patch", "delete", "create", "get"]
 # index watches the Jobs' pods; actions::delete_pod() deletes a terminated Job's pods.
 - apiGroups: [""]
   resources: ["pods"]

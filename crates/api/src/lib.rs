@@ -35,7 +35,8 @@ use batch_terminator_core::{auth, batch};
 
 use crate::auth::{Auth, Caller};
 use crate::batch::{
-    DescribeCommand, JobDetail, ListFilter, ListPage, ListParams, ListQuery, TerminateCommand,
+    DefinitionContent, DefinitionQuery, DefinitionRef, DescribeCommand, JobDefinition, JobDetail,
+    JobQueueDetail, ListFilter, ListPage, ListParams, ListQuery, SubmitCommand, TerminateCommand,
     TerminateKind,
 };
 
@@ -51,9 +52,15 @@ pub use extract::AwsJson;
 pub use operation::{OPERATIONS, Operation, Spec};
 pub use wire::{
     BulkJobEntry, BulkJobError, BulkJobSuccess, BulkJobsRequest, BulkJobsResponse,
-    CancelJobRequest, DescribeJobsRequest, DescribeJobsResponse, EmptyResponse, ErrorResponse,
-    KeyValuesPair, ListJobsRequest, ListJobsResponse, TerminateJobRequest,
+    CancelJobRequest, DeregisterJobDefinitionRequest, DescribeJobDefinitionsRequest,
+    DescribeJobDefinitionsResponse, DescribeJobQueuesRequest, DescribeJobQueuesResponse,
+    DescribeJobsRequest, DescribeJobsResponse, EmptyResponse, ErrorResponse, KeyValuesPair,
+    ListJobsRequest, ListJobsResponse, RegisterJobDefinitionRequest, RegisterJobDefinitionResponse,
+    SubmitJobRequest, SubmitJobResponse, TerminateJobRequest,
 };
+
+/// The header the AWS SDKs send with the same value on every retry of one call.
+pub const INVOCATION_ID_HEADER: HeaderName = HeaderName::from_static("amz-sdk-invocation-id");
 
 /// `x-amzn-RequestId` (header names are case-insensitive; clients look it up that way).
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-amzn-requestid");
@@ -89,6 +96,63 @@ pub trait JobService: Send + Sync + 'static {
         ctx: RequestContext,
         query: ListQuery,
     ) -> impl Future<Output = Result<ListPage, ServiceError>> + Send;
+
+    /// SubmitJob. A service that only terminates answers that it does not submit.
+    fn submit(
+        &self,
+        ctx: RequestContext,
+        command: SubmitCommand,
+    ) -> impl Future<Output = Result<SubmitJobResponse, ServiceError>> + Send {
+        let _ = (ctx, command);
+        async { Err(not_supported("SubmitJob")) }
+    }
+
+    /// RegisterJobDefinition: the new revision.
+    fn register_definition(
+        &self,
+        ctx: RequestContext,
+        name: String,
+        content: DefinitionContent,
+    ) -> impl Future<Output = Result<JobDefinition, ServiceError>> + Send {
+        let _ = (ctx, name, content);
+        async { Err(not_supported("RegisterJobDefinition")) }
+    }
+
+    /// DescribeJobDefinitions: one page, and the token of the next.
+    fn describe_definitions(
+        &self,
+        ctx: RequestContext,
+        query: DefinitionQuery,
+    ) -> impl Future<Output = Result<(Vec<JobDefinition>, Option<String>), ServiceError>> + Send
+    {
+        let _ = (ctx, query);
+        async { Err(not_supported("DescribeJobDefinitions")) }
+    }
+
+    /// DeregisterJobDefinition of one revision.
+    fn deregister_definition(
+        &self,
+        ctx: RequestContext,
+        definition: DefinitionRef,
+    ) -> impl Future<Output = Result<(), ServiceError>> + Send {
+        let _ = (ctx, definition);
+        async { Err(not_supported("DeregisterJobDefinition")) }
+    }
+
+    /// DescribeJobQueues: names or ARNs (all when empty), one page.
+    fn describe_queues(
+        &self,
+        ctx: RequestContext,
+        request: DescribeJobQueuesRequest,
+    ) -> impl Future<Output = Result<(Vec<JobQueueDetail>, Option<String>), ServiceError>> + Send
+    {
+        let _ = (ctx, request);
+        async { Err(not_supported("DescribeJobQueues")) }
+    }
+}
+
+fn not_supported(operation: &str) -> ServiceError {
+    ServiceError::Client(format!("{operation} is not supported by this service"))
 }
 
 /// The `x-amzn-RequestId` of a request.
@@ -103,6 +167,8 @@ pub struct RequestContext {
     /// Who is asking, and the namespaces it may touch: the service checks a job's
     /// namespace against it after lookup.
     pub caller: Caller,
+    /// The `amz-sdk-invocation-id` header: one value for all retries of one SDK call.
+    pub invocation_id: Option<String>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
@@ -127,6 +193,12 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
                 .get::<Caller>()
                 .cloned()
                 .unwrap_or_else(Caller::nobody),
+            invocation_id: parts
+                .headers
+                .get(INVOCATION_ID_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty() && v.len() <= 128)
+                .map(str::to_owned),
         })
     }
 }
@@ -224,6 +296,11 @@ fn handler<S: JobService>(operation: Operation) -> MethodRouter<Arc<S>> {
         Operation::CancelJob => post(cancel_job::<S>),
         Operation::DescribeJobs => post(describe_jobs::<S>),
         Operation::ListJobs => post(list_jobs::<S>),
+        Operation::SubmitJob => post(submit_job::<S>),
+        Operation::RegisterJobDefinition => post(register_job_definition::<S>),
+        Operation::DescribeJobDefinitions => post(describe_job_definitions::<S>),
+        Operation::DeregisterJobDefinition => post(deregister_job_definition::<S>),
+        Operation::DescribeJobQueues => post(describe_job_queues::<S>),
         Operation::TerminateJobs => post(terminate_jobs::<S>),
         Operation::CancelJobs => post(cancel_jobs::<S>),
         Operation::OpenApiDocument => get(openapi_document),
@@ -362,6 +439,92 @@ async fn list_jobs<S: JobService>(
     ok_json(&ListJobsResponse {
         job_summary_list: page.jobs,
         next_token: page.next_token,
+    })
+}
+
+async fn submit_job<S: JobService>(
+    State(service): State<Arc<S>>,
+    ctx: RequestContext,
+    AwsJson(req): AwsJson<SubmitJobRequest>,
+) -> Result<Response, ApiError> {
+    let command = SubmitCommand::new(req)?;
+    tracing::info!(
+        job_name = command.job_name,
+        job_queue = command.job_queue,
+        "submit requested"
+    );
+    ok_json(&service.submit(ctx, command).await?)
+}
+
+async fn register_job_definition<S: JobService>(
+    State(service): State<Arc<S>>,
+    ctx: RequestContext,
+    AwsJson(req): AwsJson<RegisterJobDefinitionRequest>,
+) -> Result<Response, ApiError> {
+    let name = req.job_definition_name.unwrap_or_default();
+    crate::batch::validate_definition_name(&name)?;
+    req.content.validate()?;
+    let registered = service.register_definition(ctx, name, req.content).await?;
+    ok_json(&RegisterJobDefinitionResponse {
+        job_definition_name: registered.job_definition_name,
+        job_definition_arn: registered.job_definition_arn,
+        revision: registered.revision,
+    })
+}
+
+async fn describe_job_definitions<S: JobService>(
+    State(service): State<Arc<S>>,
+    ctx: RequestContext,
+    AwsJson(req): AwsJson<DescribeJobDefinitionsRequest>,
+) -> Result<Response, ApiError> {
+    let query = DefinitionQuery::new(
+        req.job_definitions,
+        req.job_definition_name,
+        req.status,
+        req.max_results,
+        req.next_token,
+    )?;
+    let (job_definitions, next_token) = service.describe_definitions(ctx, query).await?;
+    ok_json(&DescribeJobDefinitionsResponse {
+        job_definitions,
+        next_token,
+    })
+}
+
+async fn deregister_job_definition<S: JobService>(
+    State(service): State<Arc<S>>,
+    ctx: RequestContext,
+    AwsJson(req): AwsJson<DeregisterJobDefinitionRequest>,
+) -> Result<Response, ApiError> {
+    let text =
+        req.job_definition
+            .filter(|d| !d.is_empty())
+            .ok_or(crate::batch::Error::Required {
+                field: "jobDefinition",
+            })?;
+    let definition = match DefinitionRef::parse("jobDefinition", &text)? {
+        DefinitionRef::Latest(_) => {
+            return Err(crate::batch::Error::Invalid {
+                field: "jobDefinition",
+                message: format!("{text:?} names no revision: give name:revision or an ARN"),
+            }
+            .into());
+        }
+        revision => revision,
+    };
+    service.deregister_definition(ctx, definition).await?;
+    ok_json(&EmptyResponse {})
+}
+
+async fn describe_job_queues<S: JobService>(
+    State(service): State<Arc<S>>,
+    ctx: RequestContext,
+    AwsJson(req): AwsJson<DescribeJobQueuesRequest>,
+) -> Result<Response, ApiError> {
+    let (job_queues, next_token) = service.describe_queues(ctx, req).await?;
+    ok_json(&DescribeJobQueuesResponse {
+        job_queues,
+        next_token,
     })
 }
 

@@ -6,8 +6,11 @@ use serde_json::Value;
 
 use crate::openapi::{self, schema};
 use crate::wire::{
-    BulkJobsRequest, BulkJobsResponse, CancelJobRequest, DescribeJobsRequest, DescribeJobsResponse,
-    EmptyResponse, ListJobsRequest, ListJobsResponse, TerminateJobRequest,
+    BulkJobsRequest, BulkJobsResponse, CancelJobRequest, DeregisterJobDefinitionRequest,
+    DescribeJobDefinitionsRequest, DescribeJobDefinitionsResponse, DescribeJobQueuesRequest,
+    DescribeJobQueuesResponse, DescribeJobsRequest, DescribeJobsResponse, EmptyResponse,
+    ListJobsRequest, ListJobsResponse, RegisterJobDefinitionRequest, RegisterJobDefinitionResponse,
+    SubmitJobRequest, SubmitJobResponse, TerminateJobRequest,
 };
 
 /// The AWS operation a request is for. The request-context middleware puts it in the
@@ -18,6 +21,11 @@ pub enum Operation {
     CancelJob,
     DescribeJobs,
     ListJobs,
+    SubmitJob,
+    RegisterJobDefinition,
+    DescribeJobDefinitions,
+    DeregisterJobDefinition,
+    DescribeJobQueues,
     /// The bulk TerminateJob (an extension; each entry is a TerminateJob).
     TerminateJobs,
     /// The bulk CancelJob (an extension; each entry is a CancelJob).
@@ -82,6 +90,53 @@ pub const OPERATIONS: &[Spec] = &[
         request: schema::<ListJobsRequest>,
         response: schema::<ListJobsResponse>,
         grant: "ListJobs",
+    },
+    Spec {
+        operation: Operation::SubmitJob,
+        name: "SubmitJob",
+        path: "/v1/submitjob",
+        summary: "Create a Kubernetes Job in the queue's namespace from a job definition; a \
+                  retry of one SDK call (same amz-sdk-invocation-id) answers the same job.",
+        request: schema::<SubmitJobRequest>,
+        response: schema::<SubmitJobResponse>,
+        grant: "SubmitJob",
+    },
+    Spec {
+        operation: Operation::RegisterJobDefinition,
+        name: "RegisterJobDefinition",
+        path: "/v1/registerjobdefinition",
+        summary: "Register the next revision of a job definition (a JobDefinition object).",
+        request: schema::<RegisterJobDefinitionRequest>,
+        response: schema::<RegisterJobDefinitionResponse>,
+        grant: "RegisterJobDefinition",
+    },
+    Spec {
+        operation: Operation::DescribeJobDefinitions,
+        name: "DescribeJobDefinitions",
+        path: "/v1/describejobdefinitions",
+        summary: "Describe job definitions by name, name:revision, ARN or status, by name \
+                  then revision; the last page has no nextToken.",
+        request: schema::<DescribeJobDefinitionsRequest>,
+        response: schema::<DescribeJobDefinitionsResponse>,
+        grant: "DescribeJobDefinitions",
+    },
+    Spec {
+        operation: Operation::DeregisterJobDefinition,
+        name: "DeregisterJobDefinition",
+        path: "/v1/deregisterjobdefinition",
+        summary: "Make a job definition revision INACTIVE.",
+        request: schema::<DeregisterJobDefinitionRequest>,
+        response: schema::<EmptyResponse>,
+        grant: "DeregisterJobDefinition",
+    },
+    Spec {
+        operation: Operation::DescribeJobQueues,
+        name: "DescribeJobQueues",
+        path: "/v1/describejobqueues",
+        summary: "Describe the configured job queues, by name; the last page has no nextToken.",
+        request: schema::<DescribeJobQueuesRequest>,
+        response: schema::<DescribeJobQueuesResponse>,
+        grant: "DescribeJobQueues",
     },
     Spec {
         operation: Operation::TerminateJobs,

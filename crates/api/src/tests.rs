@@ -402,10 +402,15 @@ async fn wrong_method_is_a_client_exception() {
 
 #[tokio::test]
 async fn unknown_path_is_a_json_404() {
-    let a = post_json(Arc::new(Fake::default()), "/v1/submitjob", json!({})).await;
+    let a = post_json(
+        Arc::new(Fake::default()),
+        "/v1/createcomputeenvironment",
+        json!({}),
+    )
+    .await;
     assert_eq!(
         a.error(StatusCode::NOT_FOUND, "UnknownOperationException"),
-        "no operation at POST /v1/submitjob"
+        "no operation at POST /v1/createcomputeenvironment"
     );
     request_id(&a);
 }

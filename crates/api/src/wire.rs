@@ -4,7 +4,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::batch::{JobDetail, JobSummary};
+pub use crate::batch::SubmitJobRequest;
+use crate::batch::{DefinitionContent, JobDefinition, JobDetail, JobQueueDetail, JobSummary};
 
 /// `null` reads as the default. Required fields are `Option`s instead (missing, `null` and
 /// `""` all get the same "is required" answer), with a schema that still says required.
@@ -160,6 +161,102 @@ pub struct BulkJobError {
     /// True when the caller's request was at fault (do not retry it unchanged); false for
     /// server errors, which may be retried.
     pub sender_fault: bool,
+}
+
+/// `POST /v1/registerjobdefinition`: a new revision of a job definition.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterJobDefinitionRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(required, with = "String", length(min = 1, max = 128))]
+    pub job_definition_name: Option<String>,
+    #[serde(flatten)]
+    pub content: DefinitionContent,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterJobDefinitionResponse {
+    pub job_definition_name: String,
+    pub job_definition_arn: String,
+    pub revision: i32,
+}
+
+/// `POST /v1/describejobdefinitions`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeJobDefinitionsRequest {
+    /// Up to 100 names (every revision), `name:revision`s or ARNs.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    #[schemars(length(max = 100))]
+    pub job_definitions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_results: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_definition_name: Option<String>,
+    /// `ACTIVE` or `INACTIVE`; both when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeJobDefinitionsResponse {
+    pub job_definitions: Vec<JobDefinition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// `POST /v1/deregisterjobdefinition`: the revision becomes INACTIVE.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeregisterJobDefinitionRequest {
+    /// `name:revision` or a job-definition ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(required, with = "String", length(min = 1))]
+    pub job_definition: Option<String>,
+}
+
+/// `POST /v1/describejobqueues`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeJobQueuesRequest {
+    /// Names or ARNs; every configured queue when absent.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub job_queues: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_results: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeJobQueuesResponse {
+    pub job_queues: Vec<JobQueueDetail>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// SubmitJob's answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmitJobResponse {
+    pub job_arn: String,
+    pub job_name: String,
+    pub job_id: String,
 }
 
 /// The body of every error response (also in the `X-Amzn-ErrorType` header).

@@ -120,9 +120,13 @@ impl Cluster {
     }
 
     fn install_crd(&self, product: &Path) -> Result<()> {
-        let command = format!("{} crd", product.display());
+        // The JobTermination CRD only: the bench submits nothing (`crd` alone prints every CRD).
+        let command = format!(
+            "{} crd --name jobterminations.batch-terminator.dev",
+            product.display()
+        );
         let output = std::process::Command::new(product)
-            .arg("crd")
+            .args(["crd", "--name", "jobterminations.batch-terminator.dev"])
             .output()
             .map_err(|source| Error::Command {
                 command: command.clone(),

@@ -16,7 +16,17 @@ pub use credentials::{Credentials, SecretKey};
 pub use sigv4::{HttpRequest, Verifier};
 
 /// The operation names a credentials file may grant: AWS's own (`batch:<name>` in IAM).
-pub const OPERATIONS: &[&str] = &["TerminateJob", "CancelJob", "DescribeJobs", "ListJobs"];
+pub const OPERATIONS: &[&str] = &[
+    "TerminateJob",
+    "CancelJob",
+    "DescribeJobs",
+    "ListJobs",
+    "SubmitJob",
+    "RegisterJobDefinition",
+    "DescribeJobDefinitions",
+    "DeregisterJobDefinition",
+    "DescribeJobQueues",
+];
 
 /// A set of names (namespaces or operations), or all of them (`"*"` in the file).
 #[derive(Clone, Debug, PartialEq, Eq)]

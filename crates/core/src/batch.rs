@@ -12,9 +12,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 mod attempts;
+mod definition;
 mod depends;
 mod detail;
 mod list;
+mod queue;
+mod submit;
 mod validate;
 mod view;
 
@@ -22,14 +25,32 @@ pub use attempts::{
     MAX_KEPT_ATTEMPTS, MAX_KEPT_CONTAINERS, MAX_KEPT_NAME_BYTES, MAX_KEPT_REASON_BYTES,
     keep_attempts, merge_attempts,
 };
-pub use depends::{ArrayJobDependency, JobDependency};
+pub use definition::{
+    ContainerProperties, DefinitionContent, DefinitionQuery, DefinitionRef, DefinitionStatus,
+    EksContainer, EksEnvironmentVariable, EksMetadata, EksPodProperties, EksProperties,
+    EksResources, EvaluateOnExit, ImagePullSecret, JobDefinition, JobTimeout, KeyValuePair,
+    ResourceRequirement, ResourceType, RetryStrategy, job_definition_arn, validate_definition_name,
+};
+pub use depends::{
+    ArrayJobDependency, DEPENDENT_JOB_FAILED, DependencyOutcome, DependencyState, Gate,
+    JobDependency, gate, is_sequential,
+};
 pub use detail::{
     ArrayPropertiesDetail, ArrayPropertiesSummary, AttemptContainerDetail, AttemptDetail,
-    ContainerSummary, DetailContext, EksAttemptContainerDetail, EksAttemptDetail,
-    EksPodPropertiesDetail, EksPropertiesDetail, JobDetail, JobSummary, array_child_detail,
-    array_children, job_arn, job_detail,
+    ContainerDetail, ContainerSummary, DetailContext, EksAttemptContainerDetail, EksAttemptDetail,
+    EksPodPropertiesDetail, EksPropertiesDetail, JobDetail, JobSummary, SubmittedDetail,
+    array_child_detail, array_children, job_arn, job_detail,
 };
 pub use list::{ListFilter, ListPage, ListParams, ListQuery, ListScope, ListSelection, paginate};
+pub use queue::{
+    ComputeEnvironmentOrder, JobQueueDetail, QueueConfig, QueueConfigError, QueueState, Queues,
+    is_dns_label, is_label_value, job_queue_arn, queue_name,
+};
+pub use submit::{
+    ArrayProperties, ContainerOverrides, ContainerPlan, EksPodPropertiesOverride,
+    EksPropertiesOverride, EnvPlan, EnvValue, FailureAction, FailureRule, JobPlan, PlanContext,
+    PodPlan, Submission, SubmitCommand, SubmitJobRequest, label_safe, plan,
+};
 pub use validate::{
     BulkEntry, DescribeCommand, Error, MAX_BULK_JOBS, MAX_DESCRIBE_JOBS, MAX_REASON_CHARS, Result,
     TerminateCommand, bulk_commands, split_array_child, truncate_utf8,
@@ -41,13 +62,14 @@ pub use view::{
 
 /// An AWS Batch job status, in lifecycle order.
 ///
-/// Mapping choices (see [`batch_state`]): `SUBMITTED` and `PENDING` are never produced from
-/// Kubernetes objects. `SUBMITTED` is the instant before Batch's scheduler looks at a job, and
-/// `PENDING` means "waiting for `dependsOn` jobs"; a Kubernetes Job has neither (its controller
-/// creates pods at once, and Jobs have no dependencies). A Job that waits for anything at all
-/// (suspended by a queue manager, unschedulable, no pod yet) is `RUNNABLE`, which is what
-/// Batch shows for a job waiting for capacity. Both values still parse, so a ListJobs filter
-/// on them is valid and simply matches nothing.
+/// Mapping choices (see [`batch_state`]): `SUBMITTED` is never produced from Kubernetes
+/// objects: it is the instant before Batch's scheduler looks at a job, and SubmitJob creates
+/// the Job already past it. `PENDING` is a job waiting for its `dependsOn` jobs: a Job created
+/// suspended with the `batch-terminator.dev/depends-on` annotation, not yet released by the
+/// dependency controller. Any other Job that waits for anything (suspended by a queue manager,
+/// unschedulable, no pod yet) is `RUNNABLE`, which is what Batch shows for a job waiting for
+/// capacity. `SUBMITTED` still parses, so a ListJobs filter on it is valid and matches
+/// nothing.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
@@ -226,7 +248,9 @@ const COND_FAILURE_TARGET: &str = "FailureTarget";
 /// |---|---|
 /// | condition `Complete` (or `SuccessCriteriaMet`, its 1.31+ forerunner) is True | SUCCEEDED |
 /// | condition `Failed` (or `FailureTarget`, its 1.31+ forerunner) is True | FAILED |
-/// | `spec.suspend: true` | RUNNABLE |
+/// | the dependency controller failed it (a dependency failed) | FAILED |
+/// | `spec.suspend: true`, `dependsOn` not yet released | PENDING |
+/// | `spec.suspend: true` otherwise | RUNNABLE |
 /// | a pod in phase Running | RUNNING |
 /// | a pod bound to a node (`nodeName` set), not yet running | STARTING |
 /// | otherwise (no pod, unschedulable pods, only finished pods awaiting a retry) | RUNNABLE |
@@ -237,8 +261,14 @@ pub fn batch_state(job: &JobView, pods: &[PodView]) -> BatchState {
     if let Some(outcome) = job.outcome() {
         return outcome;
     }
+    if job.dependencies == Some(DependencyOutcome::Failed) {
+        return BatchState::Failed;
+    }
     if job.suspended {
-        return BatchState::Runnable;
+        return match job.is_held() {
+            true => BatchState::Pending,
+            false => BatchState::Runnable,
+        };
     }
     pods_state(pods.iter())
 }

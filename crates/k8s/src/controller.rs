@@ -2,7 +2,8 @@
 //! GET or LIST), decide (pure, [`decide`]), act ([`actions`]: each write one guarded call),
 //! then write status. A record is looked at when it, its Job or its pods change, and at the
 //! one time it carries (its deadline, or the end of its retention); otherwise it waits
-//! ([`run`]). One process acts at a time: the holder of a Lease ([`lease`]).
+//! ([`run`]). One process acts at a time: the holder of a Lease ([`lease`]). The dependency
+//! controller ([`depends`]) runs on the same loop, under the same lease.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -19,6 +20,7 @@ use crate::record::JobTerminationStatus;
 
 pub mod actions;
 pub mod decide;
+pub mod depends;
 pub mod lease;
 pub mod run;
 

@@ -13,8 +13,11 @@ use kube::{Resource, ResourceExt};
 use crate::batch::TerminationPhase;
 use crate::record::{JOB_ID_LABEL, JOB_QUEUE_LABEL, JobTermination, KUEUE_QUEUE_LABEL};
 
+mod held;
 pub mod views;
 mod watches;
+
+pub use held::{HeldTriggers, is_held};
 
 /// The Batch job ID of a Job: its `batch-terminator.dev/job-id` label, else its uid.
 pub fn job_id(job: &Job) -> Option<String> {
@@ -264,6 +267,8 @@ struct Caches {
     /// Last states of pods gone from the cache, per Job (namespace, uid) with an unfinished
     /// record, until the controller keeps them.
     departed: HashMap<Key, Vec<Arc<Pod>>>,
+    /// Jobs waiting for their `dependsOn`, and what they wait for.
+    held: held::Held,
 }
 
 impl Caches {
@@ -306,6 +311,8 @@ impl Caches {
 pub struct Index {
     caches: Arc<RwLock<Caches>>,
     health: Arc<watches::Health>,
+    /// Where the held Jobs to look at again go (see [`Index::send_held_to`]).
+    held_tx: Arc<std::sync::OnceLock<HeldTriggers>>,
 }
 
 impl Default for Index {
@@ -326,8 +333,10 @@ impl Index {
                     |r| Some(r.spec.job_uid.clone()),
                 ),
                 departed: HashMap::new(),
+                held: Default::default(),
             })),
             health: Arc::default(),
+            held_tx: Arc::default(),
         }
     }
 
@@ -445,6 +454,7 @@ impl Index {
     ) -> Vec<ObjectRef<JobTermination>> {
         let mut caches = self.write();
         let changed = caches.jobs.apply(scope, event);
+        self.send_held(caches.held_after_jobs(&changed));
         caches.records_of(
             changed
                 .iter()
@@ -516,6 +526,7 @@ impl Index {
             _ => None,
         };
         let changed = caches.records.apply(scope, event);
+        self.send_held(caches.held_after_records(&changed));
         if let Some(key) = deleted {
             caches.departed.remove(&key);
         }
@@ -561,7 +572,10 @@ impl Index {
     /// arrives see the write.
     pub fn store_job(&self, mut job: Job) {
         watches::strip_job(&mut job);
-        self.write().jobs.apply("", watcher::Event::Apply(job));
+        let mut caches = self.write();
+        let changed = caches.jobs.apply("", watcher::Event::Apply(job));
+        // Only to keep the held set true: the write's own watch event wakes what it must.
+        caches.held_after_jobs(&changed);
     }
 
     /// Stores the record as this process wrote it (see [`Index::store_job`]).

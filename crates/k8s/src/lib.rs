@@ -10,6 +10,7 @@ use batch_terminator_api as api;
 use batch_terminator_core::batch;
 
 pub mod controller;
+pub mod definition;
 pub mod index;
 pub mod legacy;
 pub mod metrics;

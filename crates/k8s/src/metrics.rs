@@ -138,6 +138,10 @@ pub enum Reconciled {
     Complete,
     /// Deleted a record past its retention.
     Expire,
+    /// Released a Job held for its `dependsOn` (the dependency controller).
+    Released,
+    /// Failed a held Job because a dependency failed (the dependency controller).
+    DependencyFailed,
 }
 
 impl Reconciled {
@@ -147,6 +151,8 @@ impl Reconciled {
             Reconciled::NoChange => "none",
             Reconciled::Complete => "complete",
             Reconciled::Expire => "expire",
+            Reconciled::Released => "release",
+            Reconciled::DependencyFailed => "fail",
         }
     }
 }

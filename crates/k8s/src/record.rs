@@ -27,6 +27,17 @@ pub const ACTION_ANNOTATION: &str = "batch-terminator.dev/action";
 /// `batch::JobDependency` (AWS shape). The Job is created suspended and is resumed only once
 /// every dependency has SUCCEEDED.
 pub const DEPENDS_ON_ANNOTATION: &str = "batch-terminator.dev/depends-on";
+/// On a held Job of a queue with a Kueue LocalQueue: the LocalQueue's name. The Job is created
+/// without `kueue.x-k8s.io/queue-name` (Kueue would resume it); whoever releases it adds that
+/// label with this value.
+pub const KUEUE_QUEUE_ANNOTATION: &str = "batch-terminator.dev/kueue-queue";
+/// On a Job created by SubmitJob: what DescribeJobs shows of the submission (the JSON of
+/// `batch::Submission`: job definition ARN, parameters, the effective container or pod,
+/// retry strategy, timeout).
+pub const SUBMISSION_ANNOTATION: &str = "batch-terminator.dev/submission";
+/// What the dependency controller decided for a held Job: `released` or `failed`
+/// (`batch::DependencyOutcome`). Written with the release or the failure, in the same patch.
+pub const DEPENDENCIES_ANNOTATION: &str = "batch-terminator.dev/dependencies";
 /// Label on records carrying the target Job's uid, so records can be selected per Job.
 pub const JOB_UID_LABEL: &str = "batch-terminator.dev/job-uid";
 /// Finalizer that versions before 0.2 put on the pods they stopped, to keep their final state.
@@ -221,6 +232,10 @@ mod tests {
             REASON_ANNOTATION,
             REQUESTED_AT_ANNOTATION,
             ACTION_ANNOTATION,
+            DEPENDS_ON_ANNOTATION,
+            KUEUE_QUEUE_ANNOTATION,
+            DEPENDENCIES_ANNOTATION,
+            SUBMISSION_ANNOTATION,
             JOB_UID_LABEL,
             LEGACY_ATTEMPT_FINALIZER,
         ] {

@@ -5,14 +5,20 @@ use chrono::Utc;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 
-use crate::api::{JobService, RequestContext, ServiceError};
+use crate::api::{
+    DescribeJobQueuesRequest, JobService, RequestContext, ServiceError, SubmitJobResponse,
+};
 use crate::batch::{
-    self, DescribeCommand, DetailContext, JobDetail, JobSummary, ListPage, ListQuery, ListScope,
-    TerminateCommand, TerminateKind, TerminationPhase,
+    self, DefinitionContent, DefinitionQuery, DefinitionRef, DescribeCommand, DetailContext,
+    JobDefinition, JobDetail, JobQueueDetail, JobSummary, ListPage, ListQuery, ListScope, Queues,
+    SubmitCommand, TerminateCommand, TerminateKind, TerminationPhase,
 };
 use crate::controller::FIELD_MANAGER;
-use crate::index::{Index, JobEntry, Lookup, record_queue, views};
-use crate::record::{JOB_QUEUE_LABEL, JOB_UID_LABEL, JobTermination, JobTerminationSpec};
+use crate::index::{Index, JobEntry, Lookup, views};
+use crate::record::{
+    JOB_QUEUE_LABEL, JOB_UID_LABEL, JobTermination, JobTerminationSpec, SUBMISSION_ANNOTATION,
+};
+use k8s_openapi::api::batch::v1::Job;
 
 /// Settings of the API's answers.
 #[derive(Debug, Clone)]
@@ -22,7 +28,16 @@ pub struct ServiceSettings {
     pub account_id: String,
     /// Answer ClientException for an unknown job ID, instead of AWS's 200.
     pub strict_unknown_jobs: bool,
+    /// The configured job queues (`--job-queues`); SubmitJob maps other names to namespaces.
+    pub queues: Queues,
+    /// Where JobDefinition objects live.
+    pub job_definition_namespace: String,
 }
+
+mod definitions;
+mod submit;
+
+pub use submit::{build_job, job_id};
 
 pub struct KubeJobService {
     client: Client,
@@ -80,27 +95,49 @@ impl KubeJobService {
         }
     }
 
+    /// The Batch queue of a job whose queue label says `queue`: a configured queue's name
+    /// when `queue` is its Kueue LocalQueue in `namespace` (Kueue's label wins over ours on a
+    /// Job), else `queue`.
+    fn batch_queue(&self, namespace: &str, queue: String) -> String {
+        match self.settings.queues.by_local_queue(namespace, &queue) {
+            Some(config) => config.name.clone(),
+            None => queue,
+        }
+    }
+
+    /// The jobs of a queue: those labelled with its name and, for a configured queue with a
+    /// Kueue LocalQueue, those of that LocalQueue in its namespace.
+    fn queue_entries(&self, queue: &str) -> Vec<JobEntry> {
+        let mut entries = self.index.queue(queue);
+        if let Some(config) = self.settings.queues.get(queue)
+            && let Some(local_queue) = config.kueue_local_queue.as_deref()
+            && local_queue != queue
+        {
+            entries.extend(
+                self.index
+                    .queue(local_queue)
+                    .into_iter()
+                    .filter(|e| e.namespace().as_deref() == Some(config.namespace.as_str())),
+            );
+        }
+        entries
+    }
+
     /// DescribeJobs' answer for one entry. `child` selects one index of an array job.
     fn detail(&self, id: &str, entry: &JobEntry, child: Option<u32>) -> Option<JobDetail> {
-        let termination = entry
-            .record
-            .as_deref()
-            .map(|r| views::termination_view(r, entry.job.as_deref()));
-        let pods: Vec<batch::PodView> = entry.pods.iter().map(|p| views::pod_view(p)).collect();
-        let job = entry.job.as_deref();
-        let queue = match (job, entry.record.as_deref()) {
-            (Some(job), _) => job_queue(job),
-            (None, Some(record)) => record_queue(record),
-            (None, None) => return None,
-        };
-        let ctx = self.context(id, queue);
-        let view = job.map(views::job_view);
-        match child {
-            None => batch::job_detail(view.as_ref(), &pods, termination.as_ref(), &ctx),
-            Some(index) => {
-                batch::array_child_detail(view.as_ref()?, &pods, index, termination.as_ref(), &ctx)
-            }
-        }
+        let mut detail = views::entry_detail(
+            entry,
+            id,
+            child,
+            &self.settings.region,
+            &self.settings.account_id,
+        )?;
+        detail.job_queue =
+            self.batch_queue(&entry.namespace().unwrap_or_default(), detail.job_queue);
+        Some(match entry.job.as_deref().and_then(submission) {
+            Some(submission) => detail.with_submission(&submission),
+            None => detail,
+        })
     }
 
     /// The summaries of the jobs in the query's scope. A queue lists only the jobs in the
@@ -112,8 +149,7 @@ impl KubeJobService {
     ) -> Result<Vec<JobSummary>, ServiceError> {
         Ok(match &query.scope {
             ListScope::JobQueue(queue) => self
-                .index
-                .queue(queue)
+                .queue_entries(queue)
                 .iter()
                 .filter_map(|entry| {
                     let (id, namespace) = match (entry.job.as_deref(), entry.record.as_deref()) {
@@ -139,7 +175,9 @@ impl KubeJobService {
                     let termination = record
                         .as_deref()
                         .map(|r| views::termination_view(r, Some(&job)));
-                    let ctx = self.context(parent, job_queue(&job));
+                    let queue =
+                        self.batch_queue(&job.namespace().unwrap_or_default(), job_queue(&job));
+                    let ctx = self.context(parent, queue);
                     batch::array_children(&views::job_view(&job), &pods, termination.as_ref(), &ctx)
                         .iter()
                         .map(JobDetail::summary)
@@ -149,6 +187,17 @@ impl KubeJobService {
             },
         })
     }
+}
+
+/// What SubmitJob recorded on a Job it created; `None` for other Jobs (or an annotation
+/// that does not parse, which is logged).
+fn submission(job: &Job) -> Option<batch::Submission> {
+    let text = job.annotations().get(SUBMISSION_ANNOTATION)?;
+    serde_json::from_str(text)
+        .inspect_err(|error| {
+            tracing::warn!(job = job.name_any(), %error, "unreadable submission annotation")
+        })
+        .ok()
 }
 
 /// A CancelJob's record that changed nothing (the job had started).
@@ -335,5 +384,47 @@ impl JobService for KubeJobService {
 
     async fn list(&self, ctx: RequestContext, query: ListQuery) -> Result<ListPage, ServiceError> {
         Ok(batch::paginate(self.summaries(&ctx, &query)?, &query))
+    }
+
+    #[tracing::instrument(skip_all, fields(job_name = command.job_name, job_queue = command.job_queue))]
+    async fn submit(
+        &self,
+        ctx: RequestContext,
+        command: SubmitCommand,
+    ) -> Result<SubmitJobResponse, ServiceError> {
+        self.submit_job(ctx, command).await
+    }
+
+    async fn register_definition(
+        &self,
+        _ctx: RequestContext,
+        name: String,
+        content: DefinitionContent,
+    ) -> Result<JobDefinition, ServiceError> {
+        self.register(name, content).await
+    }
+
+    async fn describe_definitions(
+        &self,
+        _ctx: RequestContext,
+        query: DefinitionQuery,
+    ) -> Result<(Vec<JobDefinition>, Option<String>), ServiceError> {
+        self.describe_definitions_page(query).await
+    }
+
+    async fn deregister_definition(
+        &self,
+        _ctx: RequestContext,
+        definition: DefinitionRef,
+    ) -> Result<(), ServiceError> {
+        self.deregister(definition).await
+    }
+
+    async fn describe_queues(
+        &self,
+        ctx: RequestContext,
+        request: DescribeJobQueuesRequest,
+    ) -> Result<(Vec<JobQueueDetail>, Option<String>), ServiceError> {
+        self.queues_page(&ctx, request)
     }
 }

@@ -50,6 +50,8 @@ pub fn settings() -> batch_terminator::serve::Settings {
             region: "us-east-1".into(),
             account_id: "123456789012".into(),
             strict_unknown_jobs: false,
+            queues: Default::default(),
+            job_definition_namespace: "default".into(),
         },
         shutdown_timeout: Duration::from_secs(5),
         auth: batch_terminator::auth::Auth::None,

@@ -8,10 +8,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::attempts::merge_attempts;
+use super::definition::{
+    EksContainer, JobTimeout, KeyValuePair, ResourceRequirement, RetryStrategy,
+};
+use super::submit::Submission;
 use super::view::{AttemptView, IndexSet, JobView, PodPhase, PodView, TerminationView};
 use super::{
     Action, BatchState, COND_COMPLETE, COND_FAILED, COND_FAILURE_TARGET, COND_SUCCESS_CRITERIA_MET,
-    batch_state, pods_state,
+    DEPENDENT_JOB_FAILED, DependencyOutcome, JobDependency, batch_state, pods_state,
 };
 
 /// Settings and lookups the kube layer supplies for one job.
@@ -65,6 +69,96 @@ pub struct JobDetail {
     /// The Job's labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// The jobs it waits (or waited) for, as submitted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<JobDependency>,
+    /// What SubmitJob recorded: `jobDefinition`, `parameters`, `container`, ... (absent for
+    /// Jobs created by other means).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub submitted: Option<SubmittedDetail>,
+}
+
+/// The fields of a JobDetail that come from SubmitJob.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmittedDetail {
+    /// The job definition's ARN, with its revision.
+    pub job_definition: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, String>,
+    /// The `container` form's effective container, with the last attempt's exit code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerDetail>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_strategy: Option<RetryStrategy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<JobTimeout>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub propagate_tags: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platform_capabilities: Vec<String>,
+}
+
+/// AWS `ContainerDetail`, the fields this service knows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerDetail {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environment: Vec<KeyValuePair>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_requirements: Vec<ResourceRequirement>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl JobDetail {
+    /// Adds what SubmitJob recorded: the AWS job name, the definition, parameters, and the
+    /// effective container (with the last attempt's exit) or pod containers.
+    pub fn with_submission(mut self, submission: &Submission) -> JobDetail {
+        if !submission.job_name.is_empty() {
+            self.job_name = submission.job_name.clone();
+        }
+        let last = self.attempts.last().map(|a| a.container.clone());
+        let container = submission.container.as_ref().map(|c| ContainerDetail {
+            image: c.image.clone(),
+            command: c.command.clone(),
+            job_role_arn: c.job_role_arn.clone(),
+            environment: c.environment.clone(),
+            resource_requirements: c.resource_requirements.clone(),
+            exit_code: last.as_ref().and_then(|a| a.exit_code),
+            reason: last.and_then(|a| a.reason),
+        });
+        if let Some(pod) = submission
+            .eks_properties
+            .as_ref()
+            .and_then(|e| e.pod_properties.as_ref())
+        {
+            let detail = self.eks_properties.get_or_insert(EksPropertiesDetail {
+                pod_properties: EksPodPropertiesDetail::default(),
+            });
+            detail.pod_properties.containers = pod.containers.clone();
+            detail.pod_properties.init_containers = pod.init_containers.clone();
+            detail.pod_properties.service_account_name = pod.service_account_name.clone();
+        }
+        self.submitted = Some(SubmittedDetail {
+            job_definition: submission.job_definition.clone(),
+            parameters: submission.parameters.clone(),
+            container,
+            retry_strategy: submission.retry_strategy.clone(),
+            timeout: submission.timeout.clone(),
+            propagate_tags: submission.propagate_tags,
+            platform_capabilities: submission.platform_capabilities.clone(),
+        });
+        self
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -121,13 +215,20 @@ pub struct EksPropertiesDetail {
     pub pod_properties: EksPodPropertiesDetail,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EksPodPropertiesDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_name: Option<String>,
+    /// A submitted job's pod: its ServiceAccount and containers, as submitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<EksContainer>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub init_containers: Vec<EksContainer>,
 }
 
 /// On an array parent: `size` and `statusSummary`. On a child: `index`.
@@ -347,6 +448,11 @@ fn job_stop(job: &JobView, state: BatchState, pods: &[&PodView]) -> Option<DateT
 
 fn job_reason(job: &JobView, state: BatchState) -> Option<String> {
     match state {
+        // The Job was failed by the fence the dependency controller set, whose condition
+        // (`DeadlineExceeded`) says nothing a Batch client expects.
+        BatchState::Failed if job.dependencies == Some(DependencyOutcome::Failed) => {
+            Some(DEPENDENT_JOB_FAILED.to_string())
+        }
         BatchState::Failed => condition_text(job, FAILURE),
         BatchState::Succeeded => condition_text(job, SUCCESS),
         BatchState::Submitted
@@ -419,6 +525,7 @@ fn eks_properties(pod: Option<&PodView>, attempts: &[AttemptView]) -> Option<Eks
         pod_properties: EksPodPropertiesDetail {
             pod_name: Some(pod_name),
             node_name,
+            ..Default::default()
         },
     })
 }
@@ -482,6 +589,8 @@ pub fn job_detail(
         eks_properties: None,
         array_properties: None,
         tags: job.labels.clone(),
+        depends_on: job.depends_on.clone(),
+        submitted: None,
     };
     if job.indexed {
         let children = children_states(job, pods, termination, ctx);
@@ -536,6 +645,8 @@ fn record_only_detail(t: &TerminationView, ctx: &DetailContext) -> Option<JobDet
         eks_properties: eks_properties(None, &all_attempts),
         array_properties: None,
         tags: BTreeMap::new(),
+        depends_on: Vec::new(),
+        submitted: None,
     })
 }
 
@@ -622,8 +733,8 @@ fn child_state(
     match batch_state(job, &[]) {
         BatchState::Succeeded => BatchState::Succeeded,
         BatchState::Failed => BatchState::Failed,
+        BatchState::Pending => BatchState::Pending,
         BatchState::Submitted
-        | BatchState::Pending
         | BatchState::Runnable
         | BatchState::Starting
         | BatchState::Running => {
@@ -682,6 +793,8 @@ fn child_detail(
             index: i32::try_from(index).ok(),
         }),
         tags: job.labels.clone(),
+        depends_on: job.depends_on.clone(),
+        submitted: None,
     }
 }
 

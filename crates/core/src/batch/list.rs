@@ -8,6 +8,7 @@ use std::cmp::Ordering;
 
 use super::BatchState;
 use super::detail::JobSummary;
+use super::queue::queue_name;
 use super::validate::{Error, Result};
 
 /// ListJobs as received, before validation (the wire type's fields, unchecked).
@@ -172,16 +173,6 @@ impl ListQuery {
             ListSelection::CreatedBefore(t) => job.created_at < *t,
             ListSelection::CreatedAfter(t) => job.created_at > *t,
         }
-    }
-}
-
-/// `arn:aws:batch:<region>:<account>:job-queue/<name>` → `<name>`; a name stays as it is.
-fn queue_name(queue: &str) -> &str {
-    match queue.strip_prefix("arn:") {
-        Some(rest) => rest
-            .split_once(":job-queue/")
-            .map_or(queue, |(_, name)| name),
-        None => queue,
     }
 }
 

@@ -706,3 +706,110 @@ fn kept_attempts_of_an_array_job_go_to_their_child() {
     assert_eq!(children[1].attempts.len(), 1);
     assert_eq!(children[1].eks_attempts[0].pod_name, "train-1-x");
 }
+
+// ---- dependsOn ----
+
+fn held(j: JobView) -> JobView {
+    JobView {
+        suspended: true,
+        depends_on: vec![JobDependency {
+            job_id: "first".into(),
+            kind: None,
+        }],
+        ..j
+    }
+}
+
+#[test]
+fn a_job_held_for_its_dependencies_is_pending_and_shows_them() {
+    let j = held(job());
+    assert_eq!(batch_state(&j, &[]), BatchState::Pending);
+    let d = job_detail(Some(&j), &[], None, &ctx()).expect("detail");
+    assert_eq!(d.status, BatchState::Pending);
+    let json = serde_json::to_value(&d).expect("json");
+    assert_eq!(json["dependsOn"], serde_json::json!([{"jobId": "first"}]));
+    // Released: a suspended Job is RUNNABLE again (its Kueue queue admits it), and the
+    // dependencies stay on show.
+    let released = JobView {
+        dependencies: Some(DependencyOutcome::Released),
+        ..j.clone()
+    };
+    assert_eq!(batch_state(&released, &[]), BatchState::Runnable);
+    let d = job_detail(Some(&released), &[], None, &ctx()).expect("detail");
+    assert_eq!(d.depends_on.len(), 1);
+    // Without dependencies nothing shows, as before.
+    let plain = job_detail(Some(&job()), &[], None, &ctx()).expect("detail");
+    assert!(
+        serde_json::to_value(&plain)
+            .expect("json")
+            .get("dependsOn")
+            .is_none()
+    );
+    // Unsuspended by hand while held: its pods say what it is.
+    let resumed = JobView {
+        suspended: false,
+        ..j
+    };
+    assert_eq!(
+        batch_state(&resumed, &[running_pod("p", 5)]),
+        BatchState::Running
+    );
+}
+
+#[test]
+fn a_job_whose_dependency_failed_is_failed_with_aws_reason_at_once() {
+    let failed = JobView {
+        dependencies: Some(DependencyOutcome::Failed),
+        suspended: false,
+        active_deadline_seconds: Some(0),
+        ..held(job())
+    };
+    // Before the Job controller has written its condition, and after.
+    for j in [
+        failed.clone(),
+        with_cond(
+            failed,
+            cond(
+                "Failed",
+                Some("DeadlineExceeded"),
+                Some("Job was active longer than specified deadline"),
+                7,
+            ),
+        ),
+    ] {
+        let d = job_detail(Some(&j), &[], None, &ctx()).expect("detail");
+        assert_eq!(d.status, BatchState::Failed);
+        assert_eq!(d.status_reason.as_deref(), Some(DEPENDENT_JOB_FAILED));
+        assert!(!d.is_cancelled && !d.is_terminated);
+        assert_eq!(d.started_at, None, "it never ran");
+    }
+}
+
+#[test]
+fn a_cancelled_pending_job_is_cancelled_like_any_queued_job() {
+    assert_eq!(
+        decide_state(BatchState::Pending, TerminateKind::Cancel),
+        Decision::Cancel
+    );
+    assert_eq!(
+        decide_state(BatchState::Pending, TerminateKind::Terminate),
+        Decision::Cancel
+    );
+}
+
+#[test]
+fn the_children_of_a_held_array_are_pending() {
+    let j = held(JobView {
+        completed_indexes: None,
+        ..array_job(3)
+    });
+    let d = job_detail(Some(&j), &[], None, &ctx()).expect("detail");
+    let summary = d
+        .array_properties
+        .and_then(|a| a.status_summary)
+        .expect("statusSummary");
+    assert_eq!(summary[&BatchState::Pending], 3);
+    let child = array_child_detail(&j, &[], 2, None, &ctx()).expect("child");
+    assert_eq!(child.status, BatchState::Pending);
+    assert_eq!(child.depends_on, j.depends_on);
+}

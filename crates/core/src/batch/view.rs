@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Action, BatchState, TerminateKind};
+use super::{Action, BatchState, DependencyOutcome, JobDependency, TerminateKind};
 
 /// What the domain needs of a `batch/v1` Job.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -38,12 +38,21 @@ pub struct JobView {
     pub completed_indexes: Option<String>,
     /// `status.failedIndexes` (only with `backoffLimitPerIndex`), same format.
     pub failed_indexes: Option<String>,
+    /// The `dependsOn` of a submitted job (annotation `batch-terminator.dev/depends-on`).
+    pub depends_on: Vec<JobDependency>,
+    /// What the dependency controller decided (annotation `batch-terminator.dev/dependencies`).
+    pub dependencies: Option<DependencyOutcome>,
 }
 
 impl JobView {
     /// The condition of this type, if any.
     pub fn condition(&self, type_: &str) -> Option<&ConditionView> {
         self.conditions.iter().find(|c| c.type_ == type_)
+    }
+
+    /// Waiting for its `dependsOn` jobs: it has some, and no outcome yet.
+    pub fn is_held(&self) -> bool {
+        !self.depends_on.is_empty() && self.dependencies.is_none()
     }
 
     /// Whether the condition of this type has status "True".

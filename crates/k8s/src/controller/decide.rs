@@ -278,6 +278,11 @@ pub fn is_marked(job: &Job, record: &JobTermination, action: Action) -> bool {
 /// controller with `activeDeadlineSeconds: 0` (terminate). It tests the Job's uid, and for a
 /// new decision also the resourceVersion the decision was made from: a Job that has moved
 /// since (started, finished) fails the patch and nothing happens.
+/// A map key as one JSON-pointer token (`/` and `~` escaped).
+pub fn pointer(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
 pub fn job_patch(
     job: &Job,
     record: &JobTermination,
@@ -292,10 +297,7 @@ pub fn job_patch(
     let wanted = annotations(record, action);
     if job.metadata.annotations.is_some() {
         for (key, value) in wanted {
-            let path = format!(
-                "/metadata/annotations/{}",
-                key.replace('~', "~0").replace('/', "~1")
-            );
+            let path = format!("/metadata/annotations/{}", pointer(key));
             ops.push(json!({"op": "add", "path": path, "value": value}));
         }
     } else {

@@ -1,7 +1,9 @@
-//! The work queue: records come in from the index's watches (a change to the record, its Job or
-//! its pods) and from the one timer each record may carry. Each record is reconciled by one
-//! worker at a time, at most [`CONCURRENCY`] at once, with exponential backoff after errors.
-//! Only the leader works; a process that loses the lease stops at once.
+//! The work queue: objects come in from the index's watches (for a record: a change to the
+//! record, its Job or its pods; for a held Job: a change to it or to a job it waits for) and
+//! from the one timer each may carry. Each object is reconciled by one worker at a time, at
+//! most [`CONCURRENCY`] at once, with exponential backoff after errors. Only the leader works;
+//! a process that loses the lease stops at once. The same loop runs the termination
+//! controller ([`run`]) and the dependency controller (`super::depends::run`).
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -13,7 +15,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::{Context, Next, reconcile};
+use futures::future::BoxFuture;
+use kube::Resource;
+
+use super::{Context, Next, Result, reconcile};
+use crate::index::Index;
 use crate::record::JobTermination;
 
 /// Records reconciled at once.
@@ -24,11 +30,19 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How soon a record is looked at again when a write found the cache behind.
 const SOON: Duration = Duration::from_millis(500);
 
-/// Namespace and name of a record.
-type Key = (String, String);
+/// Namespace and name of the object reconciled.
+pub(super) type Key = (String, String);
 
-fn key(r: ObjectRef<JobTermination>) -> Key {
+fn key<K: Resource>(r: ObjectRef<K>) -> Key {
     (r.namespace.unwrap_or_default(), r.name)
+}
+
+/// What one controller on this loop does.
+pub(super) struct Worker<K: Resource> {
+    /// Every object to look at when this process becomes the leader.
+    pub all: fn(&Index) -> Vec<ObjectRef<K>>,
+    /// Looks at one object.
+    pub reconcile: fn(Arc<Context>, Key) -> BoxFuture<'static, Result<Next>>,
 }
 
 /// The backoff after `failures` consecutive failures.
@@ -122,11 +136,27 @@ impl Queue {
     }
 }
 
-/// Runs the controller until `shutdown` turns true: while `leader` is true it reconciles the
-/// records that `triggers` names (and every record once, on becoming leader).
+/// Runs the termination controller until `shutdown` turns true: while `leader` is true it
+/// reconciles the records that `triggers` names (and every record once, on becoming leader).
 pub async fn run(
     ctx: Arc<Context>,
-    mut triggers: mpsc::UnboundedReceiver<ObjectRef<JobTermination>>,
+    triggers: mpsc::UnboundedReceiver<ObjectRef<JobTermination>>,
+    leader: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let worker = Worker {
+        all: Index::record_refs,
+        reconcile: |ctx, (ns, name)| Box::pin(async move { reconcile(&ctx, &ns, &name).await }),
+    };
+    work(ctx, worker, triggers, leader, shutdown).await
+}
+
+/// The loop: while `leader` is true it reconciles what `triggers` names (and everything once,
+/// on becoming leader), until `shutdown` turns true.
+pub(super) async fn work<K: Resource>(
+    ctx: Arc<Context>,
+    worker: Worker<K>,
+    mut triggers: mpsc::UnboundedReceiver<ObjectRef<K>>,
     mut leader: watch::Receiver<bool>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -144,8 +174,8 @@ pub async fn run(
             workers.abort_all();
             queue.clear();
             if leading {
-                tracing::info!("leading: reconciling every record");
-                for r in ctx.index.record_refs() {
+                tracing::info!("leading: reconciling everything once");
+                for r in (worker.all)(&ctx.index) {
                     queue.push(key(r));
                 }
             } else {
@@ -155,14 +185,15 @@ pub async fn run(
         while leading && workers.len() < CONCURRENCY {
             let Some(key) = queue.pop() else { break };
             let ctx = ctx.clone();
+            let reconcile = worker.reconcile;
             workers.spawn(async move {
-                let outcome = reconcile(&ctx, &key.0, &key.1).await.map_err(|error| {
+                let outcome = reconcile(ctx.clone(), key.clone()).await.map_err(|error| {
                     let stage = error.stage();
                     ctx.metrics.controller.failed(stage);
                     let error: &dyn std::error::Error = &error;
                     tracing::warn!(
                         namespace = key.0,
-                        record = key.1,
+                        name = key.1,
                         stage = stage.as_str(),
                         error,
                         "reconcile failed"

@@ -5,11 +5,12 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 
+use super::JobEntry;
 use crate::batch::{
-    self, BatchState, ConditionView, ContainerView, JobView, PodPhase, PodView, TerminationPhase,
-    TerminationView,
+    self, BatchState, ConditionView, ContainerView, DetailContext, JobDetail, JobView, PodPhase,
+    PodView, TerminationPhase, TerminationView,
 };
-use crate::record::JobTermination;
+use crate::record::{DEPENDENCIES_ANNOTATION, DEPENDS_ON_ANNOTATION, JobTermination};
 
 /// A Kubernetes timestamp as the domain's chrono time.
 pub fn time(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> DateTime<Utc> {
@@ -18,6 +19,25 @@ pub fn time(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> DateTim
 }
 
 const COMPLETION_INDEX: &str = "batch.kubernetes.io/job-completion-index";
+
+/// The `dependsOn` a Job carries in its annotation. A value that does not parse is no
+/// dependency (the Job is then an ordinary suspended one, RUNNABLE), and is logged.
+pub fn depends_on(job: &Job) -> Vec<batch::JobDependency> {
+    let Some(value) = job.annotations().get(DEPENDS_ON_ANNOTATION) else {
+        return Vec::new();
+    };
+    serde_json::from_str(value).unwrap_or_else(|error| {
+        tracing::debug!(job = %job.name_any(), %error, "the {DEPENDS_ON_ANNOTATION} annotation does not parse; ignored");
+        Vec::new()
+    })
+}
+
+/// What the dependency controller decided for a Job, if anything.
+pub fn dependency_outcome(job: &Job) -> Option<batch::DependencyOutcome> {
+    job.annotations()
+        .get(DEPENDENCIES_ANNOTATION)
+        .and_then(|v| batch::DependencyOutcome::parse(v))
+}
 
 pub fn job_view(job: &Job) -> JobView {
     let spec = job.spec.as_ref();
@@ -55,6 +75,8 @@ pub fn job_view(job: &Job) -> JobView {
         deleted: job.metadata.deletion_timestamp.is_some(),
         completed_indexes: status.and_then(|s| s.completed_indexes.clone()),
         failed_indexes: status.and_then(|s| s.failed_indexes.clone()),
+        depends_on: depends_on(job),
+        dependencies: dependency_outcome(job),
     }
 }
 
@@ -140,6 +162,39 @@ pub fn termination_view(record: &JobTermination, job: Option<&Job>) -> Terminati
         job_created_at: Some(record.spec.job_created_at),
         job_started_at: status.started_at,
         attempts: status.attempts,
+    }
+}
+
+/// DescribeJobs' answer for one job the index found. `id` is its job ID (for a child, its
+/// array parent's); `child` selects one index of an array job. `None` when there is nothing
+/// to describe (no Job and no record, or an index out of range).
+pub fn entry_detail(
+    entry: &JobEntry,
+    id: &str,
+    child: Option<u32>,
+    region: &str,
+    account: &str,
+) -> Option<JobDetail> {
+    let job = entry.job.as_deref();
+    let termination = entry.record.as_deref().map(|r| termination_view(r, job));
+    let pods: Vec<PodView> = entry.pods.iter().map(|p| pod_view(p)).collect();
+    let queue = match (job, entry.record.as_deref()) {
+        (Some(job), _) => super::job_queue(job),
+        (None, Some(record)) => super::record_queue(record),
+        (None, None) => return None,
+    };
+    let ctx = DetailContext {
+        region: region.to_string(),
+        account: account.to_string(),
+        job_id: id.to_string(),
+        job_queue: queue,
+    };
+    let view = job.map(job_view);
+    match child {
+        None => batch::job_detail(view.as_ref(), &pods, termination.as_ref(), &ctx),
+        Some(index) => {
+            batch::array_child_detail(view.as_ref()?, &pods, index, termination.as_ref(), &ctx)
+        }
     }
 }
 
