@@ -35,6 +35,12 @@ cargo build --bin batch-terminator --no-default-features
 if target/debug/batch-terminator serve --help | grep -qE '^ +--sim'; then
   echo "layering: a --no-default-features build offers --sim" >&2; exit 1
 fi
+# The unit test only a build without `sim` compiles; the count shows that it ran.
+nosim=$(cargo test -q -p batch-terminator --no-default-features --lib a_build_without_sim_has_no_demo_flags 2>&1) \
+  || { echo "$nosim" >&2; exit 1; }
+if ! grep -q "test result: ok. 1 passed" <<<"$nosim"; then
+  echo "layering: a_build_without_sim_has_no_demo_flags did not run: $nosim" >&2; exit 1
+fi
 
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
