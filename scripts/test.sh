@@ -25,9 +25,10 @@ forbid() {
     if grep -qx "$name" <<<"$tree"; then echo "layering: $name is in the tree of: ${*:2}" >&2; exit 1; fi
   done
 }
-forbid "kube k8s-openapi axum hyper tokio kubesim" -p batch-terminator-core
-forbid "kube k8s-openapi kubesim" -p batch-terminator-api
-forbid "kubesim" -p batch-terminator --no-default-features
+# One time type (jiff's Timestamp, as k8s-openapi's): chrono is only kubesim's.
+forbid "kube k8s-openapi axum hyper tokio kubesim chrono" -p batch-terminator-core
+forbid "kube k8s-openapi kubesim chrono" -p batch-terminator-api
+forbid "kubesim chrono" -p batch-terminator --no-default-features
 # The checks can fail: the default build does carry kubesim.
 deps -p batch-terminator | grep -qx kubesim
 # The release build (deploy/Dockerfile) has no --sim flag.

@@ -851,10 +851,10 @@ async fn terminate_scenarios(cluster: &Cluster, server: &Server, ns: &str) {
             job_id: running_id.clone(),
             job_name: "running".into(),
             job_uid: running_id.clone(),
-            job_created_at: chrono::Utc::now(),
+            job_created_at: jiff::Timestamp::now(),
             operation: TerminateKind::Cancel,
             reason: "too late to cancel".into(),
-            requested_at: chrono::Utc::now(),
+            requested_at: jiff::Timestamp::now(),
             request_id: None,
         },
     );

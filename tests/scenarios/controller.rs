@@ -151,10 +151,10 @@ async fn a_terminate_after_a_no_op_cancel_terminates() {
             job_id: id.clone(),
             job_name: job.name_any(),
             job_uid: id.clone(),
-            job_created_at: chrono::Utc::now(),
+            job_created_at: jiff::Timestamp::now(),
             operation: TerminateKind::Cancel,
             reason: "cancel: too late".into(),
-            requested_at: chrono::Utc::now(),
+            requested_at: jiff::Timestamp::now(),
             request_id: None,
         },
     );
