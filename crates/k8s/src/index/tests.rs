@@ -36,6 +36,15 @@ fn pod(ns: &str, name: &str, job_uid: &str) -> Pod {
     }
 }
 
+/// An index that has watched these Jobs appear, in order.
+fn index_of(jobs: impl IntoIterator<Item = Job>) -> Index {
+    let index = Index::new();
+    for job in jobs {
+        index.apply_job("", watcher::Event::Apply(job));
+    }
+    index
+}
+
 fn everywhere(_: &str) -> bool {
     true
 }
@@ -49,12 +58,10 @@ fn found(index: &Index, id: &str) -> JobEntry {
 
 #[test]
 fn finds_jobs_by_label_or_uid_and_a_labelled_job_by_its_uid_too() {
-    let index = Index::new();
-    index.apply_job("", watcher::Event::Apply(job("a", "plain", "uid-1", None)));
-    index.apply_job(
-        "",
-        watcher::Event::Apply(job("a", "labelled", "uid-2", Some("my-id"))),
-    );
+    let index = index_of([
+        job("a", "plain", "uid-1", None),
+        job("a", "labelled", "uid-2", Some("my-id")),
+    ]);
     assert_eq!(found(&index, "uid-1").job.unwrap().name_any(), "plain");
     assert_eq!(found(&index, "my-id").job.unwrap().name_any(), "labelled");
     assert_eq!(found(&index, "uid-2").job.unwrap().name_any(), "labelled");
@@ -82,11 +89,7 @@ fn record_for(ns: &str, uid: &str, id: &str) -> JobTermination {
 
 #[test]
 fn a_uid_always_resolves_to_its_job_whatever_other_jobs_are_labelled() {
-    let index = Index::new();
-    index.apply_job(
-        "",
-        watcher::Event::Apply(job("victim", "v", "uid-v", Some("nightly"))),
-    );
+    let index = index_of([job("victim", "v", "uid-v", Some("nightly"))]);
     // Another tenant labels its Jobs with the victim's uid and the victim's label.
     index.apply_job(
         "",
@@ -113,15 +116,10 @@ fn a_uid_always_resolves_to_its_job_whatever_other_jobs_are_labelled() {
 
 #[test]
 fn a_label_resolves_only_among_the_callers_namespaces() {
-    let index = Index::new();
-    index.apply_job(
-        "",
-        watcher::Event::Apply(job("victim", "v", "uid-v", Some("nightly"))),
-    );
-    index.apply_job(
-        "",
-        watcher::Event::Apply(job("attacker", "a", "uid-a", Some("nightly"))),
-    );
+    let index = index_of([
+        job("victim", "v", "uid-v", Some("nightly")),
+        job("attacker", "a", "uid-a", Some("nightly")),
+    ]);
     let victim = |ns: &str| ns == "victim";
     let attacker = |ns: &str| ns == "attacker";
     let nobody = |_: &str| false;
@@ -163,8 +161,7 @@ fn record(ns: &str, job_uid: &str, phase: Option<TerminationPhase>) -> JobTermin
 
 #[test]
 fn pods_that_leave_during_a_termination_are_kept_as_departed() {
-    let index = Index::new();
-    index.apply_job("", watcher::Event::Apply(job("a", "j", "uid-1", None)));
+    let index = index_of([job("a", "j", "uid-1", None)]);
     index.apply_pod("", watcher::Event::Apply(pod("a", "p1", "uid-1")));
     index.apply_pod("", watcher::Event::Apply(pod("a", "p2", "uid-1")));
     // No record yet: a deleted pod is simply gone.
@@ -234,8 +231,7 @@ fn legacy_held_pods_are_found() {
 
 #[test]
 fn pods_are_found_through_their_job() {
-    let index = Index::new();
-    index.apply_job("", watcher::Event::Apply(job("a", "j", "uid-1", None)));
+    let index = index_of([job("a", "j", "uid-1", None)]);
     index.apply_pod("", watcher::Event::Apply(pod("a", "p1", "uid-1")));
     index.apply_pod("", watcher::Event::Apply(pod("a", "p2", "uid-1")));
     index.apply_pod("", watcher::Event::Apply(pod("a", "other", "uid-9")));
@@ -246,29 +242,19 @@ fn pods_are_found_through_their_job() {
 
 #[test]
 fn a_label_shared_across_namespaces_is_ambiguous() {
-    let index = Index::new();
-    index.apply_job(
-        "",
-        watcher::Event::Apply(job("a", "j", "uid-1", Some("same"))),
-    );
-    index.apply_job(
-        "",
-        watcher::Event::Apply(job("b", "j", "uid-2", Some("same"))),
-    );
+    let index = index_of([
+        job("a", "j", "uid-1", Some("same")),
+        job("b", "j", "uid-2", Some("same")),
+    ]);
     assert!(matches!(index.lookup("same", everywhere), Lookup::Ambiguous(ns) if ns.len() == 2));
 }
 
 #[test]
 fn relabelling_moves_the_index_entry() {
-    let index = Index::new();
-    index.apply_job(
-        "",
-        watcher::Event::Apply(job("a", "j", "uid-1", Some("old"))),
-    );
-    index.apply_job(
-        "",
-        watcher::Event::Apply(job("a", "j", "uid-1", Some("new"))),
-    );
+    let index = index_of([
+        job("a", "j", "uid-1", Some("old")),
+        job("a", "j", "uid-1", Some("new")),
+    ]);
     assert!(matches!(index.lookup("old", everywhere), Lookup::NotFound));
     assert!(matches!(index.lookup("new", everywhere), Lookup::Found(_)));
 }

@@ -148,13 +148,13 @@ pub fn started_at<'a>(pods: impl IntoIterator<Item = &'a Pod>) -> Option<Timesta
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use k8s_openapi::api::batch::v1::{JobCondition, JobSpec, JobStatus};
     use k8s_openapi::api::core::v1::{
         ContainerState, ContainerStateRunning, ContainerStatus, PodSpec, PodStatus,
     };
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
     fn pod(node: Option<&str>, phase: &str, running: bool) -> Pod {
         Pod {
@@ -180,8 +180,16 @@ mod tests {
         }
     }
 
-    fn job(suspend: bool, condition: Option<&str>) -> Job {
+    /// Job `ns/j` (uid `uid-1`, resourceVersion 7), suspended or not, with `condition` True.
+    pub(crate) fn job(suspend: bool, condition: Option<&str>) -> Job {
         Job {
+            metadata: ObjectMeta {
+                name: Some("j".into()),
+                namespace: Some("ns".into()),
+                uid: Some("uid-1".into()),
+                resource_version: Some("7".into()),
+                ..Default::default()
+            },
             spec: Some(JobSpec {
                 suspend: Some(suspend),
                 ..Default::default()
@@ -196,7 +204,6 @@ mod tests {
                 }),
                 ..Default::default()
             }),
-            ..Default::default()
         }
     }
 

@@ -1,9 +1,9 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::index::views::tests::job;
 use crate::record::JobTerminationSpec;
 use jiff::SignedDuration;
-use k8s_openapi::api::batch::v1::{JobCondition, JobSpec, JobStatus};
 use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStatus, PodSpec,
     PodStatus,
@@ -40,32 +40,6 @@ fn decided(action: Action) -> Option<JobTerminationStatus> {
         deadline: Some(Timestamp::now() + SignedDuration::from_hours(1)),
         ..Default::default()
     })
-}
-
-fn job(suspend: bool, condition: Option<&str>) -> Job {
-    Job {
-        metadata: ObjectMeta {
-            name: Some("j".into()),
-            namespace: Some("ns".into()),
-            uid: Some("uid-1".into()),
-            resource_version: Some("7".into()),
-            ..Default::default()
-        },
-        spec: Some(JobSpec {
-            suspend: Some(suspend),
-            ..Default::default()
-        }),
-        status: Some(JobStatus {
-            conditions: condition.map(|c| {
-                vec![JobCondition {
-                    type_: c.into(),
-                    status: "True".into(),
-                    ..Default::default()
-                }]
-            }),
-            ..Default::default()
-        }),
-    }
 }
 
 fn marked(mut job: Job, r: &JobTermination, action: Action) -> Job {
