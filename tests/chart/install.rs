@@ -36,6 +36,20 @@ struct Cluster {
 }
 
 impl Cluster {
+    /// `helm install` of the chart as release `bt` in `bt-system`, plus `extra`; the notes.
+    async fn install(&self, extra: &[&str]) -> String {
+        let mut args = vec![
+            "install",
+            RELEASE,
+            CHART,
+            "--namespace",
+            RELEASE_NS,
+            "--create-namespace",
+        ];
+        args.extend_from_slice(extra);
+        helm_ok(&self.dir, &args).await
+    }
+
     async fn start(tag: &str) -> Cluster {
         let auth = AuthConfig::default().anonymous_user(UserInfo::superuser());
         let config = kubesim::Config::default()
@@ -342,20 +356,7 @@ async fn installs_into_kubesim_with_rbac_runs_as_its_service_account_and_uninsta
          credentials:\n  accessKeys:\n    AKIAEXAMPLEOPERATOR1: {secretAccessKey: s3cr3t}\n\
          tests:\n  podAnnotations: {kubesim.dev/exit-after: \"0\"}\n",
     );
-    let notes = helm_ok(
-        &cluster.dir,
-        &[
-            "install",
-            RELEASE,
-            CHART,
-            "--namespace",
-            RELEASE_NS,
-            "--create-namespace",
-            "--values",
-            &values,
-        ],
-    )
-    .await;
+    let notes = cluster.install(&["--values", &values]).await;
     assert!(
         notes.contains("aws batch terminate-job --job-id")
             && notes.contains("http://bt-batch-terminator.bt-system.svc:8080"),
@@ -481,20 +482,8 @@ async fn namespaced_install(namespaces: &[&str]) {
     for ns in namespaces {
         cluster.create_namespace(ns).await;
     }
-    helm_ok(
-        &cluster.dir,
-        &[
-            "install",
-            RELEASE,
-            CHART,
-            "--namespace",
-            RELEASE_NS,
-            "--create-namespace",
-            "--set",
-            &format!("watchNamespaces={{{}}}", namespaces.join(",")),
-        ],
-    )
-    .await;
+    let watched = format!("watchNamespaces={{{}}}", namespaces.join(","));
+    cluster.install(&["--set", &watched]).await;
     let objects = cluster.release_objects().await;
     assert!(
         !objects.iter().any(|o| o.1.starts_with("Cluster")),
@@ -573,15 +562,7 @@ fn plurals_of_the_chart_s_kinds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_generated_key_is_kept_across_helm_upgrade() {
     let cluster = Cluster::start("upgrade").await;
-    let install = [
-        "install",
-        RELEASE,
-        CHART,
-        "--namespace",
-        RELEASE_NS,
-        "--create-namespace",
-    ];
-    let notes = helm_ok(&cluster.dir, &install).await;
+    let notes = cluster.install(&[]).await;
     let secret_name = format!("{SERVICE_ACCOUNT}-credentials");
     assert!(
         notes.contains(&format!(
