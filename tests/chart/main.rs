@@ -253,5 +253,9 @@ fn generated_key(objs: &[Value]) -> (String, String, String) {
     )
 }
 
+mod cluster;
 mod install;
+mod lifecycle;
 mod render;
+
+use cluster::*;

@@ -92,7 +92,8 @@ fn auth_none_is_refused_unless_a_network_policy_or_an_explicit_opt_in() {
 
 #[test]
 fn defaults_render_cluster_wide_rbac_with_exactly_the_code_s_verbs() {
-    let objs = render(&["--skip-tests"]);
+    // The upgrade hook has a grant of its own (lifecycle.rs checks it).
+    let objs = render(&["--skip-tests", "--no-hooks"]);
     assert_eq!(
         kinds(&objs),
         [
@@ -148,7 +149,12 @@ fn defaults_render_cluster_wide_rbac_with_exactly_the_code_s_verbs() {
 
 #[test]
 fn watch_namespaces_render_a_role_per_namespace_and_pass_namespaces() {
-    let objs = render(&["--skip-tests", "--set", "watchNamespaces={team-a,team-b}"]);
+    let objs = render(&[
+        "--skip-tests",
+        "--no-hooks",
+        "--set",
+        "watchNamespaces={team-a,team-b}",
+    ]);
     assert!(of_kind(&objs, "ClusterRole").is_empty());
     assert!(of_kind(&objs, "ClusterRoleBinding").is_empty());
     let not_lease = |o: &&Value| o["metadata"]["name"] != LEASE_ROLE;
@@ -310,7 +316,8 @@ fn the_schema_rejects_wrong_types_and_unknown_keys() {
     }
 }
 
-/// Every pod the chart can render (the Deployment's and the `helm test` Pod) is hardened.
+/// Every pod the chart can render (the Deployment's, the `helm test` Pod and the upgrade
+/// hook's Job) is hardened.
 #[test]
 fn every_rendered_pod_is_hardened() {
     let mut checked = 0;
@@ -320,6 +327,7 @@ fn every_rendered_pod_is_hardened() {
             let (pod, what) = match obj["kind"].as_str() {
                 Some("Deployment") => (&obj["spec"]["template"]["spec"], "Deployment"),
                 Some("Pod") => (&obj["spec"], "Pod"),
+                Some("Job") => (&obj["spec"]["template"]["spec"], "Job"),
                 _ => continue,
             };
             checked += 1;
@@ -361,7 +369,10 @@ fn every_rendered_pod_is_hardened() {
             }
         }
     }
-    assert_eq!(checked, 6, "a Deployment and a test Pod per value set");
+    assert_eq!(
+        checked, 9,
+        "a Deployment, a test Pod and the upgrade hook's Job per value set"
+    );
 }
 
 #[test]

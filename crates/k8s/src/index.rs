@@ -11,9 +11,7 @@ use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
 use crate::batch::TerminationPhase;
-use crate::record::{
-    JOB_ID_LABEL, JOB_QUEUE_LABEL, JobTermination, KUEUE_QUEUE_LABEL, LEGACY_ATTEMPT_FINALIZER,
-};
+use crate::record::{JOB_ID_LABEL, JOB_QUEUE_LABEL, JobTermination, KUEUE_QUEUE_LABEL};
 
 pub mod views;
 mod watches;
@@ -589,22 +587,6 @@ impl Index {
             .objects
             .values()
             .map(|r| ObjectRef::from_obj(&**r))
-            .collect()
-    }
-
-    /// Pods that still carry the attempt finalizer of versions before 0.2, which held pods
-    /// until their final state was kept; this version lets go of them once.
-    pub fn legacy_held_pods(&self) -> Vec<Arc<Pod>> {
-        self.read()
-            .pods
-            .objects
-            .values()
-            .filter(|pod| {
-                pod.finalizers()
-                    .iter()
-                    .any(|f| f == LEGACY_ATTEMPT_FINALIZER)
-            })
-            .cloned()
             .collect()
     }
 }

@@ -216,20 +216,6 @@ fn finished_records_keep_no_departed_pods() {
 }
 
 #[test]
-fn legacy_held_pods_are_found() {
-    let index = Index::new();
-    let mut held = pod("a", "held", "uid-1");
-    held.metadata.finalizers = Some(vec![LEGACY_ATTEMPT_FINALIZER.into()]);
-    index.apply_pod("", watcher::Event::Apply(held));
-    index.apply_pod("", watcher::Event::Apply(pod("a", "free", "uid-1")));
-    let held = index.legacy_held_pods();
-    assert_eq!(
-        held.iter().map(|p| p.name_any()).collect::<Vec<_>>(),
-        ["held"]
-    );
-}
-
-#[test]
 fn pods_are_found_through_their_job() {
     let index = index_of([job("a", "j", "uid-1", None)]);
     index.apply_pod("", watcher::Event::Apply(pod("a", "p1", "uid-1")));
