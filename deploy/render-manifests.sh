@@ -4,7 +4,7 @@
 # SigV4 is on, as in the chart; a generated key would differ on every render (and a committed
 # one would be public), so the manifests read the credentials file from the Secret
 # batch-terminator-credentials, which the user creates (README, Install).
-# tests/chart.rs runs this script into a temporary file and fails when the committed copy differs.
+# tests/chart/render.rs runs this script into a temporary file and fails when the committed copy differs.
 # Usage: deploy/render-manifests.sh [OUTPUT]   (default deploy/manifests/batch-terminator.yaml)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -25,15 +25,22 @@ forbid() {
     if grep -qx "$name" <<<"$tree"; then echo "layering: $name is in the tree of: ${*:2}" >&2; exit 1; fi
   done
 }
-forbid "kube k8s-openapi axum hyper tokio kubesim" -p batch-terminator-core
-forbid "kube k8s-openapi kubesim" -p batch-terminator-api
-forbid "kubesim" -p batch-terminator --no-default-features
+# One time type (jiff's Timestamp, as k8s-openapi's): chrono is only kubesim's.
+forbid "kube k8s-openapi axum hyper tokio kubesim chrono" -p batch-terminator-core
+forbid "kube k8s-openapi kubesim chrono" -p batch-terminator-api
+forbid "kubesim chrono" -p batch-terminator --no-default-features
 # The checks can fail: the default build does carry kubesim.
 deps -p batch-terminator | grep -qx kubesim
 # The release build (deploy/Dockerfile) has no --sim flag.
 cargo build --bin batch-terminator --no-default-features
 if target/debug/batch-terminator serve --help | grep -qE '^ +--sim'; then
   echo "layering: a --no-default-features build offers --sim" >&2; exit 1
+fi
+# The unit test only a build without `sim` compiles; the count shows that it ran.
+nosim=$(cargo test -q -p batch-terminator --no-default-features --lib a_build_without_sim_has_no_demo_flags 2>&1) \
+  || { echo "$nosim" >&2; exit 1; }
+if ! grep -q "test result: ok. 1 passed" <<<"$nosim"; then
+  echo "layering: a_build_without_sim_has_no_demo_flags did not run: $nosim" >&2; exit 1
 fi
 
 echo "== tests"

@@ -154,8 +154,9 @@ where
         let metadata = event.metadata();
         line.insert(
             "timestamp".into(),
-            chrono::Utc::now()
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            jiff::Timestamp::now()
+                .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+                .to_string()
                 .into(),
         );
         line.insert("level".into(), metadata.level().as_str().into());
@@ -282,7 +283,15 @@ mod tests {
         assert_eq!(first["attempt"], 2);
         assert_eq!(first["span"], "terminate_job");
         assert_eq!(first["level"], "INFO");
-        assert!(first["timestamp"].is_string());
+        // RFC 3339 in UTC with microseconds, as before the move to jiff.
+        let timestamp = first["timestamp"].as_str().expect("a timestamp");
+        assert_eq!(
+            timestamp.len(),
+            "2026-01-01T00:00:00.000000Z".len(),
+            "{timestamp}"
+        );
+        assert!(timestamp.ends_with('Z'), "{timestamp}");
+        timestamp.parse::<jiff::Timestamp>().expect("RFC 3339");
         assert!(first["target"].is_string());
 
         assert_eq!(lines[1]["error"], "outer: inner");

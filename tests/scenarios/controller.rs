@@ -151,10 +151,10 @@ async fn a_terminate_after_a_no_op_cancel_terminates() {
             job_id: id.clone(),
             job_name: job.name_any(),
             job_uid: id.clone(),
-            job_created_at: chrono::Utc::now(),
+            job_created_at: jiff::Timestamp::now(),
             operation: TerminateKind::Cancel,
             reason: "cancel: too late".into(),
-            requested_at: chrono::Utc::now(),
+            requested_at: jiff::Timestamp::now(),
             request_id: None,
         },
     );
@@ -191,14 +191,7 @@ async fn a_failing_event_never_blocks_the_termination_and_is_written_once() {
     fail(&env, &["create"], &["events"]);
 
     assert_eq!(env.terminate(&id, REASON).await.0, 200);
-    eventually("the pod to be deleted while Events fail", || async {
-        env.job_pods(&job)
-            .await
-            .iter()
-            .all(|p| p.metadata.deletion_timestamp.is_some())
-            .then_some(())
-    })
-    .await;
+    env.wait_pods_terminating(&job).await;
     assert!(
         env.events_for("event-fails", "JobTerminated")
             .await
@@ -330,14 +323,7 @@ async fn a_stopped_service_leaves_no_pod_terminating() {
     }
     let (job, id) = running_job(&env, "unheld", json!({})).await;
     assert_eq!(env.terminate(&id, REASON).await.0, 200);
-    eventually("the pod to be terminating or gone", || async {
-        env.job_pods(&job)
-            .await
-            .iter()
-            .all(|p| p.metadata.deletion_timestamp.is_some())
-            .then_some(())
-    })
-    .await;
+    env.wait_pods_terminating(&job).await;
     drop(env.server.take());
     eventually("the pod to be gone without the service", || async {
         env.job_pods(&job).await.is_empty().then_some(())

@@ -202,6 +202,21 @@ impl Env {
         .await
     }
 
+    /// Waits until every pod of the Job is terminating (its deletion requested) or gone.
+    pub async fn wait_pods_terminating(&self, job: &Job) {
+        eventually(
+            &format!("the pods of {} to be terminating or gone", job.name_any()),
+            || async {
+                self.job_pods(job)
+                    .await
+                    .iter()
+                    .all(|p| p.metadata.deletion_timestamp.is_some())
+                    .then_some(())
+            },
+        )
+        .await
+    }
+
     /// Waits until the Job named `name` is gone.
     pub async fn wait_job_gone(&self, name: &str) {
         eventually(&format!("Job {name} to be deleted"), || async {

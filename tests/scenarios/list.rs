@@ -97,7 +97,7 @@ fn created_secs(job: &Job) -> i64 {
 /// seconds), so the next Job is strictly newer.
 async fn wait_past_second(secs: i64) {
     eventually("the clock to pass a second", || async {
-        (chrono::Utc::now().timestamp() > secs).then_some(())
+        (jiff::Timestamp::now().as_second() > secs).then_some(())
     })
     .await;
 }

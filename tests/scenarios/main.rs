@@ -38,7 +38,9 @@ fn assert_annotated(job: &Job, action: &str, reason: &str) {
     let at = a
         .get("batch-terminator.dev/requested-at")
         .expect("requested-at annotation");
-    chrono::DateTime::parse_from_rfc3339(at).expect("requested-at is RFC 3339");
+    at.parse::<jiff::Timestamp>()
+        .expect("requested-at is RFC 3339");
+    assert!(at.ends_with("+00:00"), "requested-at keeps its form: {at}");
 }
 
 fn assert_failed_with(detail: &Value, reason: &str, terminated: bool) {

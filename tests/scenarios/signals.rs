@@ -18,7 +18,7 @@ fn real_time() -> kubesim::Config {
 }
 
 fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    jiff::Timestamp::now().as_millisecond()
 }
 
 /// Runs a Job whose container answers SIGTERM with `shell` (`kubesim.dev/on-sigterm:

@@ -53,7 +53,7 @@ async fn authenticated(auth: &Auth, req: Request) -> Result<Request, ApiError> {
                 headers,
                 body: &bytes,
             };
-            let caller = match auth.authenticate(&request, chrono::Utc::now()) {
+            let caller = match auth.authenticate(&request, jiff::Timestamp::now()) {
                 Ok(caller) => caller,
                 Err(error) => {
                     if let sigv4::Error::SignatureMismatch {

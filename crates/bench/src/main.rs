@@ -78,7 +78,9 @@ async fn main() -> anyhow::Result<()> {
         bench.product.display()
     );
     let mut report = Report {
-        date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        date: jiff::Timestamp::now()
+            .strftime("%Y-%m-%d %H:%M UTC")
+            .to_string(),
         machine: machine(),
         quick: cli.quick,
         ..Report::default()

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 
 pub mod credentials;
 pub mod sigv4;
@@ -127,7 +127,7 @@ impl Auth {
     pub fn authenticate(
         &self,
         request: &HttpRequest<'_>,
-        now: DateTime<Utc>,
+        now: Timestamp,
     ) -> Result<Caller, sigv4::Error> {
         match self {
             Auth::None => Ok(Caller::anonymous()),

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
@@ -146,7 +146,7 @@ pub enum Next {
     /// Only on a change.
     Done,
     /// At this time (a deadline, the end of retention).
-    At(DateTime<Utc>),
+    At(Timestamp),
     /// Shortly: a write found the cache behind, and its watch event is on the way.
     Soon,
 }
@@ -180,7 +180,7 @@ pub async fn reconcile(ctx: &Context, namespace: &str, record: &str) -> Result<N
         return Ok(Next::Done);
     };
     let record = &snapshot.record;
-    let now = Utc::now();
+    let now = Timestamp::now();
     let step = decide::decide(record, seen(&snapshot), now, ctx.retention);
     tracing::debug!(?step, "reconciling");
     let (did, next) = match step {
@@ -233,7 +233,7 @@ async fn act(
     action: Action,
     state_before: BatchState,
     first: bool,
-    now: DateTime<Utc>,
+    now: Timestamp,
 ) -> Result<Next> {
     let record = &snapshot.record;
     let status = record.status.clone().unwrap_or_default();
@@ -352,7 +352,7 @@ async fn complete(
     ctx: &Context,
     snapshot: &Snapshot,
     message: String,
-    now: DateTime<Utc>,
+    now: Timestamp,
 ) -> Result<Next> {
     let record = &snapshot.record;
     let mut status = record.status.clone().unwrap_or_default();

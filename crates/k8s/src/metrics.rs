@@ -220,7 +220,7 @@ impl ControllerMetrics {
         let reconciles = Family::<ReconcileLabels, Counter>::default();
         registry.register(
             "reconciles",
-            "Reconciles of JobTermination records by action (cancel, terminate, none) and result (ok, error)",
+            "Reconciles of JobTermination records by action (cancel, terminate, none, complete, expire; unknown on error) and result (ok, error)",
             reconciles.clone(),
         );
         let errors = Family::<StageLabels, Counter>::default();

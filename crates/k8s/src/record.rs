@@ -3,7 +3,7 @@
 //! A 200 from the API means this record exists in the API server. The controller carries it out
 //! and writes its status; DescribeJobs reads it, also after the Job itself is gone.
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use kube::CustomResource;
 use kube::core::CustomResourceExt;
 use schemars::JsonSchema;
@@ -83,13 +83,13 @@ pub struct JobTerminationSpec {
     /// The target Job's uid: every write to the Job is preconditioned on it.
     pub job_uid: String,
     /// When the target Job was created, kept for DescribeJobs after the Job is gone.
-    pub job_created_at: DateTime<Utc>,
+    pub job_created_at: Timestamp,
     /// TerminateJob (`terminate`) or CancelJob (`cancel`).
     pub operation: TerminateKind,
     /// The caller's reason, at most 1024 characters.
     #[schemars(length(min = 1, max = 1024))]
     pub reason: String,
-    pub requested_at: DateTime<Utc>,
+    pub requested_at: Timestamp,
     /// The `x-amzn-RequestId` of the request that created the record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -107,12 +107,12 @@ pub struct JobTerminationStatus {
     pub state_before: Option<BatchState>,
     /// When the job started running, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<DateTime<Utc>>,
+    pub started_at: Option<Timestamp>,
     /// When the action was decided: the job's stop time as DescribeJobs reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stopped_at: Option<DateTime<Utc>>,
+    pub stopped_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completed_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// The Event was written: it is written once per termination, ever.
@@ -121,7 +121,7 @@ pub struct JobTerminationStatus {
     /// The record completes by then at the latest, whatever the Job and its pods do: the
     /// pods' grace period after the action, plus a margin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deadline: Option<DateTime<Utc>>,
+    pub deadline: Option<Timestamp>,
     /// The record's `metadata.generation` this status answers. A TerminateJob after a CancelJob
     /// that changed nothing updates the spec, and the controller decides again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,6 +131,22 @@ pub struct JobTerminationStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 10))]
     pub attempts: Vec<AttemptView>,
+}
+
+/// The value of [`REQUESTED_AT_ANNOTATION`]: RFC 3339 with a `+00:00` offset and 0, 3, 6 or 9
+/// fraction digits, as versions that used chrono (`to_rfc3339`) wrote it. The annotations on a
+/// Job are compared as strings to find the record that marked it, so the form must not change.
+pub fn annotation_time(t: Timestamp) -> String {
+    let digits = match t.subsec_nanosecond() {
+        0 => "",
+        n if n % 1_000_000 == 0 => "%.3f",
+        n if n % 1_000 == 0 => "%.6f",
+        _ => "%.9f",
+    };
+    format!(
+        "{}+00:00",
+        t.strftime(&format!("%Y-%m-%dT%H:%M:%S{digits}"))
+    )
 }
 
 /// The CRD as YAML, exactly as `batch-terminator crd` prints it and `charts/` ships it.
@@ -221,6 +237,31 @@ mod tests {
             (TerminationPhase::NoChange, "NoChange"),
         ] {
             assert_eq!(serde_json::to_value(phase).unwrap(), wire);
+        }
+    }
+
+    #[test]
+    fn annotation_times_keep_the_form_chrono_wrote() {
+        for (time, annotation) in [
+            ("2026-12-03T12:46:11Z", "2026-12-03T12:46:11+00:00"),
+            ("2026-12-03T12:46:11.5Z", "2026-12-03T12:46:11.500+00:00"),
+            (
+                "2026-12-03T12:46:11.000123Z",
+                "2026-12-03T12:46:11.000123+00:00",
+            ),
+            (
+                "2026-12-03T12:46:11.12345Z",
+                "2026-12-03T12:46:11.123450+00:00",
+            ),
+            (
+                "2026-12-03T12:46:11.000000007Z",
+                "2026-12-03T12:46:11.000000007+00:00",
+            ),
+            ("1969-12-31T23:59:59.25Z", "1969-12-31T23:59:59.250+00:00"),
+        ] {
+            let t: Timestamp = time.parse().unwrap();
+            assert_eq!(annotation_time(t), annotation, "{time}");
+            assert_eq!(annotation.parse::<Timestamp>().unwrap(), t);
         }
     }
 

@@ -1,7 +1,7 @@
 //! The [`JobService`] on Kubernetes: lookups come from the [`Index`], and a TerminateJob or
 //! CancelJob answers 200 only once its JobTermination record exists in the API server.
 
-use chrono::Utc;
+use jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 
@@ -219,7 +219,7 @@ fn terminate_patch(
         {"op": "test", "path": "/spec/operation", "value": TerminateKind::Cancel},
         {"op": "replace", "path": "/spec/operation", "value": TerminateKind::Terminate},
         {"op": "replace", "path": "/spec/reason", "value": command.reason()},
-        {"op": "replace", "path": "/spec/requestedAt", "value": Utc::now()},
+        {"op": "replace", "path": "/spec/requestedAt", "value": Timestamp::now()},
         {"op": "add", "path": "/spec/requestId", "value": request_id},
     ])
 }
@@ -326,11 +326,11 @@ impl JobService for KubeJobService {
                 job_created_at: job
                     .creation_timestamp()
                     .as_ref()
-                    .map(views::time)
-                    .unwrap_or_else(Utc::now),
+                    .map(|t| t.0)
+                    .unwrap_or_else(Timestamp::now),
                 operation: command.kind(),
                 reason: command.reason().to_string(),
-                requested_at: Utc::now(),
+                requested_at: Timestamp::now(),
                 request_id: Some(ctx.request_id.0.to_string()),
             },
         );

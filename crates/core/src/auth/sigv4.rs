@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
 use hmac::{Hmac, Mac};
+use jiff::{SignedDuration, Timestamp, civil, tz::TimeZone};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -336,20 +336,21 @@ pub fn signature(key: &[u8; 32], string_to_sign: &str) -> [u8; 32] {
     hmac(key, string_to_sign.as_bytes())
 }
 
-/// `X-Amz-Date` exactly as AWS writes it: 16 ASCII characters, `YYYYMMDDTHHMMSSZ`. chrono's
-/// parser alone is lenient (it skips whitespace, Unicode whitespace too), so the value must
-/// also be what formatting the parsed date gives back.
-fn parse_amz_date(amz_date: &str) -> Result<DateTime<Utc>> {
+/// `X-Amz-Date` exactly as AWS writes it: 16 ASCII characters, `YYYYMMDDTHHMMSSZ`. A parser
+/// alone may be lenient (chrono's skipped whitespace), so the value must also be what
+/// formatting the parsed date gives back.
+fn parse_amz_date(amz_date: &str) -> Result<Timestamp> {
     let invalid = || {
         Error::Incomplete(format!(
             "X-Amz-Date must be in ISO 8601 basic format (YYYYMMDDTHHMMSSZ), got '{}'.",
             amz_date.escape_debug()
         ))
     };
-    let date = NaiveDateTime::parse_from_str(amz_date, AMZ_DATE_FORMAT)
+    let date = civil::DateTime::strptime(AMZ_DATE_FORMAT, amz_date)
+        .and_then(|d| d.to_zoned(TimeZone::UTC))
         .map_err(|_| invalid())?
-        .and_utc();
-    if date.format(AMZ_DATE_FORMAT).to_string() != amz_date {
+        .timestamp();
+    if date.strftime(AMZ_DATE_FORMAT).to_string() != amz_date {
         return Err(invalid());
     }
     Ok(date)
@@ -379,7 +380,7 @@ impl Verifier {
     pub fn verify<'k>(
         &self,
         request: &HttpRequest<'_>,
-        now: DateTime<Utc>,
+        now: Timestamp,
         secret_of: impl FnOnce(&str) -> Option<&'k SecretKey>,
     ) -> Result<String> {
         let header = request
@@ -410,7 +411,7 @@ impl Verifier {
                 auth.region, self.region
             )));
         }
-        let day = date.format(SCOPE_DATE_FORMAT).to_string();
+        let day = date.strftime(SCOPE_DATE_FORMAT).to_string();
         if auth.date != day {
             return Err(Error::Invalid(format!(
                 "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{day}', from '{amz_date}'.",
@@ -455,23 +456,25 @@ impl Verifier {
         }
     }
 
-    fn check_date(&self, date: DateTime<Utc>, now: DateTime<Utc>) -> Result<()> {
-        let skew = chrono::Duration::from_std(self.max_skew).unwrap_or(chrono::Duration::MAX);
+    fn check_date(&self, date: Timestamp, now: Timestamp) -> Result<()> {
+        let skew = SignedDuration::try_from(self.max_skew).unwrap_or(SignedDuration::MAX);
+        let earliest = now.checked_sub(skew).unwrap_or(Timestamp::MIN);
+        let latest = now.checked_add(skew).unwrap_or(Timestamp::MAX);
         let minutes = self.max_skew.as_secs() / 60;
-        let fmt = |t: DateTime<Utc>| t.format(AMZ_DATE_FORMAT).to_string();
-        if date < now - skew {
+        let fmt = |t: Timestamp| t.strftime(AMZ_DATE_FORMAT).to_string();
+        if date < earliest {
             return Err(Error::Invalid(format!(
                 "Signature expired: {} is now earlier than {} ({} - {minutes} min.)",
                 fmt(date),
-                fmt(now - skew),
+                fmt(earliest),
                 fmt(now)
             )));
         }
-        if date > now + skew {
+        if date > latest {
             return Err(Error::Invalid(format!(
                 "Signature not yet current: {} is still later than {} ({} + {minutes} min.)",
                 fmt(date),
-                fmt(now + skew),
+                fmt(latest),
                 fmt(now)
             )));
         }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -314,8 +314,8 @@ impl JobDetail {
     }
 }
 
-fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
+fn ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
 }
 
 /// `reason: message`, or whichever exists.
@@ -332,7 +332,7 @@ fn condition_text(job: &JobView, types: &[&str]) -> Option<String> {
     }
 }
 
-fn condition_time(job: &JobView, types: &[&str]) -> Option<DateTime<Utc>> {
+fn condition_time(job: &JobView, types: &[&str]) -> Option<Timestamp> {
     types
         .iter()
         .filter_map(|t| job.condition(t))
@@ -349,7 +349,7 @@ struct Status {
     reason: Option<String>,
     is_cancelled: bool,
     is_terminated: bool,
-    stopped_at: Option<DateTime<Utc>>,
+    stopped_at: Option<Timestamp>,
 }
 
 /// Merges the observed state with the termination record.
@@ -368,7 +368,7 @@ struct Status {
 fn status(
     observed: BatchState,
     observed_reason: Option<String>,
-    observed_stop: Option<DateTime<Utc>>,
+    observed_stop: Option<Timestamp>,
     termination: Option<&TerminationView>,
     job_present: bool,
 ) -> Status {
@@ -427,7 +427,7 @@ fn status(
 
 /// When a final Job stopped: `completionTime`, else its final condition's transition, else
 /// the last container to finish.
-fn job_stop(job: &JobView, state: BatchState, pods: &[&PodView]) -> Option<DateTime<Utc>> {
+fn job_stop(job: &JobView, state: BatchState, pods: &[&PodView]) -> Option<Timestamp> {
     let last_container = || pods.iter().filter_map(|p| p.stopped_at()).max();
     match state {
         BatchState::Succeeded => job
@@ -798,7 +798,7 @@ fn child_detail(
     }
 }
 
-fn child_stop(job: &JobView, state: BatchState, pods: &[&PodView]) -> Option<DateTime<Utc>> {
+fn child_stop(job: &JobView, state: BatchState, pods: &[&PodView]) -> Option<Timestamp> {
     let from_pods = pods.iter().filter_map(|p| p.stopped_at()).max();
     match state {
         BatchState::Succeeded | BatchState::Failed => {

@@ -248,17 +248,11 @@ impl Cursor {
 
     fn encode(&self) -> String {
         let raw = format!("v1\n{}\n{}\n{}", self.created_at, self.index, self.job_id);
-        raw.bytes().map(|b| format!("{b:02x}")).collect()
+        hex::encode(raw)
     }
 
     fn decode(token: &str) -> Option<Cursor> {
-        if !token.len().is_multiple_of(2) {
-            return None;
-        }
-        let bytes = (0..token.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok())
-            .collect::<Option<Vec<u8>>>()?;
+        let bytes = hex::decode(token).ok()?;
         let raw = String::from_utf8(bytes).ok()?;
         let mut parts = raw.splitn(4, '\n');
         if parts.next()? != "v1" {

@@ -1,20 +1,18 @@
 //! Unit tests of the Batch domain: the state mapping, the decision table, JobDetail fields,
 //! array jobs and kept attempts; request validation and ListJobs paging are in [`requests`].
 
-use chrono::{DateTime, TimeZone, Utc};
+use jiff::Timestamp;
 
 use super::*;
 
 mod requests;
 
-fn t(secs: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(1_700_000_000 + secs, 0)
-        .single()
-        .expect("valid time")
+fn t(secs: i64) -> Timestamp {
+    Timestamp::from_second(1_700_000_000 + secs).expect("valid time")
 }
 
 fn ms(secs: i64) -> i64 {
-    t(secs).timestamp_millis()
+    t(secs).as_millisecond()
 }
 
 fn job() -> JobView {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +18,7 @@ pub struct JobView {
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
     /// `metadata.creationTimestamp`.
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
     /// `spec.suspend == Some(true)`.
     pub suspended: bool,
     pub parallelism: Option<i32>,
@@ -28,9 +28,9 @@ pub struct JobView {
     /// `status.conditions`.
     pub conditions: Vec<ConditionView>,
     /// `status.startTime` (set when the Job controller starts the Job, not when a pod runs).
-    pub start_time: Option<DateTime<Utc>>,
+    pub start_time: Option<Timestamp>,
     /// `status.completionTime`.
-    pub completion_time: Option<DateTime<Utc>>,
+    pub completion_time: Option<Timestamp>,
     pub active_deadline_seconds: Option<i64>,
     /// `metadata.deletionTimestamp` is set.
     pub deleted: bool,
@@ -70,7 +70,7 @@ pub struct ConditionView {
     pub status: String,
     pub reason: Option<String>,
     pub message: Option<String>,
-    pub last_transition: Option<DateTime<Utc>>,
+    pub last_transition: Option<Timestamp>,
 }
 
 impl ConditionView {
@@ -124,10 +124,10 @@ pub struct PodView {
     pub reason: Option<String>,
     /// `status.message`.
     pub message: Option<String>,
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
     /// `status.startTime`: when the kubelet accepted the pod (before images are pulled).
-    pub start_time: Option<DateTime<Utc>>,
-    pub deletion_timestamp: Option<DateTime<Utc>>,
+    pub start_time: Option<Timestamp>,
+    pub deletion_timestamp: Option<Timestamp>,
     /// The `batch.kubernetes.io/job-completion-index` annotation (or label) of Indexed Jobs.
     pub completion_index: Option<u32>,
     /// From `status.containerStatuses`, in spec order.
@@ -151,7 +151,7 @@ impl PodView {
     }
 
     /// The earliest container start, else the pod's start time if it ran.
-    pub fn started_at(&self) -> Option<DateTime<Utc>> {
+    pub fn started_at(&self) -> Option<Timestamp> {
         self.containers
             .iter()
             .filter_map(|c| c.started_at)
@@ -160,7 +160,7 @@ impl PodView {
     }
 
     /// The latest container finish, once the pod is final or every container has stopped.
-    pub fn stopped_at(&self) -> Option<DateTime<Utc>> {
+    pub fn stopped_at(&self) -> Option<Timestamp> {
         let all_stopped = !self.containers.is_empty()
             && self
                 .containers
@@ -183,8 +183,8 @@ pub struct ContainerView {
     pub name: String,
     pub exit_code: Option<i32>,
     pub reason: Option<String>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
     pub running: bool,
 }
 
@@ -206,9 +206,9 @@ pub struct AttemptView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_index: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<DateTime<Utc>>,
+    pub started_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stopped_at: Option<DateTime<Utc>>,
+    pub stopped_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 256))]
     pub status_reason: Option<String>,
@@ -266,17 +266,17 @@ pub struct TerminationView {
     pub action: Option<Action>,
     /// The caller's reason. The first reason stands.
     pub reason: String,
-    pub requested_at: DateTime<Utc>,
+    pub requested_at: Timestamp,
     /// The Batch state when the controller decided.
     pub state_before: Option<BatchState>,
     pub phase: TerminationPhase,
     /// When the action completed (phase Completed).
-    pub completed_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<Timestamp>,
     /// Snapshot of the Job's name, namespace and times, used once the Job is gone.
     pub job_name: String,
     pub job_namespace: String,
-    pub job_created_at: Option<DateTime<Utc>>,
-    pub job_started_at: Option<DateTime<Utc>>,
+    pub job_created_at: Option<Timestamp>,
+    pub job_started_at: Option<Timestamp>,
     /// The attempts the controller kept before it deleted the pods, oldest first.
     pub attempts: Vec<AttemptView>,
 }

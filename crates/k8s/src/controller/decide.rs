@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use k8s_openapi::api::events::v1::Event;
@@ -40,7 +40,7 @@ pub struct Seen<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// Nothing to do until the record, its Job or its pods change, or until this time.
-    Wait { until: Option<DateTime<Utc>> },
+    Wait { until: Option<Timestamp> },
     /// There is nothing to do for this request: write so, once.
     NoChange {
         state_before: BatchState,
@@ -101,7 +101,7 @@ pub fn to_delete(pods: &[std::sync::Arc<Pod>]) -> impl Iterator<Item = &Pod> {
 pub fn decide(
     record: &JobTermination,
     seen: Seen<'_>,
-    now: DateTime<Utc>,
+    now: Timestamp,
     retention: Duration,
 ) -> Step {
     let status = record.status.clone().unwrap_or_default();
@@ -210,12 +210,12 @@ pub fn decide(
 fn retain(
     status: &JobTerminationStatus,
     job: Option<&Job>,
-    now: DateTime<Utc>,
+    now: Timestamp,
     retention: Duration,
 ) -> Step {
     let completed = status.completed_at.unwrap_or(now);
-    let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
-    let expires = completed.checked_add_signed(retention);
+    let retention = SignedDuration::try_from(retention).unwrap_or(SignedDuration::MAX);
+    let expires = completed.checked_add(retention).ok();
     let settled = job.is_none_or(|j| views::job_view(j).is_finished());
     match expires {
         Some(expires) if now < expires => Step::Wait {
@@ -230,7 +230,7 @@ fn retain(
 
 /// When a record decided now gives up waiting: the longest grace period of its pods, plus
 /// [`DEADLINE_MARGIN`].
-pub fn deadline(pods: &[std::sync::Arc<Pod>], now: DateTime<Utc>) -> DateTime<Utc> {
+pub fn deadline(pods: &[std::sync::Arc<Pod>], now: Timestamp) -> Timestamp {
     let grace = live(pods)
         .map(|p| {
             p.metadata
@@ -241,8 +241,11 @@ pub fn deadline(pods: &[std::sync::Arc<Pod>], now: DateTime<Utc>) -> DateTime<Ut
         .max()
         .unwrap_or(0)
         .max(0);
-    now + chrono::Duration::seconds(grace)
-        + chrono::Duration::from_std(DEADLINE_MARGIN).unwrap_or_default()
+    // A grace period near i64::MAX seconds is valid in a pod spec: saturate, never panic.
+    SignedDuration::from_secs(grace)
+        .checked_add(SignedDuration::try_from(DEADLINE_MARGIN).unwrap_or_default())
+        .and_then(|wait| now.checked_add(wait).ok())
+        .unwrap_or(Timestamp::MAX)
 }
 
 /// The annotations this product writes on a terminated or cancelled Job.
@@ -251,7 +254,7 @@ fn annotations(record: &JobTermination, action: Action) -> [(&'static str, Strin
         (REASON_ANNOTATION, record.spec.reason.clone()),
         (
             REQUESTED_AT_ANNOTATION,
-            record.spec.requested_at.to_rfc3339(),
+            crate::record::annotation_time(record.spec.requested_at),
         ),
         (ACTION_ANNOTATION, action.as_str().to_string()),
     ]

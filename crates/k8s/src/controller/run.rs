@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use jiff::Timestamp;
 use kube::runtime::reflector::ObjectRef;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -115,7 +115,12 @@ impl Queue {
                 match next {
                     Next::Done => None,
                     Next::Soon => Some(now + SOON),
-                    Next::At(t) => Some(now + (t - Utc::now()).to_std().unwrap_or_default()),
+                    Next::At(t) => Some(
+                        now + t
+                            .duration_since(Timestamp::now())
+                            .try_into()
+                            .unwrap_or_default(),
+                    ),
                 }
             }
             Err(()) => {

@@ -304,10 +304,10 @@ mod tests {
                 job_id: "uid-h".into(),
                 job_name: "h".into(),
                 job_uid: "uid-h".into(),
-                job_created_at: chrono::Utc::now(),
+                job_created_at: jiff::Timestamp::now(),
                 operation: crate::batch::TerminateKind::Cancel,
                 reason: "r".into(),
-                requested_at: chrono::Utc::now(),
+                requested_at: jiff::Timestamp::now(),
                 request_id: None,
             },
         );

@@ -1,6 +1,6 @@
 //! Conversions from Kubernetes objects to the domain's plain views.
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
@@ -11,12 +11,6 @@ use crate::batch::{
     PodView, TerminationPhase, TerminationView,
 };
 use crate::record::{DEPENDENCIES_ANNOTATION, DEPENDS_ON_ANNOTATION, JobTermination};
-
-/// A Kubernetes timestamp as the domain's chrono time.
-pub fn time(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> DateTime<Utc> {
-    DateTime::from_timestamp(t.0.as_second(), t.0.subsec_nanosecond().max(0) as u32)
-        .unwrap_or_default()
-}
 
 const COMPLETION_INDEX: &str = "batch.kubernetes.io/job-completion-index";
 
@@ -51,7 +45,7 @@ pub fn job_view(job: &Job) -> JobView {
         created_at: job
             .creation_timestamp()
             .as_ref()
-            .map(time)
+            .map(|t| t.0)
             .unwrap_or_default(),
         suspended: spec.and_then(|s| s.suspend).unwrap_or(false),
         parallelism: spec.and_then(|s| s.parallelism),
@@ -66,11 +60,11 @@ pub fn job_view(job: &Job) -> JobView {
                 status: c.status.clone(),
                 reason: c.reason.clone(),
                 message: c.message.clone(),
-                last_transition: c.last_transition_time.as_ref().map(time),
+                last_transition: c.last_transition_time.as_ref().map(|t| t.0),
             })
             .collect(),
-        start_time: status.and_then(|s| s.start_time.as_ref()).map(time),
-        completion_time: status.and_then(|s| s.completion_time.as_ref()).map(time),
+        start_time: status.and_then(|s| s.start_time.as_ref()).map(|t| t.0),
+        completion_time: status.and_then(|s| s.completion_time.as_ref()).map(|t| t.0),
         active_deadline_seconds: spec.and_then(|s| s.active_deadline_seconds),
         deleted: job.metadata.deletion_timestamp.is_some(),
         completed_indexes: status.and_then(|s| s.completed_indexes.clone()),
@@ -105,8 +99,8 @@ pub fn pod_view(pod: &Pod) -> PodView {
                 started_at: running
                     .and_then(|r| r.started_at.as_ref())
                     .or_else(|| terminated.and_then(|t| t.started_at.as_ref()))
-                    .map(time),
-                finished_at: terminated.and_then(|t| t.finished_at.as_ref()).map(time),
+                    .map(|t| t.0),
+                finished_at: terminated.and_then(|t| t.finished_at.as_ref()).map(|t| t.0),
                 running: running.is_some(),
             }
         })
@@ -122,10 +116,10 @@ pub fn pod_view(pod: &Pod) -> PodView {
         created_at: pod
             .creation_timestamp()
             .as_ref()
-            .map(time)
+            .map(|t| t.0)
             .unwrap_or_default(),
-        start_time: status.and_then(|s| s.start_time.as_ref()).map(time),
-        deletion_timestamp: pod.metadata.deletion_timestamp.as_ref().map(time),
+        start_time: status.and_then(|s| s.start_time.as_ref()).map(|t| t.0),
+        deletion_timestamp: pod.metadata.deletion_timestamp.as_ref().map(|t| t.0),
         completion_index: index,
         containers,
         pod_scheduled: status
@@ -204,18 +198,18 @@ pub fn batch_state<'a>(job: &Job, pods: impl IntoIterator<Item = &'a Pod>) -> Ba
 }
 
 /// When the job first had a running container, if it did.
-pub fn started_at<'a>(pods: impl IntoIterator<Item = &'a Pod>) -> Option<DateTime<Utc>> {
+pub fn started_at<'a>(pods: impl IntoIterator<Item = &'a Pod>) -> Option<Timestamp> {
     pod_views(pods).iter().filter_map(PodView::started_at).min()
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use k8s_openapi::api::batch::v1::{JobCondition, JobSpec, JobStatus};
     use k8s_openapi::api::core::v1::{
         ContainerState, ContainerStateRunning, ContainerStatus, PodSpec, PodStatus,
     };
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
     fn pod(node: Option<&str>, phase: &str, running: bool) -> Pod {
         Pod {
@@ -241,8 +235,16 @@ mod tests {
         }
     }
 
-    fn job(suspend: bool, condition: Option<&str>) -> Job {
+    /// Job `ns/j` (uid `uid-1`, resourceVersion 7), suspended or not, with `condition` True.
+    pub(crate) fn job(suspend: bool, condition: Option<&str>) -> Job {
         Job {
+            metadata: ObjectMeta {
+                name: Some("j".into()),
+                namespace: Some("ns".into()),
+                uid: Some("uid-1".into()),
+                resource_version: Some("7".into()),
+                ..Default::default()
+            },
             spec: Some(JobSpec {
                 suspend: Some(suspend),
                 ..Default::default()
@@ -257,7 +259,6 @@ mod tests {
                 }),
                 ..Default::default()
             }),
-            ..Default::default()
         }
     }
 

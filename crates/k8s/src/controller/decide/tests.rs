@@ -1,8 +1,9 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::index::views::tests::job;
 use crate::record::JobTerminationSpec;
-use k8s_openapi::api::batch::v1::{JobCondition, JobSpec, JobStatus};
+use jiff::SignedDuration;
 use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStatus, PodSpec,
     PodStatus,
@@ -18,10 +19,10 @@ fn record(operation: TerminateKind, status: Option<JobTerminationStatus>) -> Job
             job_id: "uid-1".into(),
             job_name: "j".into(),
             job_uid: "uid-1".into(),
-            job_created_at: Utc::now(),
+            job_created_at: Timestamp::now(),
             operation,
             reason: "stop it".into(),
-            requested_at: Utc::now(),
+            requested_at: Timestamp::now(),
             request_id: None,
         },
     );
@@ -36,35 +37,9 @@ fn decided(action: Action) -> Option<JobTerminationStatus> {
         phase: Some(TerminationPhase::InProgress),
         action: Some(action),
         event_recorded: true,
-        deadline: Some(Utc::now() + chrono::Duration::hours(1)),
+        deadline: Some(Timestamp::now() + SignedDuration::from_hours(1)),
         ..Default::default()
     })
-}
-
-fn job(suspend: bool, condition: Option<&str>) -> Job {
-    Job {
-        metadata: ObjectMeta {
-            name: Some("j".into()),
-            namespace: Some("ns".into()),
-            uid: Some("uid-1".into()),
-            resource_version: Some("7".into()),
-            ..Default::default()
-        },
-        spec: Some(JobSpec {
-            suspend: Some(suspend),
-            ..Default::default()
-        }),
-        status: Some(JobStatus {
-            conditions: condition.map(|c| {
-                vec![JobCondition {
-                    type_: c.into(),
-                    status: "True".into(),
-                    ..Default::default()
-                }]
-            }),
-            ..Default::default()
-        }),
-    }
 }
 
 fn marked(mut job: Job, r: &JobTermination, action: Action) -> Job {
@@ -130,7 +105,7 @@ fn seen<'a>(job: Option<&'a Job>, pods: &'a [Arc<Pod>]) -> Seen<'a> {
 }
 
 fn step(r: &JobTermination, job: Option<&Job>, pods: &[Arc<Pod>]) -> Step {
-    decide(r, seen(job, pods), Utc::now(), HOUR)
+    decide(r, seen(job, pods), Timestamp::now(), HOUR)
 }
 
 #[test]
@@ -237,7 +212,7 @@ fn the_annotations_on_the_job_recover_a_decision_whose_status_was_lost() {
 
 #[test]
 fn no_record_waits_past_its_deadline_in_any_state() {
-    let past = Utc::now() - chrono::Duration::seconds(1);
+    let past = Timestamp::now() - SignedDuration::from_secs(1);
     for action in [Action::Cancel, Action::Terminate] {
         let mut status = decided(action).unwrap();
         status.deadline = Some(past);
@@ -279,19 +254,19 @@ fn a_terminate_after_a_no_op_cancel_decides_again() {
 
 #[test]
 fn finished_records_wait_for_retention_then_expire_once_the_job_settles() {
-    let done_at = Utc::now() - chrono::Duration::hours(2);
+    let done_at = Timestamp::now() - SignedDuration::from_hours(2);
     let status = JobTerminationStatus {
         phase: Some(TerminationPhase::Completed),
         completed_at: Some(done_at),
         ..Default::default()
     };
     let r = record(TerminateKind::Terminate, Some(status));
-    let now = Utc::now();
+    let now = Timestamp::now();
     let wait = decide(&r, seen(None, &[]), now, Duration::from_secs(3 * 3600));
     assert_eq!(
         wait,
         Step::Wait {
-            until: Some(done_at + chrono::Duration::hours(3))
+            until: Some(done_at + SignedDuration::from_hours(3))
         }
     );
     assert_eq!(decide(&r, seen(None, &[]), now, HOUR), Step::Expire);
@@ -353,12 +328,12 @@ fn kept_attempts_include_departed_pods_with_their_exit_code() {
 
 #[test]
 fn the_deadline_is_the_longest_grace_period_plus_the_margin() {
-    let now = Utc::now();
+    let now = Timestamp::now();
     let pods = [pod("p", "Running", true, None)];
-    let margin = chrono::Duration::from_std(DEADLINE_MARGIN).unwrap();
+    let margin = SignedDuration::try_from(DEADLINE_MARGIN).unwrap();
     assert_eq!(
         deadline(&pods, now),
-        now + chrono::Duration::seconds(10) + margin
+        now + SignedDuration::from_secs(10) + margin
     );
     assert_eq!(deadline(&[], now), now + margin);
 }
