@@ -25,6 +25,7 @@ metadata:
 YAML
   "$helm" template batch-terminator "$root/charts/batch-terminator" \
     --namespace "$namespace" --include-crds --skip-tests \
-    --set credentials.existingSecret=batch-terminator-credentials
+    --set credentials.existingSecret=batch-terminator-credentials \
+    --set legacyFinalizerRelease.enabled=false
 } >"$out.tmp"
 mv "$out.tmp" "$out"

@@ -32,6 +32,37 @@ pub enum Command {
     /// Print the OpenAPI 3 document of the HTTP API as JSON.
     #[command(name = "openapi")]
     OpenApi,
+    /// Remove, once, the `batch-terminator.dev/attempt` finalizer that versions before 0.2 put
+    /// on pods, from every pod of the namespaces (the chart's post-upgrade hook runs this).
+    /// Exits 1 when a pod could not be released.
+    ReleaseLegacyFinalizers(ReleaseArgs),
+}
+
+/// Which cluster, and which of its namespaces.
+#[derive(Args, Clone, Debug)]
+pub struct ClusterArgs {
+    /// Path of a kubeconfig file. When unset, kube infers the configuration: $KUBECONFIG,
+    /// then ~/.kube/config, then the in-cluster service account.
+    #[arg(long, env = "BATCH_TERMINATOR_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Kubeconfig context to use instead of the current one.
+    #[arg(long, env = "BATCH_TERMINATOR_CONTEXT")]
+    pub context: Option<String>,
+
+    /// Namespaces to watch, comma-separated. Empty watches all namespaces.
+    #[arg(long, env = "BATCH_TERMINATOR_NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ReleaseArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// Log filter in RUST_LOG syntax.
+    #[arg(long, env = "BATCH_TERMINATOR_LOG", default_value = "info")]
+    pub log_filter: String,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -55,18 +86,8 @@ pub struct ServeArgs {
     )]
     pub admin_listen: SocketAddr,
 
-    /// Path of a kubeconfig file. When unset, kube infers the configuration: $KUBECONFIG,
-    /// then ~/.kube/config, then the in-cluster service account.
-    #[arg(long, env = "BATCH_TERMINATOR_KUBECONFIG")]
-    pub kubeconfig: Option<PathBuf>,
-
-    /// Kubeconfig context to use instead of the current one.
-    #[arg(long, env = "BATCH_TERMINATOR_CONTEXT")]
-    pub context: Option<String>,
-
-    /// Namespaces to watch, comma-separated. Empty watches all namespaces.
-    #[arg(long, env = "BATCH_TERMINATOR_NAMESPACES", value_delimiter = ',')]
-    pub namespaces: Vec<String>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 
     /// How long a JobTermination record is kept once its Job is gone or finished
     /// (e.g. 24h, 90m, 7d).
@@ -250,7 +271,9 @@ mod tests {
         let argv = ["batch-terminator", "serve"].iter().chain(args).copied();
         match Cli::try_parse_from(argv)?.command {
             Command::Serve(args) => Ok(args),
-            Command::Crd(_) | Command::OpenApi => panic!("parsed serve as another command"),
+            Command::Crd(_) | Command::OpenApi | Command::ReleaseLegacyFinalizers(_) => {
+                panic!("parsed serve as another command")
+            }
         }
     }
 
@@ -265,9 +288,9 @@ mod tests {
         let args = serve(&[]).unwrap();
         assert_eq!(args.listen, "0.0.0.0:8080".parse().unwrap());
         assert_eq!(args.admin_listen, "0.0.0.0:8081".parse().unwrap());
-        assert_eq!(args.kubeconfig, None);
-        assert_eq!(args.context, None);
-        assert!(args.namespaces.is_empty());
+        assert_eq!(args.cluster.kubeconfig, None);
+        assert_eq!(args.cluster.context, None);
+        assert!(args.cluster.namespaces.is_empty());
         assert_eq!(args.record_retention, Duration::from_secs(24 * 3600));
         assert_eq!(args.region, "us-east-1");
         assert_eq!(args.account_id, "000000000000");
@@ -329,7 +352,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(args.listen, "127.0.0.1:9000".parse().unwrap());
-        assert_eq!(args.namespaces, ["a", "b", "c"]);
+        assert_eq!(args.cluster.namespaces, ["a", "b", "c"]);
         assert_eq!(args.record_retention, Duration::from_secs(90 * 60));
         assert_eq!(args.shutdown_timeout, Duration::from_secs(90));
         assert_eq!(args.log_format, LogFormat::Json);

@@ -13,4 +13,4 @@ pub mod telemetry;
 
 pub use batch_terminator_api as api;
 pub use batch_terminator_core::{auth, batch};
-pub use batch_terminator_k8s::{controller, definition, index, metrics, record, service};
+pub use batch_terminator_k8s::{controller, definition, index, legacy, metrics, record, service};

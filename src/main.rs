@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use anyhow::Context;
-use batch_terminator::config::{Cli, Command};
-use batch_terminator::{api, serve, telemetry};
+use batch_terminator::config::{Cli, Command, LogFormat};
+use batch_terminator::{api, legacy, serve, telemetry};
 use clap::Parser;
 
 #[tokio::main]
@@ -25,6 +25,18 @@ async fn main() -> anyhow::Result<()> {
             // Held until the end, so the last lines are written out.
             let _log = telemetry::init(args.log_format, &args.log_filter)?;
             serve::run(args).await?;
+        }
+        Command::ReleaseLegacyFinalizers(args) => {
+            let _log = telemetry::init(LogFormat::Text, &args.log_filter)?;
+            let client = serve::client_for(&args.cluster).await?;
+            let done = legacy::release_legacy_finalizers(&client, &args.cluster.namespaces)
+                .await
+                .context("releasing the pods held by the attempt finalizer")?;
+            tracing::info!(
+                released = done.released.len(),
+                gone = done.gone,
+                "no pod carries the attempt finalizer any more"
+            );
         }
     }
     Ok(())

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::admin::{self, Readiness};
 use crate::auth::{Auth, Credentials};
-use crate::config::{AuthMode, ServeArgs};
+use crate::config::{AuthMode, ClusterArgs, ServeArgs};
 use crate::controller::lease::LeaseSettings;
 use crate::controller::{self, Context};
 use crate::definition::JobDefinition;
@@ -111,7 +111,7 @@ impl Settings {
         Ok(Settings {
             listen: args.listen,
             admin_listen: args.admin_listen,
-            namespaces: args.namespaces.clone(),
+            namespaces: args.cluster.namespaces.clone(),
             record_retention: args.record_retention,
             service: ServiceSettings {
                 region: args.region.clone(),
@@ -364,12 +364,16 @@ async fn track_request(
     response
 }
 
-async fn client_for(args: &ServeArgs) -> Result<Client> {
+/// The User-Agent of every request to the API server.
+pub const USER_AGENT: &str = concat!("batch-terminator/", env!("CARGO_PKG_VERSION"));
+
+/// A client for the cluster the flags name.
+pub async fn client_for(args: &ClusterArgs) -> Result<Client> {
     let options = kube::config::KubeConfigOptions {
         context: args.context.clone(),
         ..Default::default()
     };
-    let config = match &args.kubeconfig {
+    let mut config = match &args.kubeconfig {
         Some(path) => {
             let kubeconfig =
                 kube::config::Kubeconfig::read_from(path).map_err(Error::KubeConfig)?;
@@ -382,6 +386,11 @@ async fn client_for(args: &ServeArgs) -> Result<Client> {
             .map_err(Error::KubeConfig)?,
         None => kube::Config::infer().await.map_err(Error::InferConfig)?,
     };
+    // Names this program in the API server's audit log.
+    config.headers.push((
+        axum::http::header::USER_AGENT,
+        axum::http::HeaderValue::from_static(USER_AGENT),
+    ));
     Client::try_from(config).map_err(Error::Client)
 }
 
@@ -486,7 +495,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     if args.sim {
         return crate::demo::serve(&args, settings, stop).await;
     }
-    let client = client_for(&args).await?;
+    let client = client_for(&args.cluster).await?;
     Server::start(client, settings)
         .await?
         .serve_until(stop)

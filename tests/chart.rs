@@ -25,6 +25,9 @@ use kubesim::rbac::{AuthConfig, UserInfo};
 use serde_json::{Value, json};
 use test_support::{describe, eventually_within, post};
 
+#[path = "chart/lifecycle.rs"]
+mod lifecycle;
+
 const CHART: &str = "charts/batch-terminator";
 const MANIFESTS: &str = "deploy/manifests/batch-terminator.yaml";
 const RELEASE: &str = "bt";
@@ -354,7 +357,8 @@ fn auth_none_is_refused_unless_a_network_policy_or_an_explicit_opt_in() {
 
 #[test]
 fn defaults_render_cluster_wide_rbac_with_exactly_the_code_s_verbs() {
-    let objs = render(&["--skip-tests"]);
+    // The upgrade hook has a grant of its own (lifecycle.rs checks it).
+    let objs = render(&["--skip-tests", "--no-hooks"]);
     assert_eq!(
         kinds(&objs),
         [
@@ -410,7 +414,12 @@ fn defaults_render_cluster_wide_rbac_with_exactly_the_code_s_verbs() {
 
 #[test]
 fn watch_namespaces_render_a_role_per_namespace_and_pass_namespaces() {
-    let objs = render(&["--skip-tests", "--set", "watchNamespaces={team-a,team-b}"]);
+    let objs = render(&[
+        "--skip-tests",
+        "--no-hooks",
+        "--set",
+        "watchNamespaces={team-a,team-b}",
+    ]);
     assert!(of_kind(&objs, "ClusterRole").is_empty());
     assert!(of_kind(&objs, "ClusterRoleBinding").is_empty());
     let not_lease = |o: &&Value| o["metadata"]["name"] != LEASE_ROLE;
@@ -572,7 +581,8 @@ fn the_schema_rejects_wrong_types_and_unknown_keys() {
     }
 }
 
-/// Every pod the chart can render (the Deployment's and the `helm test` Pod) is hardened.
+/// Every pod the chart can render (the Deployment's, the `helm test` Pod and the upgrade
+/// hook's Job) is hardened.
 #[test]
 fn every_rendered_pod_is_hardened() {
     let mut checked = 0;
@@ -582,6 +592,7 @@ fn every_rendered_pod_is_hardened() {
             let (pod, what) = match obj["kind"].as_str() {
                 Some("Deployment") => (&obj["spec"]["template"]["spec"], "Deployment"),
                 Some("Pod") => (&obj["spec"], "Pod"),
+                Some("Job") => (&obj["spec"]["template"]["spec"], "Job"),
                 _ => continue,
             };
             checked += 1;
@@ -623,7 +634,10 @@ fn every_rendered_pod_is_hardened() {
             }
         }
     }
-    assert_eq!(checked, 6, "a Deployment and a test Pod per value set");
+    assert_eq!(
+        checked, 9,
+        "a Deployment, a test Pod and the upgrade hook's Job per value set"
+    );
 }
 
 #[test]
@@ -710,6 +724,19 @@ impl Cluster {
             .expect("kubeconfig");
         let admin = client_from(&sim.kubeconfig(), None).await;
         Cluster { sim, admin, dir }
+    }
+
+    /// `helm install` of the release into its namespace (created), with `extra` args.
+    async fn install(&self, extra: &[&str]) -> String {
+        let install = [
+            "install",
+            RELEASE,
+            CHART,
+            "--namespace",
+            RELEASE_NS,
+            "--create-namespace",
+        ];
+        helm_ok(&self.dir, &[&install[..], extra].concat()).await
     }
 
     async fn create_namespace(&self, name: &str) {
@@ -1057,20 +1084,7 @@ async fn installs_into_kubesim_with_rbac_runs_as_its_service_account_and_uninsta
          credentials:\n  accessKeys:\n    AKIAEXAMPLEOPERATOR1: {secretAccessKey: s3cr3t}\n\
          tests:\n  podAnnotations: {kubesim.dev/exit-after: \"0\"}\n",
     );
-    let notes = helm_ok(
-        &cluster.dir,
-        &[
-            "install",
-            RELEASE,
-            CHART,
-            "--namespace",
-            RELEASE_NS,
-            "--create-namespace",
-            "--values",
-            &values,
-        ],
-    )
-    .await;
+    let notes = cluster.install(&["--values", &values]).await;
     assert!(
         notes.contains("aws batch terminate-job --job-id")
             && notes.contains("http://bt-batch-terminator.bt-system.svc:8080"),
@@ -1196,20 +1210,12 @@ async fn namespaced_install(namespaces: &[&str]) {
     for ns in namespaces {
         cluster.create_namespace(ns).await;
     }
-    helm_ok(
-        &cluster.dir,
-        &[
-            "install",
-            RELEASE,
-            CHART,
-            "--namespace",
-            RELEASE_NS,
-            "--create-namespace",
+    cluster
+        .install(&[
             "--set",
             &format!("watchNamespaces={{{}}}", namespaces.join(",")),
-        ],
-    )
-    .await;
+        ])
+        .await;
     let objects = cluster.release_objects().await;
     assert!(
         !objects.iter().any(|o| o.1.starts_with("Cluster")),
@@ -1316,15 +1322,7 @@ fn the_default_deployment_args_are_accepted_by_the_binary() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_generated_key_is_kept_across_helm_upgrade() {
     let cluster = Cluster::start("upgrade").await;
-    let install = [
-        "install",
-        RELEASE,
-        CHART,
-        "--namespace",
-        RELEASE_NS,
-        "--create-namespace",
-    ];
-    let notes = helm_ok(&cluster.dir, &install).await;
+    let notes = cluster.install(&[]).await;
     let secret_name = format!("{SERVICE_ACCOUNT}-credentials");
     assert!(
         notes.contains(&format!(
@@ -1341,6 +1339,8 @@ async fn the_generated_key_is_kept_across_helm_upgrade() {
     };
     let installed = data();
     assert!(installed["accessKeyId"].is_string(), "{installed}");
+    // kubesim runs no containers: the upgrade hook's pod is told to succeed at once.
+    let hook_done = "legacyFinalizerRelease.podAnnotations.kubesim\\.dev/exit-after=0";
     for upgrade in [
         vec!["upgrade", RELEASE, CHART, "--namespace", RELEASE_NS],
         vec![
@@ -1353,6 +1353,7 @@ async fn the_generated_key_is_kept_across_helm_upgrade() {
             "config.logLevel=debug",
         ],
     ] {
+        let upgrade = [&upgrade[..], &["--set-string", hook_done]].concat();
         helm_ok(&cluster.dir, &upgrade).await;
         assert_eq!(data(), installed, "helm {upgrade:?} changed the key");
     }

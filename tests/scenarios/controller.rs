@@ -364,17 +364,60 @@ fn at(env: &Env, endpoint: &str) -> Env {
     }
 }
 
-/// Two service processes against one cluster: one leads, both serve the API; the leader
-/// killed with SIGKILL, the other takes the lease over within about one lease duration and
-/// acts.
+/// A service process, killed with SIGKILL when dropped (also when the test fails).
+struct Replica(std::process::Child);
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The lease's times of one failover: the old holder's last renewTime, and the new lease.
+struct Failover {
+    old_holder: String,
+    last_renewed: k8s_openapi::jiff::Timestamp,
+    new: k8s_openapi::api::coordination::v1::LeaseSpec,
+}
+
+/// Polls the lease from just after its holder was killed until another process holds it,
+/// keeping the last renewTime the dead holder managed to write.
+async fn watch_failover(
+    leases: &Api<k8s_openapi::api::coordination::v1::Lease>,
+    old_holder: &str,
+) -> Failover {
+    let last_renewed = std::cell::Cell::new(None);
+    let new = eventually("another replica to take the lease", || async {
+        let spec = leases.get("batch-terminator").await.ok()?.spec?;
+        if spec.holder_identity.as_deref() == Some(old_holder) {
+            last_renewed.set(spec.renew_time.map(|t| t.0).max(last_renewed.get()));
+            return None;
+        }
+        spec.holder_identity.is_some().then_some(spec)
+    })
+    .await;
+    Failover {
+        old_holder: old_holder.to_string(),
+        last_renewed: last_renewed.get().expect("the killed leader's renewTime"),
+        new,
+    }
+}
+
+/// Two service processes against one cluster: one leads, both serve the API. The leader is
+/// killed with SIGKILL, three times over (a fresh replica joins each time); each time the
+/// other takes the lease over within one lease duration of the dead leader's last renewal, plus
+/// at most one retry period, and never before the dead leader had stepped down (two thirds of
+/// a duration) — read from the lease's own times, not from the test's clock.
 #[tokio::test]
 async fn leader_election_fails_over_when_the_leader_is_killed() {
     use std::process::{Command, Stdio};
+    const DURATION: std::time::Duration = std::time::Duration::from_secs(2);
     let mut env = Env::start().await;
     if env.sim.is_none() {
         return;
     }
-    // Only the two processes may act.
+    // Only the replicas may act.
     drop(env.server.take());
     let dir =
         std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bt-lease-{}", env.ns));
@@ -388,22 +431,24 @@ async fn leader_election_fails_over_when_the_leader_is_killed() {
             .expect("addr")
             .port()
     };
-    let mut replicas = Vec::new();
-    for i in 0..2 {
+    let spawn = |i: usize| -> (String, Replica, String) {
+        let name = format!("replica-{i}");
         let (api, admin) = (free_port(), free_port());
         let child = Command::new(env!("CARGO_BIN_EXE_batch-terminator"))
-            .args(["serve", "--auth", "none", "--lease-duration", "2s"])
+            .args(["serve", "--auth", "none"])
+            .arg(format!("--lease-duration={}s", DURATION.as_secs()))
             .arg(format!("--kubeconfig={}", kubeconfig.display()))
             .arg(format!("--lease-namespace={}", env.ns))
             .arg(format!("--listen=127.0.0.1:{api}"))
             .arg(format!("--admin-listen=127.0.0.1:{admin}"))
-            .env("POD_NAME", format!("replica-{i}"))
+            .env("POD_NAME", &name)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn the service");
-        replicas.push((child, format!("http://127.0.0.1:{api}")));
-    }
+        (name, Replica(child), format!("http://127.0.0.1:{api}"))
+    };
+    let mut replicas: Vec<(String, Replica, String)> = (0..2).map(spawn).collect();
     let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
         Api::namespaced(env.client.clone(), &env.ns);
     let holder = || async {
@@ -414,42 +459,75 @@ async fn leader_election_fails_over_when_the_leader_is_killed() {
             .spec?
             .holder_identity
     };
-    let first = eventually("a leader", || async { holder().await }).await;
-    let leader = usize::from(first.starts_with("replica-1-"));
+    let mut leader = eventually("a leader", || async { holder().await }).await;
 
     // Every replica serves the API.
     let queued = env
         .create_job("led", json!({"suspend": true}), json!({}))
         .await;
     let id = queued.uid().unwrap();
-    for (_, url) in &replicas {
-        eventually("the replica to listen", || async {
-            let probe = env.http.get(format!("{url}/v1/describejobs")).send().await;
-            probe.is_ok().then_some(())
-        })
-        .await;
-        at(&env, url).wait_described(&id, "RUNNABLE").await;
+    let serving = |url: String| {
+        let env = &env;
+        let id = &id;
+        async move {
+            eventually("the replica to listen", || async {
+                let probe = env.http.get(format!("{url}/v1/describejobs")).send().await;
+                probe.is_ok().then_some(())
+            })
+            .await;
+            at(env, &url).wait_described(id, "RUNNABLE").await;
+        }
+    };
+    for (_, _, url) in &replicas {
+        serving(url.clone()).await;
     }
 
-    let (mut killed, _) = replicas.remove(leader);
-    killed.kill().expect("SIGKILL");
-    killed.wait().expect("reaped");
-    let killed_at = std::time::Instant::now();
-    let survivor = at(&env, &replicas[0].1);
-    assert_eq!(survivor.cancel(&id, REASON).await.0, 200);
-    let second = eventually("the other replica to take the lease", || async {
-        holder().await.filter(|h| *h != first)
-    })
-    .await;
-    let failover = killed_at.elapsed();
+    let retry = DURATION / 5;
+    let mut transitions = 0;
+    for round in 0..3 {
+        // A holder's identity is its POD_NAME and a suffix.
+        let killed = replicas
+            .iter()
+            .position(|(name, _, _)| leader.starts_with(&format!("{name}-")))
+            .expect("the leader is one of the replicas");
+        drop(replicas.remove(killed));
+        let failover = watch_failover(&leases, &leader).await;
+        let new_holder = failover.new.holder_identity.clone().expect("holder");
+        let acquired = failover.new.acquire_time.clone().expect("acquireTime").0;
+        let gap = std::time::Duration::try_from(acquired.duration_since(failover.last_renewed))
+            .expect("acquired after the last renewal");
+        println!(
+            "round {round}: {} last renewed {}; {new_holder} acquired {acquired}: {gap:?} later",
+            failover.old_holder, failover.last_renewed
+        );
+        assert!(new_holder.starts_with(&format!("{}-", replicas[0].0)));
+        assert_eq!(
+            failover.new.lease_duration_seconds,
+            Some(DURATION.as_secs() as i32)
+        );
+        assert!(
+            gap <= DURATION + retry,
+            "taken over {gap:?} after the last renewal: more than a duration plus a retry period"
+        );
+        assert!(
+            gap >= DURATION * 2 / 3,
+            "taken over {gap:?} after the last renewal, before the old leader stepped down"
+        );
+        let count = failover.new.lease_transitions.expect("leaseTransitions");
+        assert!(
+            count > transitions,
+            "{count} transitions after {transitions}"
+        );
+        transitions = count;
+        leader = new_holder;
+        // A fresh replica joins as the standby.
+        replicas.push(spawn(round + 2));
+    }
+    // The standby serves the cancel, the leader carries it out.
+    serving(replicas[1].2.clone()).await;
+    let standby = at(&env, &replicas[1].2);
+    assert_eq!(standby.cancel(&id, REASON).await.0, 200);
     env.wait_job_gone("led").await;
-    println!("leader {first} killed; {second} took over after {failover:?}");
-    assert!(
-        second.starts_with(&format!("replica-{}-", 1 - leader)),
-        "{second}"
-    );
-    let (mut last, _) = replicas.remove(0);
-    last.kill().expect("SIGKILL");
-    last.wait().expect("reaped");
+    drop(replicas);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -99,3 +99,15 @@ tests/chart.rs fails when a rule is not used by some request during the terminat
   resources: ["jobterminations/status"]
   verbs: ["patch"]
 {{- end }}
+
+{{/* The hook of release-legacy-finalizers.yaml, and its one rule. */}}
+{{- define "batch-terminator.releaseLegacyHook" -}}
+helm.sh/hook: post-upgrade
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+{{- end }}
+{{- define "batch-terminator.releaseLegacyRules" -}}
+# legacy.rs lists the pods (metadata only) and JSON-patches the finalizer off each held one.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list", "patch"]
+{{- end }}

@@ -62,12 +62,6 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
-    #[error("releasing Pod {pod} from the attempt finalizer of an earlier version")]
-    Release {
-        pod: String,
-        #[source]
-        source: kube::Error,
-    },
 }
 
 /// A stage of the pipeline that writes, as the metrics label a failure.
@@ -78,7 +72,6 @@ pub enum Stage {
     Act,
     Status,
     Cleanup,
-    Release,
 }
 
 impl Stage {
@@ -89,7 +82,6 @@ impl Stage {
             Stage::Act => "act",
             Stage::Status => "status",
             Stage::Cleanup => "cleanup",
-            Stage::Release => "release",
         }
     }
 }
@@ -103,7 +95,6 @@ impl Error {
             Error::Act { .. } => Stage::Act,
             Error::Status { .. } => Stage::Status,
             Error::Cleanup { .. } => Stage::Cleanup,
-            Error::Release { .. } => Stage::Release,
         }
     }
 }
@@ -395,19 +386,4 @@ async fn complete(
         deleted.remove(&pod.uid().unwrap_or_default());
     }
     Ok(Next::Done)
-}
-
-/// Lets go, once, of the pods an earlier version held with its attempt finalizer.
-pub async fn release_legacy_pods(ctx: &Context) {
-    for pod in ctx.index.legacy_held_pods() {
-        match actions::release_pod(ctx, &pod).await {
-            Ok(()) => {
-                tracing::info!(pod = %pod.name_any(), "released a pod held by an earlier version")
-            }
-            Err(error) => tracing::warn!(
-                error = &error as &dyn std::error::Error,
-                "could not release a pod held by an earlier version"
-            ),
-        }
-    }
 }

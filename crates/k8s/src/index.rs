@@ -11,9 +11,7 @@ use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
 use crate::batch::TerminationPhase;
-use crate::record::{
-    JOB_ID_LABEL, JOB_QUEUE_LABEL, JobTermination, KUEUE_QUEUE_LABEL, LEGACY_ATTEMPT_FINALIZER,
-};
+use crate::record::{JOB_ID_LABEL, JOB_QUEUE_LABEL, JobTermination, KUEUE_QUEUE_LABEL};
 
 pub mod views;
 mod watches;
@@ -591,22 +589,6 @@ impl Index {
             .map(|r| ObjectRef::from_obj(&**r))
             .collect()
     }
-
-    /// Pods that still carry the attempt finalizer of versions before 0.2, which held pods
-    /// until their final state was kept; this version lets go of them once.
-    pub fn legacy_held_pods(&self) -> Vec<Arc<Pod>> {
-        self.read()
-            .pods
-            .objects
-            .values()
-            .filter(|pod| {
-                pod.finalizers()
-                    .iter()
-                    .any(|f| f == LEGACY_ATTEMPT_FINALIZER)
-            })
-            .cloned()
-            .collect()
-    }
 }
 
 /// A finished record (Completed or NoChange) needs no departed pods.
@@ -855,20 +837,6 @@ mod tests {
         // Another Job with the same name is not this record's Job.
         index.apply_job("", watcher::Event::Apply(job("a", "j", "uid-2", None)));
         assert!(index.snapshot("a", "uid-1").unwrap().job.is_none());
-    }
-
-    #[test]
-    fn legacy_held_pods_are_found() {
-        let index = Index::new();
-        let mut held = pod("a", "held", "uid-1");
-        held.metadata.finalizers = Some(vec![LEGACY_ATTEMPT_FINALIZER.into()]);
-        index.apply_pod("", watcher::Event::Apply(held));
-        index.apply_pod("", watcher::Event::Apply(pod("a", "free", "uid-1")));
-        let held = index.legacy_held_pods();
-        assert_eq!(
-            held.iter().map(|p| p.name_any()).collect::<Vec<_>>(),
-            ["held"]
-        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ use batch_terminator_core::batch;
 pub mod controller;
 pub mod definition;
 pub mod index;
+pub mod legacy;
 pub mod metrics;
 pub mod record;
 pub mod service;

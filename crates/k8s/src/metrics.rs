@@ -220,7 +220,7 @@ impl ControllerMetrics {
         let errors = Family::<StageLabels, Counter>::default();
         registry.register(
             "reconcile_errors",
-            "Failed reconciles by the stage that failed (annotate, event, act, status, cleanup, release)",
+            "Failed reconciles by the stage that failed (annotate, event, act, status, cleanup)",
             errors.clone(),
         );
         // 5 ms to about 10 s.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 mod poll;
 
-pub use poll::{POLL, eventually_within};
+pub use poll::{POLL, TimedOut, eventually_within, poll_within};
 
 /// How long a wait polls before it fails; kubesim runs its control plane on a fast clock.
 pub const DEADLINE: Duration = Duration::from_secs(30);

@@ -10,7 +10,7 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use super::{Context, Error, FIELD_MANAGER, Result};
-use crate::record::{JobTermination, LEGACY_ATTEMPT_FINALIZER};
+use crate::record::JobTermination;
 
 fn is_status(error: &kube::Error, codes: &[u16]) -> bool {
     matches!(error, kube::Error::Api(status) if codes.contains(&status.code))
@@ -154,76 +154,5 @@ pub async fn delete_record(ctx: &Context, record: &JobTermination) -> Result<()>
             record: format!("{ns}/{}", record.name_any()),
             source,
         }),
-    }
-}
-
-/// A JSON patch that removes [`LEGACY_ATTEMPT_FINALIZER`], guarded by `test`s of the pod's uid
-/// and of the finalizer at its index; `None` when the pod does not carry it.
-pub fn release_patch(pod: &Pod) -> Option<serde_json::Value> {
-    let i = pod
-        .finalizers()
-        .iter()
-        .position(|f| f == LEGACY_ATTEMPT_FINALIZER)?;
-    let path = format!("/metadata/finalizers/{i}");
-    Some(json!([
-        {"op": "test", "path": "/metadata/uid", "value": pod.uid()},
-        {"op": "test", "path": path, "value": LEGACY_ATTEMPT_FINALIZER},
-        {"op": "remove", "path": path},
-    ]))
-}
-
-/// Lets go of a pod held by an earlier version's finalizer. A pod that is gone or changed is
-/// left alone (the next start looks again).
-pub async fn release_pod(ctx: &Context, pod: &Pod) -> Result<()> {
-    let Some(patch) = release_patch(pod) else {
-        return Ok(());
-    };
-    let ns = pod.namespace().unwrap_or_default();
-    let err = |source| Error::Release {
-        pod: format!("{ns}/{}", pod.name_any()),
-        source,
-    };
-    let patch: json_patch::Patch =
-        serde_json::from_value(patch).map_err(|e| err(kube::Error::SerdeError(e)))?;
-    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    match pods
-        .patch(&pod.name_any(), &params(), &Patch::<()>::Json(patch))
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if is_status(&e, &[404, 409, 422]) => Ok(()),
-        Err(source) => Err(err(source)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-
-    #[test]
-    fn the_release_patch_tests_the_uid_and_the_finalizer() {
-        let held = Pod {
-            metadata: ObjectMeta {
-                uid: Some("pod-uid".into()),
-                finalizers: Some(vec![
-                    "batch.kubernetes.io/job-tracking".into(),
-                    LEGACY_ATTEMPT_FINALIZER.into(),
-                ]),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        assert_eq!(
-            release_patch(&held).expect("held"),
-            json!([
-                {"op": "test", "path": "/metadata/uid", "value": "pod-uid"},
-                {"op": "test", "path": "/metadata/finalizers/1", "value": LEGACY_ATTEMPT_FINALIZER},
-                {"op": "remove", "path": "/metadata/finalizers/1"},
-            ])
-        );
-        let mut free = held;
-        free.metadata.finalizers = None;
-        assert_eq!(release_patch(&free), None);
     }
 }

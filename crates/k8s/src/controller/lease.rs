@@ -1,8 +1,12 @@
-//! Leader election through a `coordination.k8s.io` Lease, as client-go's leaderelection does
-//! it: the holder renews every third of the lease duration and steps down when it has not
-//! renewed for two thirds of it; another process takes over once it has seen the same
-//! renewTime for a whole duration. Every write is a PUT with the resourceVersion read, so two
-//! processes never both win.
+//! Leader election through a `coordination.k8s.io` Lease, after client-go's leaderelection: the
+//! holder renews every third of the lease duration and steps down when it has not renewed for
+//! two thirds of it (a renewal that hangs counts as failed once that much time is up). Another
+//! process takes the lease over a whole duration after its last renewal, waking for that
+//! moment rather than for its next retry. It dates the renewal by the lease's renewTime, but
+//! never earlier than one retry period before it saw the renewal: a clock that runs ahead of
+//! the holder's can cost at most that much of the two thirds' margin, so two processes never
+//! both act. Every write is a PUT with the resourceVersion read, so two processes never both
+//! win.
 
 use std::time::Duration;
 
@@ -23,12 +27,34 @@ pub struct LeaseSettings {
     pub duration: Duration,
 }
 
-/// What this process last saw of the lease: its holder and renewTime, and when they changed.
+/// What this process last saw of the lease: its holder and renewTime, and when, by this
+/// process's monotonic clock, that renewal happened.
 #[derive(Debug)]
 struct Observed {
     holder: Option<String>,
     renewed: Option<Timestamp>,
     since: Instant,
+}
+
+/// The retry period of a process that does not hold the lease.
+fn retry_period(duration: Duration) -> Duration {
+    duration / 5
+}
+
+/// When, by this process's clock, a renewal it sees at `seen` (wall clock `now`) happened: at
+/// its renewTime, but no earlier than one retry period before it was seen, so a clock skewed
+/// ahead cannot make the lease look older than that.
+fn renewed_at(
+    renewed: Option<Timestamp>,
+    now: Timestamp,
+    seen: Instant,
+    duration: Duration,
+) -> Instant {
+    let age = renewed
+        .and_then(|at| Duration::try_from(now.duration_since(at)).ok())
+        .unwrap_or_default()
+        .min(retry_period(duration));
+    seen.checked_sub(age).unwrap_or(seen)
 }
 
 /// The lease as this process writes it when it takes or renews it.
@@ -52,10 +78,13 @@ fn held(settings: &LeaseSettings, old: Option<&LeaseSpec>, now: Timestamp) -> Le
     }
 }
 
-/// Whether another holder's lease has run out, judged by this process's own clock: the
-/// holder and renewTime have not changed for a whole duration (or nobody holds it).
-fn expired(observed: &Observed, duration: Duration, now: Instant) -> bool {
-    observed.holder.as_deref().is_none_or(str::is_empty) || now >= observed.since + duration
+/// When another holder's lease runs out, by this process's own clock: a whole duration after
+/// the renewal it last saw (at once when nobody holds it).
+fn expiry(observed: &Observed, duration: Duration) -> Instant {
+    match observed.holder.as_deref().is_none_or(str::is_empty) {
+        true => observed.since,
+        false => observed.since + duration,
+    }
 }
 
 /// One attempt to take or renew the lease. `Ok(true)` when this process holds it now.
@@ -64,7 +93,7 @@ async fn try_hold(
     settings: &LeaseSettings,
     observed: &mut Option<Observed>,
 ) -> Result<bool, kube::Error> {
-    let now = Timestamp::now();
+    let (now, seen) = (Timestamp::now(), Instant::now());
     let Some(mut lease) = api.get_opt(&settings.name).await? else {
         let lease = Lease {
             metadata: ObjectMeta {
@@ -90,13 +119,13 @@ async fn try_hold(
         *observed = Some(Observed {
             holder: holder.clone(),
             renewed,
-            since: Instant::now(),
+            since: renewed_at(renewed, now, seen, settings.duration),
         });
     }
     let ours = holder.as_deref() == Some(settings.identity.as_str());
     let free = observed
         .as_ref()
-        .is_some_and(|o| expired(o, settings.duration, Instant::now()));
+        .is_some_and(|o| Instant::now() >= expiry(o, settings.duration));
     if !ours && !free {
         return Ok(false);
     }
@@ -143,16 +172,23 @@ pub async fn elect(
 ) {
     let api: Api<Lease> = Api::namespaced(client, &settings.namespace);
     let renew_every = settings.duration / 3;
-    let retry_every = settings.duration / 5;
+    let retry_every = retry_period(settings.duration);
     let renew_deadline = settings.duration * 2 / 3;
     let mut observed = None;
     let mut last_renewal: Option<Instant> = None;
     loop {
         let attempt = Instant::now();
-        let holds = match try_hold(&api, &settings, &mut observed).await {
-            Ok(holds) => holds,
-            Err(error) => {
+        // An attempt that hangs past the next one counts as failed, so a leader cut off from
+        // the API server still steps down by its renew deadline.
+        let bounded = tokio::time::timeout(renew_every, try_hold(&api, &settings, &mut observed));
+        let holds = match bounded.await {
+            Ok(Ok(holds)) => holds,
+            Ok(Err(error)) => {
                 tracing::warn!(%error, "leader election: the lease could not be read or written");
+                false
+            }
+            Err(_) => {
+                tracing::warn!(timeout = ?renew_every, "leader election: the lease request hung");
                 false
             }
         };
@@ -173,9 +209,17 @@ pub async fn elect(
             *was = leads;
             changed
         });
-        let wait = if leads { renew_every } else { retry_every };
+        // A standby wakes when the holder's lease runs out, if that comes before its retry.
+        let next = match leads {
+            true => attempt + renew_every,
+            false => observed
+                .as_ref()
+                .map(|o| expiry(o, settings.duration))
+                .filter(|at| *at > attempt)
+                .map_or(attempt + retry_every, |at| at.min(attempt + retry_every)),
+        };
         tokio::select! {
-            _ = tokio::time::sleep_until(attempt + wait) => {}
+            _ = tokio::time::sleep_until(next) => {}
             _ = shutdown.wait_for(|stop| *stop) => break,
         }
     }
@@ -218,7 +262,7 @@ mod tests {
     }
 
     #[test]
-    fn a_lease_expires_a_duration_after_it_was_last_seen_to_change() {
+    fn a_lease_expires_a_duration_after_its_renewal() {
         let since = Instant::now();
         let duration = Duration::from_secs(15);
         let held_by = |holder: Option<&str>| Observed {
@@ -226,14 +270,30 @@ mod tests {
             renewed: None,
             since,
         };
-        assert!(!expired(&held_by(Some("other")), duration, since));
-        assert!(!expired(
-            &held_by(Some("other")),
-            duration,
-            since + Duration::from_secs(14)
-        ));
-        assert!(expired(&held_by(Some("other")), duration, since + duration));
-        assert!(expired(&held_by(None), duration, since));
-        assert!(expired(&held_by(Some("")), duration, since));
+        assert_eq!(expiry(&held_by(Some("other")), duration), since + duration);
+        assert_eq!(expiry(&held_by(None), duration), since);
+        assert_eq!(expiry(&held_by(Some("")), duration), since);
+    }
+
+    #[test]
+    fn a_renewal_is_dated_by_its_renew_time_within_one_retry_period() {
+        let seen = Instant::now() + Duration::from_secs(60);
+        let duration = Duration::from_secs(15);
+        let now = Timestamp::now();
+        let ago = |secs: i64| Some(now - k8s_openapi::jiff::SignedDuration::from_secs(secs));
+        // Renewed 2 s before it was seen: dated 2 s back.
+        assert_eq!(
+            renewed_at(ago(2), now, seen, duration),
+            seen - Duration::from_secs(2)
+        );
+        // A renewal that looks older than a retry period (3 s here) — a clock ahead of the
+        // holder's — is dated one retry period back, no more.
+        assert_eq!(
+            renewed_at(ago(40), now, seen, duration),
+            seen - Duration::from_secs(3)
+        );
+        // One from the future (a clock behind the holder's), or none: dated when seen.
+        assert_eq!(renewed_at(ago(-5), now, seen, duration), seen);
+        assert_eq!(renewed_at(None, now, seen, duration), seen);
     }
 }

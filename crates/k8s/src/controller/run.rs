@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::{Context, Next, reconcile, release_legacy_pods};
+use super::{Context, Next, reconcile};
 use crate::record::JobTermination;
 
 /// Records reconciled at once.
@@ -137,7 +137,6 @@ pub async fn run(
     let mut queue = Queue::default();
     let mut workers: JoinSet<(Key, Result<Next, ()>)> = JoinSet::new();
     let mut leading = false;
-    let mut released = false;
     loop {
         let lead = *leader.borrow_and_update();
         if lead != leading {
@@ -148,11 +147,6 @@ pub async fn run(
                 tracing::info!("leading: reconciling every record");
                 for r in ctx.index.record_refs() {
                     queue.push(key(r));
-                }
-                if !released {
-                    released = true;
-                    let ctx = ctx.clone();
-                    tokio::spawn(async move { release_legacy_pods(&ctx).await });
                 }
             } else {
                 tracing::info!("no longer leading: the controller stops");
