@@ -29,7 +29,10 @@ pub use detail::{
     EksPodPropertiesDetail, EksPropertiesDetail, JobDetail, JobSummary, array_child_detail,
     array_children, job_arn, job_detail,
 };
-pub use list::{ListFilter, ListPage, ListParams, ListQuery, ListScope, ListSelection, paginate};
+pub use list::{
+    ListFilter, ListKey, ListPage, ListParams, ListQuery, ListScope, ListSelection, paginate,
+    paginate_by,
+};
 pub use validate::{
     BulkEntry, DescribeCommand, Error, MAX_BULK_JOBS, MAX_DESCRIBE_JOBS, MAX_REASON_CHARS, Result,
     TerminateCommand, bulk_commands, split_array_child, truncate_utf8,
