@@ -8,7 +8,7 @@
 //! The JSON format flattens the fields of every enclosing span into each line, so all lines of a
 //! request carry its `request_id` without a log query having to look inside nested objects.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io::{BufWriter, IsTerminal};
 
 use serde_json::{Map, Value};

@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use batch_terminator::batch::TerminateKind;
-use batch_terminator::record::{JobTermination, JobTerminationSpec, Phase};
+use batch_terminator::batch::TerminationPhase;
+use batch_terminator::record::{JobTermination, JobTerminationSpec};
 use batch_terminator::serve::{Server, Settings};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
@@ -864,7 +865,7 @@ async fn terminate_scenarios(cluster: &Cluster, server: &Server, ns: &str) {
         .expect("the CancelJob's record");
     eventually("the CancelJob to change nothing", || async {
         let phase = records.get_opt(&running_id).await.ok()??.status?.phase?;
-        (phase == Phase::NoChange).then_some(())
+        (phase == TerminationPhase::NoChange).then_some(())
     })
     .await;
 

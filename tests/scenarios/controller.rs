@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use batch_terminator::record::{JobTermination, Phase};
+use batch_terminator::batch::TerminationPhase;
+use batch_terminator::record::JobTermination;
 use k8s_openapi::api::batch::v1::Job;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -19,7 +20,7 @@ fn records(env: &Env) -> Api<JobTermination> {
     Api::namespaced(env.client.clone(), &env.ns)
 }
 
-async fn wait_phase(env: &Env, name: &str, phase: Phase) -> JobTermination {
+async fn wait_phase(env: &Env, name: &str, phase: TerminationPhase) -> JobTermination {
     eventually(&format!("record {name} to be {phase:?}"), || async {
         let record = records(env).get_opt(name).await.expect("get record")?;
         (record.status.as_ref()?.phase? == phase).then_some(record)
@@ -92,13 +93,13 @@ async fn a_termination_and_a_cancel_keep_to_their_api_call_budget() {
 
     env.sim().clear_requests();
     assert_eq!(env.terminate(&running_id, REASON).await.0, 200);
-    wait_phase(&env, &running_id, Phase::Completed).await;
+    wait_phase(&env, &running_id, TerminationPhase::Completed).await;
     let terminate = service_calls(&env);
     println!("terminate: {} calls {terminate:?}", total(&terminate));
 
     env.sim().clear_requests();
     assert_eq!(env.cancel(&queued_id, REASON).await.0, 200);
-    wait_phase(&env, &queued_id, Phase::Completed).await;
+    wait_phase(&env, &queued_id, TerminationPhase::Completed).await;
     env.wait_job_gone("budget-queued").await;
     let cancel = service_calls(&env);
     println!("cancel: {} calls {cancel:?}", total(&cancel));
@@ -162,14 +163,14 @@ async fn a_terminate_after_a_no_op_cancel_terminates() {
         .create(&Default::default(), &cancel)
         .await
         .expect("the CancelJob's record");
-    wait_phase(&env, &id, Phase::NoChange).await;
+    wait_phase(&env, &id, TerminationPhase::NoChange).await;
     assert_eq!(env.describe(&id).await.unwrap()["status"], "RUNNING");
 
     assert_eq!(env.terminate(&id, REASON).await.0, 200);
     let detail = env.wait_described(&id, "FAILED").await;
     assert_eq!(detail["statusReason"], REASON, "{detail}");
     assert_eq!(detail["isTerminated"], true, "{detail}");
-    wait_phase(&env, &id, Phase::Completed).await;
+    wait_phase(&env, &id, TerminationPhase::Completed).await;
     assert_eq!(
         env.events_for("cancel-then-terminate", "JobTerminated")
             .await
@@ -204,7 +205,7 @@ async fn a_failing_event_never_blocks_the_termination_and_is_written_once() {
             .is_empty()
     );
     env.sim().faults().clear();
-    let record = wait_phase(&env, &id, Phase::Completed).await;
+    let record = wait_phase(&env, &id, TerminationPhase::Completed).await;
     assert!(record.status.unwrap().event_recorded);
     assert_eq!(
         env.events_for("event-fails", "JobTerminated").await.len(),
@@ -232,7 +233,7 @@ async fn a_job_that_succeeds_before_the_fence_completes_and_keeps_its_pods() {
     env.wait_condition("succeeds-first", "Complete").await;
     env.sim().faults().clear();
 
-    let record = wait_phase(&env, &id, Phase::NoChange).await;
+    let record = wait_phase(&env, &id, TerminationPhase::NoChange).await;
     assert!(record.status.unwrap().action.is_none());
     let job = env.jobs().get("succeeds-first").await.expect("the Job");
     assert!(

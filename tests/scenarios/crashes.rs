@@ -9,7 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use batch_terminator::record::{JobTermination, Phase};
+use batch_terminator::batch::TerminationPhase;
+use batch_terminator::record::JobTermination;
 use futures::StreamExt;
 use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
@@ -180,7 +181,7 @@ async fn terminations_survive_sigkills_and_faults() {
                 .all(|r| {
                     matches!(
                         r.status.as_ref().and_then(|s| s.phase),
-                        Some(Phase::Completed | Phase::NoChange)
+                        Some(TerminationPhase::Completed | TerminationPhase::NoChange)
                     )
                 })
                 .then_some(list)
@@ -207,7 +208,7 @@ async fn terminations_survive_sigkills_and_faults() {
     for r in &final_records {
         let status = r.status.clone().unwrap_or_default();
         match status.phase {
-            Some(Phase::Completed) => completed += 1,
+            Some(TerminationPhase::Completed) => completed += 1,
             _ => no_change += 1,
         }
         let events = events_per_job.get(&r.spec.job_uid).copied().unwrap_or(0);

@@ -111,7 +111,7 @@ async fn an_unschedulable_job_is_cancelled_with_its_pods() {
         let record = records.get_opt(&id).await.expect("get record")?;
         let status = record.status?;
         assert!(status.attempts.is_empty(), "{status:?}");
-        (status.phase? == batch_terminator::record::Phase::Completed).then_some(())
+        (status.phase? == batch_terminator::batch::TerminationPhase::Completed).then_some(())
     })
     .await;
     let detail = env.describe(&id).await.expect("described from the record");
@@ -546,7 +546,7 @@ async fn a_restart_between_steps_completes_the_termination_once() {
                 kube::Api::namespaced(env.client.clone(), &env.ns);
             let record = records.get_opt(&uid(&job)).await.expect("get record")?;
             let phase = record.status?.phase?;
-            (phase == batch_terminator::record::Phase::Completed).then_some(())
+            (phase == batch_terminator::batch::TerminationPhase::Completed).then_some(())
         })
         .await;
         assert!(env.job_pods(&job).await.is_empty(), "{verb} {resource}");

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use batch_terminator::record::{JobTermination, Phase};
+use batch_terminator::batch::TerminationPhase;
+use batch_terminator::record::JobTermination;
 use futures::StreamExt;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
@@ -119,9 +120,9 @@ async fn measure_2000_terminations() {
         || async {
             let list = records.list(&ListParams::default()).await.ok()?.items;
             (list.len() == JOBS
-                && list
-                    .iter()
-                    .all(|r| r.status.as_ref().and_then(|s| s.phase) == Some(Phase::Completed)))
+                && list.iter().all(|r| {
+                    r.status.as_ref().and_then(|s| s.phase) == Some(TerminationPhase::Completed)
+                }))
             .then_some(())
         },
     )

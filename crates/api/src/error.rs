@@ -1,5 +1,6 @@
 //! Every AWS error the API answers, rendered in one place.
 
+use axum::BoxError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -82,12 +83,27 @@ pub enum ServiceError {
     #[error("{0}")]
     Client(String),
     /// 500 ServerException, e.g. the Kubernetes API failed. Clients retry it, so the
-    /// operation must be safe to repeat.
-    #[error("{0}")]
-    Server(String),
+    /// operation must be safe to repeat. The client sees `message`; the cause, if any, goes
+    /// to the log with it.
+    #[error("{message}")]
+    Server {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
     /// 403 AccessDeniedException.
     #[error("{0}")]
     AccessDenied(String),
+}
+
+impl ServiceError {
+    /// A 500 caused by `source`.
+    pub fn server(message: impl Into<String>, source: impl Into<BoxError>) -> ServiceError {
+        ServiceError::Server {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
 }
 
 /// The largest request body accepted.
@@ -105,9 +121,17 @@ pub enum ApiError {
         #[source]
         source: serde_json::Error,
     },
-    /// Valid JSON of the wrong shape: `field` is a path such as `jobId` or `jobs[3]`.
-    #[error("{JSON_PARSE_MESSAGE}: {field}: {message}")]
-    WrongType { field: String, message: String },
+    /// Valid JSON, but not an object.
+    #[error("{JSON_PARSE_MESSAGE}: request body: must be a JSON object")]
+    NotAnObject,
+    /// Valid JSON of the wrong shape: `field` is a path such as `jobId` or `jobs[3]`. The
+    /// message names the source's reason: it is the caller's to fix.
+    #[error("{JSON_PARSE_MESSAGE}: {field}: {source}")]
+    WrongType {
+        field: String,
+        #[source]
+        source: serde_json::Error,
+    },
     /// A field breaks the API's rules (missing, empty, too long, ...).
     #[error(transparent)]
     Invalid(#[from] batch::Error),
@@ -131,7 +155,7 @@ pub enum ApiError {
     Panicked(String),
     /// A guard failed in a way it should not (a bug).
     #[error("internal error")]
-    Internal(String),
+    Internal(#[source] BoxError),
     /// A known path with a method other than POST. AWS answers 400 here too.
     #[error("{method} is not allowed on {path}; AWS Batch operations are POST requests")]
     MethodNotAllowed { method: String, path: String },
@@ -154,6 +178,7 @@ impl ApiError {
     pub fn code(&self) -> AwsErrorCode {
         match self {
             ApiError::MalformedJson { .. }
+            | ApiError::NotAnObject
             | ApiError::WrongType { .. }
             | ApiError::Invalid(_)
             | ApiError::BodyTooLarge { .. }
@@ -177,7 +202,7 @@ impl ApiError {
             },
             ApiError::Service(e) => match e {
                 ServiceError::Invalid(_) | ServiceError::Client(_) => AwsErrorCode::ClientException,
-                ServiceError::Server(_) => AwsErrorCode::ServerException,
+                ServiceError::Server { .. } => AwsErrorCode::ServerException,
                 ServiceError::AccessDenied(_) => AwsErrorCode::AccessDeniedException,
             },
         }
@@ -201,14 +226,13 @@ impl IntoResponse for ApiError {
             ApiError::Panicked(panic) => {
                 tracing::error!(%panic, error_code = code.as_str(), "a handler panicked")
             }
-            ApiError::Internal(cause) => {
-                tracing::error!(%cause, error_code = code.as_str(), "request failed")
-            }
             ApiError::Overloaded { .. } => {
                 tracing::warn!(error_code = code.as_str(), "request shed")
             }
             _ if code.status().is_server_error() => {
-                tracing::error!(error = %self, error_code = code.as_str(), cause = ?std::error::Error::source(&self), "request failed")
+                // As a `dyn Error`, the log line carries the sources too.
+                let error: &dyn std::error::Error = &self;
+                tracing::error!(error, error_code = code.as_str(), "request failed")
             }
             _ => tracing::info!(error = %self, error_code = code.as_str(), "request rejected"),
         }

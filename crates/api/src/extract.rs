@@ -74,13 +74,10 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|source| ApiError::MalformedJson { source })?;
     if !value.is_object() {
-        return Err(ApiError::WrongType {
-            field: "request body".to_owned(),
-            message: "must be a JSON object".to_owned(),
-        });
+        return Err(ApiError::NotAnObject);
     }
     serde_path_to_error::deserialize(value).map_err(|e| ApiError::WrongType {
         field: e.path().to_string(),
-        message: e.into_inner().to_string(),
+        source: e.into_inner(),
     })
 }

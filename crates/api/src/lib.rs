@@ -203,7 +203,7 @@ async fn refused(error: BoxError) -> ApiError {
     } else if error.is::<tower::timeout::error::Elapsed>() {
         ApiError::RequestTimeout
     } else {
-        ApiError::Internal(error.to_string())
+        ApiError::Internal(error)
     }
 }
 

@@ -415,7 +415,10 @@ async fn service_errors_render_as_aws_errors() {
     type Case = (fn() -> ServiceError, StatusCode, &'static str);
     let cases: [Case; 4] = [
         (
-            || ServiceError::Server("the API server is down".into()),
+            || ServiceError::Server {
+                message: "the API server is down".into(),
+                source: None,
+            },
             StatusCode::INTERNAL_SERVER_ERROR,
             "ServerException",
         ),
@@ -535,6 +538,34 @@ async fn log_lines_of_a_request_carry_its_id() {
         assert!(line.contains(&id), "{line}");
         assert!(line.contains("operation=\"TerminateJob\""), "{line}");
     }
+}
+
+#[tokio::test]
+async fn a_server_error_logs_its_cause_and_does_not_send_it() {
+    let fake = Fake::failing(|| {
+        ServiceError::server(
+            "could not record the termination of job j",
+            std::io::Error::other("etcdserver: request timed out"),
+        )
+    });
+    let (a, logs) = logged(post_json(
+        fake,
+        "/v1/terminatejob",
+        json!({"jobId": "j", "reason": "r"}),
+    ))
+    .await;
+    let message = a.error(StatusCode::INTERNAL_SERVER_ERROR, "ServerException");
+    assert_eq!(message, "could not record the termination of job j");
+    let line = logs
+        .lines()
+        .find(|l| l.contains("request failed"))
+        .unwrap_or_else(|| panic!("no failure logged: {logs}"));
+    assert!(line.contains("ERROR"), "{line}");
+    assert!(
+        line.contains("could not record the termination of job j"),
+        "{line}"
+    );
+    assert!(line.contains("etcdserver: request timed out"), "{line}");
 }
 
 #[tokio::test]

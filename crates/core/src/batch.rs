@@ -237,16 +237,34 @@ const COND_FAILURE_TARGET: &str = "FailureTarget";
 /// Terminating pods (deletion requested) still count: their containers run until they stop,
 /// as a terminated AWS job stays RUNNING until its container has stopped.
 pub fn batch_state(job: &JobView, pods: &[PodView]) -> BatchState {
-    if job.condition_true(COND_COMPLETE) || job.condition_true(COND_SUCCESS_CRITERIA_MET) {
-        return BatchState::Succeeded;
-    }
-    if job.condition_true(COND_FAILED) || job.condition_true(COND_FAILURE_TARGET) {
-        return BatchState::Failed;
+    if let Some(outcome) = job.outcome() {
+        return outcome;
     }
     if job.suspended {
         return BatchState::Runnable;
     }
     pods_state(pods.iter())
+}
+
+impl JobView {
+    /// The final state the Job's conditions show, if any: SUCCEEDED once `Complete` (or
+    /// `SuccessCriteriaMet`) is True, FAILED once `Failed` (or `FailureTarget`) is True. The
+    /// forerunners count because on 1.31+ the Job controller sets them first and the final
+    /// condition only once the pods are gone: the job's outcome is decided by then.
+    pub fn outcome(&self) -> Option<BatchState> {
+        if self.condition_true(COND_COMPLETE) || self.condition_true(COND_SUCCESS_CRITERIA_MET) {
+            Some(BatchState::Succeeded)
+        } else if self.condition_true(COND_FAILED) || self.condition_true(COND_FAILURE_TARGET) {
+            Some(BatchState::Failed)
+        } else {
+            None
+        }
+    }
+
+    /// The Job has finished, in either direction: see [`JobView::outcome`].
+    pub fn is_finished(&self) -> bool {
+        self.outcome().is_some()
+    }
 }
 
 /// RUNNING / STARTING / RUNNABLE from a set of pods of a non-final, non-suspended Job.

@@ -12,10 +12,10 @@ use chrono::{DateTime, Utc};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
-use crate::batch::{Action, BatchState};
+use crate::batch::{Action, BatchState, TerminationPhase};
 use crate::index::{Index, Snapshot, views};
-use crate::metrics::Metrics;
-use crate::record::{JobTerminationStatus, Phase};
+use crate::metrics::{Metrics, Reconciled};
+use crate::record::JobTerminationStatus;
 
 pub mod actions;
 pub mod decide;
@@ -70,16 +70,40 @@ pub enum Error {
     },
 }
 
-impl Error {
-    /// The pipeline stage that failed, as the metrics label it.
-    pub fn stage(&self) -> &'static str {
+/// A stage of the pipeline that writes, as the metrics label a failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stage {
+    Annotate,
+    Event,
+    Act,
+    Status,
+    Cleanup,
+    Release,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
         match self {
-            Error::Annotate { .. } => "annotate",
-            Error::Event { .. } => "event",
-            Error::Act { .. } => "act",
-            Error::Status { .. } => "status",
-            Error::Cleanup { .. } => "cleanup",
-            Error::Release { .. } => "release",
+            Stage::Annotate => "annotate",
+            Stage::Event => "event",
+            Stage::Act => "act",
+            Stage::Status => "status",
+            Stage::Cleanup => "cleanup",
+            Stage::Release => "release",
+        }
+    }
+}
+
+impl Error {
+    /// The pipeline stage that failed.
+    pub fn stage(&self) -> Stage {
+        match self {
+            Error::Annotate { .. } => Stage::Annotate,
+            Error::Event { .. } => Stage::Event,
+            Error::Act { .. } => Stage::Act,
+            Error::Status { .. } => Stage::Status,
+            Error::Cleanup { .. } => Stage::Cleanup,
+            Error::Release { .. } => Stage::Release,
         }
     }
 }
@@ -166,18 +190,18 @@ pub async fn reconcile(ctx: &Context, namespace: &str, record: &str) -> Result<N
     let now = Utc::now();
     let step = decide::decide(record, seen(&snapshot), now, ctx.retention);
     tracing::debug!(?step, "reconciling");
-    let (label, next) = match step {
+    let (did, next) = match step {
         Step::Wait { until } => return Ok(until.map_or(Next::Done, Next::At)),
         Step::Expire => {
             actions::delete_record(ctx, record).await?;
-            ("expire", Next::Done)
+            (Reconciled::Expire, Next::Done)
         }
         Step::NoChange {
             state_before,
             message,
         } => {
             let status = JobTerminationStatus {
-                phase: Some(Phase::NoChange),
+                phase: Some(TerminationPhase::NoChange),
                 state_before: Some(state_before),
                 started_at: views::started_at(snapshot.pods.iter().map(|p| p.as_ref())),
                 stopped_at: Some(now),
@@ -190,19 +214,22 @@ pub async fn reconcile(ctx: &Context, namespace: &str, record: &str) -> Result<N
                 Some(_) => tracing::info!(state = %state_before, "nothing to do"),
                 None => return Ok(Next::Soon),
             }
-            ("none", Next::Done)
+            (Reconciled::NoChange, Next::Done)
         }
         Step::Act {
             action,
             state_before,
             first,
         } => (
-            action.as_str(),
+            Reconciled::Action(action),
             act(ctx, &snapshot, action, state_before, first, now).await?,
         ),
-        Step::Complete { message } => ("complete", complete(ctx, &snapshot, message, now).await?),
+        Step::Complete { message } => (
+            Reconciled::Complete,
+            complete(ctx, &snapshot, message, now).await?,
+        ),
     };
-    ctx.metrics.controller.reconciled(label, started.elapsed());
+    ctx.metrics.controller.reconciled(did, started.elapsed());
     Ok(next)
 }
 
@@ -248,9 +275,9 @@ async fn act(
         };
         let new = JobTerminationStatus {
             phase: Some(if done {
-                Phase::Completed
+                TerminationPhase::Completed
             } else {
-                Phase::InProgress
+                TerminationPhase::InProgress
             }),
             action: Some(action),
             state_before: Some(state_before),
@@ -348,7 +375,7 @@ async fn complete(
             ),
         }
     }
-    status.phase = Some(Phase::Completed);
+    status.phase = Some(TerminationPhase::Completed);
     status.action = action;
     status.completed_at = Some(now);
     status.stopped_at.get_or_insert(now);

@@ -10,9 +10,9 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
+use crate::batch::TerminationPhase;
 use crate::record::{
     JOB_ID_LABEL, JOB_QUEUE_LABEL, JobTermination, KUEUE_QUEUE_LABEL, LEGACY_ATTEMPT_FINALIZER,
-    Phase,
 };
 
 pub mod views;
@@ -613,7 +613,7 @@ impl Index {
 fn is_finished(record: &JobTermination) -> bool {
     matches!(
         record.status.as_ref().and_then(|s| s.phase),
-        Some(Phase::Completed | Phase::NoChange)
+        Some(TerminationPhase::Completed | TerminationPhase::NoChange)
     )
 }
 
@@ -778,7 +778,7 @@ mod tests {
         ));
     }
 
-    fn record(ns: &str, job_uid: &str, phase: Option<Phase>) -> JobTermination {
+    fn record(ns: &str, job_uid: &str, phase: Option<TerminationPhase>) -> JobTermination {
         let mut record = JobTermination::new(
             job_uid,
             crate::record::JobTerminationSpec {
@@ -814,7 +814,7 @@ mod tests {
         );
         let triggered = index.apply_record(
             "",
-            watcher::Event::Apply(record("a", "uid-1", Some(Phase::InProgress))),
+            watcher::Event::Apply(record("a", "uid-1", Some(TerminationPhase::InProgress))),
         );
         assert_eq!(triggered, [ObjectRef::new("uid-1").within("a")]);
 
@@ -847,7 +847,7 @@ mod tests {
         let index = Index::new();
         index.apply_record(
             "",
-            watcher::Event::Apply(record("a", "uid-1", Some(Phase::Completed))),
+            watcher::Event::Apply(record("a", "uid-1", Some(TerminationPhase::Completed))),
         );
         index.apply_pod("", watcher::Event::Apply(pod("a", "p1", "uid-1")));
         index.apply_pod("", watcher::Event::Delete(pod("a", "p1", "uid-1")));

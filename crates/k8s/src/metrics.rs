@@ -13,6 +13,8 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::api::{AwsErrorCode, Operation};
+use crate::batch::Action;
+use crate::controller::Stage;
 
 /// The prefix of every metric name, without its trailing `_`.
 pub const PREFIX: &str = "batch_terminator";
@@ -125,20 +127,78 @@ impl ApiMetrics {
     }
 }
 
+/// What a successful reconcile did: the `action` label.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Reconciled {
+    /// Carried out (or went on with) this action.
+    Action(Action),
+    /// Found nothing to do and wrote so.
+    NoChange,
+    /// Wrote the final status.
+    Complete,
+    /// Deleted a record past its retention.
+    Expire,
+}
+
+impl Reconciled {
+    fn as_str(self) -> &'static str {
+        match self {
+            Reconciled::Action(action) => action.as_str(),
+            Reconciled::NoChange => "none",
+            Reconciled::Complete => "complete",
+            Reconciled::Expire => "expire",
+        }
+    }
+}
+
+/// The `action` label: what a reconcile did, or `unknown` for one that failed before it was
+/// done.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+struct ActionLabel(Option<Reconciled>);
+
+impl EncodeLabelValue for ActionLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        self.0.map_or("unknown", Reconciled::as_str).encode(encoder)
+    }
+}
+
+/// The `result` label.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+enum Outcome {
+    Ok,
+    Error,
+}
+
+impl EncodeLabelValue for Outcome {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+        }
+        .encode(encoder)
+    }
+}
+
+impl EncodeLabelValue for Stage {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        self.as_str().encode(encoder)
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReconcileLabels {
-    action: String,
-    result: String,
+    action: ActionLabel,
+    result: Outcome,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ActionLabels {
-    action: String,
+    action: ActionLabel,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StageLabels {
-    stage: String,
+    stage: Stage,
 }
 
 /// Metrics of the JobTermination controller.
@@ -148,9 +208,6 @@ pub struct ControllerMetrics {
     errors: Family<StageLabels, Counter>,
     duration: HistogramFamily<ActionLabels>,
 }
-
-/// The `action` label of a reconcile that failed before or while deciding.
-const UNKNOWN_ACTION: &str = "unknown";
 
 impl ControllerMetrics {
     fn register(registry: &mut Registry) -> ControllerMetrics {
@@ -163,7 +220,7 @@ impl ControllerMetrics {
         let errors = Family::<StageLabels, Counter>::default();
         registry.register(
             "reconcile_errors",
-            "Failed reconciles by the stage that failed (read, decide, annotate, event, act, status)",
+            "Failed reconciles by the stage that failed (annotate, event, act, status, cleanup, release)",
             errors.clone(),
         );
         // 5 ms to about 10 s.
@@ -182,36 +239,30 @@ impl ControllerMetrics {
         }
     }
 
-    /// Records a successful reconcile that took `action` (`cancel`, `terminate` or `none`).
-    pub fn reconciled(&self, action: &str, elapsed: Duration) {
+    /// Records a successful reconcile and what it did.
+    pub fn reconciled(&self, did: Reconciled, elapsed: Duration) {
+        let action = ActionLabel(Some(did));
         self.reconciles
             .get_or_create(&ReconcileLabels {
-                action: action.to_owned(),
-                result: "ok".to_owned(),
+                action,
+                result: Outcome::Ok,
             })
             .inc();
         self.duration
-            .get_or_create(&ActionLabels {
-                action: action.to_owned(),
-            })
+            .get_or_create(&ActionLabels { action })
             .observe(elapsed.as_secs_f64());
     }
 
-    /// Records a failed reconcile and the stage that failed (`read`, `decide`, `annotate`,
-    /// `event`, `act` or `status`). It counts in `reconciles_total` with `action="unknown"`,
-    /// `result="error"`, and is not timed.
-    pub fn failed(&self, stage: &str) {
+    /// Records a failed reconcile and the stage that failed. It counts in `reconciles_total`
+    /// with `action="unknown"`, `result="error"`, and is not timed.
+    pub fn failed(&self, stage: Stage) {
         self.reconciles
             .get_or_create(&ReconcileLabels {
-                action: UNKNOWN_ACTION.to_owned(),
-                result: "error".to_owned(),
+                action: ActionLabel(None),
+                result: Outcome::Error,
             })
             .inc();
-        self.errors
-            .get_or_create(&StageLabels {
-                stage: stage.to_owned(),
-            })
-            .inc();
+        self.errors.get_or_create(&StageLabels { stage }).inc();
     }
 }
 
@@ -238,10 +289,11 @@ mod tests {
             Some(AwsErrorCode::ClientException),
             Duration::from_millis(1),
         );
-        metrics
-            .controller
-            .reconciled("terminate", Duration::from_millis(20));
-        metrics.controller.failed("annotate");
+        metrics.controller.reconciled(
+            Reconciled::Action(Action::Terminate),
+            Duration::from_millis(20),
+        );
+        metrics.controller.failed(Stage::Annotate);
 
         let text = render(&registry);
         for line in [
@@ -267,8 +319,10 @@ mod tests {
         metrics
             .api
             .observe(Operation::ListJobs, None, Duration::ZERO);
-        metrics.controller.reconciled("none", Duration::ZERO);
-        metrics.controller.failed("read");
+        metrics
+            .controller
+            .reconciled(Reconciled::NoChange, Duration::ZERO);
+        metrics.controller.failed(Stage::Status);
 
         let text = render(&registry);
         let mut rendered: Vec<String> = text

@@ -9,10 +9,7 @@ use kube::core::CustomResourceExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{
-    Action, AttemptContainerView, AttemptView, BatchState, MAX_KEPT_ATTEMPTS, MAX_KEPT_CONTAINERS,
-    TerminateKind,
-};
+use crate::batch::{Action, AttemptView, BatchState, TerminateKind, TerminationPhase};
 
 /// The API group of every name this product owns on Kubernetes.
 pub const GROUP: &str = "batch-terminator.dev";
@@ -35,19 +32,6 @@ pub const JOB_UID_LABEL: &str = "batch-terminator.dev/job-uid";
 /// Finalizer that versions before 0.2 put on the pods they stopped, to keep their final state.
 /// Nothing puts it on any more; pods that still carry it are let go once (see the README).
 pub const LEGACY_ATTEMPT_FINALIZER: &str = "batch-terminator.dev/attempt";
-
-/// Where the controller is with a record.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-pub enum Phase {
-    /// Accepted, not yet acted on.
-    Pending,
-    /// The action was decided and the Job annotated; pods or the Job are being removed.
-    InProgress,
-    /// The action is complete: pods gone (terminate) or the Job deleted (cancel).
-    Completed,
-    /// There was nothing to do: the job had finished, or CancelJob met a started job.
-    NoChange,
-}
 
 /// A request to cancel or terminate one Batch job. Named after the target Job's uid, so a
 /// repeated request finds the first record and the first reason stands.
@@ -104,7 +88,7 @@ pub struct JobTerminationSpec {
 #[serde(rename_all = "camelCase")]
 pub struct JobTerminationStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<Phase>,
+    pub phase: Option<TerminationPhase>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<Action>,
     /// The Batch state of the job when the action was decided.
@@ -135,95 +119,7 @@ pub struct JobTerminationStatus {
     /// `attempts` once the pods are gone. The newest ten are kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 10))]
-    pub attempts: Vec<KeptAttempt>,
-}
-
-/// One pod that ran, kept in the record.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct KeptAttempt {
-    #[schemars(length(max = 253))]
-    pub pod_name: String,
-    #[schemars(length(max = 253))]
-    pub pod_namespace: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 253))]
-    pub node_name: Option<String>,
-    /// The completion index of an Indexed Job's pod (the array child).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completion_index: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stopped_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 256))]
-    pub status_reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 10))]
-    pub containers: Vec<KeptContainer>,
-}
-
-/// A container of a kept attempt.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct KeptContainer {
-    #[schemars(length(max = 253))]
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 256))]
-    pub reason: Option<String>,
-}
-
-// The schema's limits are the domain's, which cuts attempts to them before they are written.
-const _: () = assert!(MAX_KEPT_ATTEMPTS == 10 && MAX_KEPT_CONTAINERS == 10);
-
-impl From<&AttemptView> for KeptAttempt {
-    fn from(a: &AttemptView) -> Self {
-        KeptAttempt {
-            pod_name: a.pod_name.clone(),
-            pod_namespace: a.pod_namespace.clone(),
-            node_name: a.node_name.clone(),
-            completion_index: a.completion_index,
-            started_at: a.started_at,
-            stopped_at: a.stopped_at,
-            status_reason: a.status_reason.clone(),
-            containers: a
-                .containers
-                .iter()
-                .map(|c| KeptContainer {
-                    name: c.name.clone(),
-                    exit_code: c.exit_code,
-                    reason: c.reason.clone(),
-                })
-                .collect(),
-        }
-    }
-}
-
-impl From<&KeptAttempt> for AttemptView {
-    fn from(a: &KeptAttempt) -> Self {
-        AttemptView {
-            pod_name: a.pod_name.clone(),
-            pod_namespace: a.pod_namespace.clone(),
-            node_name: a.node_name.clone(),
-            completion_index: a.completion_index,
-            started_at: a.started_at,
-            stopped_at: a.stopped_at,
-            status_reason: a.status_reason.clone(),
-            containers: a
-                .containers
-                .iter()
-                .map(|c| AttemptContainerView {
-                    name: c.name.clone(),
-                    exit_code: c.exit_code,
-                    reason: c.reason.clone(),
-                })
-                .collect(),
-        }
-    }
+    pub attempts: Vec<AttemptView>,
 }
 
 /// The CRD as YAML, exactly as `batch-terminator crd` prints it and `charts/` ships it.
@@ -257,33 +153,64 @@ mod tests {
         assert_eq!(reason["maxLength"], 1024);
         assert_eq!(reason["minLength"], 1);
         let attempts = &schema["openAPIV3Schema"]["properties"]["status"]["properties"]["attempts"];
-        assert_eq!(attempts["maxItems"], MAX_KEPT_ATTEMPTS);
+        assert_eq!(attempts["maxItems"], crate::batch::MAX_KEPT_ATTEMPTS);
         let attempt = &attempts["items"]["properties"];
         assert_eq!(attempt["statusReason"]["maxLength"], 256);
-        assert_eq!(attempt["containers"]["maxItems"], MAX_KEPT_CONTAINERS);
+        assert_eq!(
+            attempt["containers"]["maxItems"],
+            crate::batch::MAX_KEPT_CONTAINERS
+        );
     }
 
     #[test]
-    fn kept_attempts_round_trip_through_the_domain() {
-        let view = AttemptView {
+    fn kept_attempts_and_phases_keep_their_wire_form() {
+        let attempt = AttemptView {
             pod_name: "p".into(),
             pod_namespace: "ns".into(),
             node_name: Some("n".into()),
             completion_index: Some(2),
-            started_at: Some(Utc::now()),
+            started_at: Some("2026-01-02T03:04:05Z".parse().unwrap()),
             stopped_at: None,
             status_reason: Some("why".into()),
-            containers: vec![AttemptContainerView {
+            containers: vec![crate::batch::AttemptContainerView {
                 name: "main".into(),
                 exit_code: Some(143),
                 reason: Some("Error".into()),
             }],
         };
-        let kept = KeptAttempt::from(&view);
-        assert_eq!(AttemptView::from(&kept), view);
-        let json = serde_json::to_value(&kept).unwrap();
-        assert_eq!(json["containers"][0]["exitCode"], 143);
-        assert_eq!(json["podName"], "p");
+        let status = JobTerminationStatus {
+            phase: Some(TerminationPhase::InProgress),
+            attempts: vec![attempt],
+            ..Default::default()
+        };
+        let json = serde_json::to_value(&status).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "phase": "InProgress",
+                "attempts": [{
+                    "podName": "p",
+                    "podNamespace": "ns",
+                    "nodeName": "n",
+                    "completionIndex": 2,
+                    "startedAt": "2026-01-02T03:04:05Z",
+                    "statusReason": "why",
+                    "containers": [{"name": "main", "exitCode": 143, "reason": "Error"}],
+                }],
+            })
+        );
+        assert_eq!(
+            serde_json::from_value::<JobTerminationStatus>(json).unwrap(),
+            status
+        );
+        for (phase, wire) in [
+            (TerminationPhase::Pending, "Pending"),
+            (TerminationPhase::InProgress, "InProgress"),
+            (TerminationPhase::Completed, "Completed"),
+            (TerminationPhase::NoChange, "NoChange"),
+        ] {
+            assert_eq!(serde_json::to_value(phase).unwrap(), wire);
+        }
     }
 
     #[test]

@@ -8,12 +8,11 @@ use kube::{Client, ResourceExt};
 use crate::api::{JobService, RequestContext, ServiceError};
 use crate::batch::{
     self, DescribeCommand, DetailContext, JobDetail, JobSummary, ListKey, ListPage, ListQuery,
-    ListScope,
-    TerminateCommand, TerminateKind,
+    ListScope, TerminateCommand, TerminateKind, TerminationPhase,
 };
 use crate::controller::FIELD_MANAGER;
 use crate::index::{Index, JobEntry, Lookup, record_queue, views};
-use crate::record::{JOB_QUEUE_LABEL, JOB_UID_LABEL, JobTermination, JobTerminationSpec, Phase};
+use crate::record::{JOB_QUEUE_LABEL, JOB_UID_LABEL, JobTermination, JobTerminationSpec};
 
 /// Settings of the API's answers.
 #[derive(Debug, Clone)]
@@ -172,7 +171,7 @@ impl KubeJobService {
 fn is_noop_cancel(record: &JobTermination) -> bool {
     let status = record.status.as_ref();
     record.spec.operation == TerminateKind::Cancel
-        && status.and_then(|s| s.phase) == Some(Phase::NoChange)
+        && status.and_then(|s| s.phase) == Some(TerminationPhase::NoChange)
 }
 
 /// A JSON patch that turns a no-op CancelJob's record into this TerminateJob, guarded by tests
@@ -205,7 +204,7 @@ impl KubeJobService {
         let api: Api<JobTermination> = Api::namespaced(self.client.clone(), &ns);
         let patch = terminate_patch(record, command, &ctx.request_id.0.to_string());
         let patch: json_patch::Patch = serde_json::from_value(patch)
-            .map_err(|e| ServiceError::Server(format!("building the record patch: {e}")))?;
+            .map_err(|e| ServiceError::server("building the record patch", e))?;
         let params = PatchParams {
             field_manager: Some(FIELD_MANAGER.into()),
             ..Default::default()
@@ -220,14 +219,13 @@ impl KubeJobService {
             }
             // Another TerminateJob came first (the test failed): its reason stands.
             Err(kube::Error::Api(status)) if status.code == 422 => Ok(()),
-            Err(error) => {
-                let id = command.job_id();
-                let error: &dyn std::error::Error = &error;
-                tracing::error!(error, "could not record the termination");
-                Err(ServiceError::Server(format!(
-                    "could not record the termination of job {id}: {error}"
-                )))
-            }
+            Err(error) => Err(ServiceError::server(
+                format!(
+                    "could not record the termination of job {}",
+                    command.job_id()
+                ),
+                error,
+            )),
         }
     }
 }
@@ -246,9 +244,13 @@ impl JobService for KubeJobService {
         let Some(entry) = self.lookup(&ctx, id)? else {
             if !self.index.is_complete() {
                 // The job may exist where a watch has not listed yet: a 200 could be a lie.
-                return Err(ServiceError::Server(format!(
-                    "job {id} is not in the caches, and they are not complete (starting, or a                      watch is failing); retry"
-                )));
+                return Err(ServiceError::Server {
+                    message: format!(
+                        "job {id} is not in the caches, and they are not complete (starting, or \
+                         a watch is failing); retry"
+                    ),
+                    source: None,
+                });
             }
             if self.settings.strict_unknown_jobs {
                 return Err(ServiceError::Client(format!("job {id} not found")));
@@ -277,9 +279,10 @@ impl JobService for KubeJobService {
             return Ok(());
         }
         let (Some(uid), Some(ns)) = (job.uid(), job.namespace()) else {
-            return Err(ServiceError::Server(format!(
-                "Job for {id} has no uid or namespace"
-            )));
+            return Err(ServiceError::Server {
+                message: format!("Job for {id} has no uid or namespace"),
+                source: None,
+            });
         };
         let mut record = JobTermination::new(
             &record_name(&uid),
@@ -321,13 +324,10 @@ impl JobService for KubeJobService {
                 tracing::info!("already requested; the first reason stands");
                 Ok(())
             }
-            Err(error) => {
-                let error: &dyn std::error::Error = &error;
-                tracing::error!(error, "could not record the termination");
-                Err(ServiceError::Server(format!(
-                    "could not record the termination of job {id}: {error}"
-                )))
-            }
+            Err(error) => Err(ServiceError::server(
+                format!("could not record the termination of job {id}"),
+                error,
+            )),
         }
     }
 

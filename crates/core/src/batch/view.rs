@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::{Action, BatchState, TerminateKind};
 
@@ -178,30 +180,60 @@ pub struct ContainerView {
 }
 
 /// One attempt: a pod that ran, as last seen. Built from a live pod, or kept in the
-/// JobTermination record once the pod is gone.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// JobTermination record once the pod is gone (this is the record's wire form too).
+// The schema descriptions are the CRD's, which must not change with these comments.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(description = "One pod that ran, kept in the record.")]
 pub struct AttemptView {
+    #[schemars(length(max = 253))]
     pub pod_name: String,
+    #[schemars(length(max = 253))]
     pub pod_namespace: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
     pub node_name: Option<String>,
-    /// The completion index of an Indexed Job's pod: the array child it belongs to.
+    /// The completion index of an Indexed Job's pod (the array child).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_index: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
     pub status_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
     pub containers: Vec<AttemptContainerView>,
 }
 
 /// A container of an attempt.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(description = "A container of a kept attempt.")]
 pub struct AttemptContainerView {
+    #[schemars(length(max = 253))]
     pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
     pub reason: Option<String>,
 }
 
-/// Where a JobTermination record is in its life.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+// The schema's limits are the ones [`super::keep_attempts`] cuts to before a record is written.
+const _: () = assert!(
+    super::MAX_KEPT_ATTEMPTS == 10
+        && super::MAX_KEPT_CONTAINERS == 10
+        && super::MAX_KEPT_NAME_BYTES == 253
+        && super::MAX_KEPT_REASON_BYTES == 256
+);
+
+/// Where a JobTermination record is in its life: the record's `status.phase`, whose wire
+/// names are the variants' names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[schemars(description = "Where the controller is with a record.")]
 pub enum TerminationPhase {
     /// Created by the API, not yet acted on.
     #[default]

@@ -12,10 +12,10 @@ use kube::ResourceExt;
 use serde_json::json;
 
 use super::REPORTING_CONTROLLER;
-use crate::batch::{self, Action, BatchState, Decision, TerminateKind};
+use crate::batch::{self, Action, BatchState, Decision, TerminateKind, TerminationPhase};
 use crate::index::views;
 use crate::record::{
-    ACTION_ANNOTATION, JobTermination, JobTerminationStatus, KeptAttempt, Phase, REASON_ANNOTATION,
+    ACTION_ANNOTATION, JobTermination, JobTerminationStatus, REASON_ANNOTATION,
     REQUESTED_AT_ANNOTATION,
 };
 
@@ -81,7 +81,7 @@ pub fn is_redecided(record: &JobTermination) -> bool {
     let status = record.status.as_ref();
     let observed = status.and_then(|s| s.observed_generation).unwrap_or(1);
     let generation = record.metadata.generation.unwrap_or(1);
-    status.and_then(|s| s.phase) == Some(Phase::NoChange) && observed < generation
+    status.and_then(|s| s.phase) == Some(TerminationPhase::NoChange) && observed < generation
 }
 
 /// Pods still running their containers (terminating ones too).
@@ -106,11 +106,14 @@ pub fn decide(
 ) -> Step {
     let status = record.status.clone().unwrap_or_default();
     match status.phase {
-        Some(Phase::Completed) => return retain(&status, seen.job, now, retention),
-        Some(Phase::NoChange) if !is_redecided(record) => {
+        Some(TerminationPhase::Completed) => return retain(&status, seen.job, now, retention),
+        Some(TerminationPhase::NoChange) if !is_redecided(record) => {
             return retain(&status, seen.job, now, retention);
         }
-        Some(Phase::NoChange | Phase::Pending | Phase::InProgress) | None => {}
+        Some(
+            TerminationPhase::NoChange | TerminationPhase::Pending | TerminationPhase::InProgress,
+        )
+        | None => {}
     }
     let Some(action) = decided_action(record, seen.job) else {
         let Some(job) = seen.job else {
@@ -176,12 +179,14 @@ pub fn decide(
         }
         Action::Terminate => {
             let running = live(seen.pods).next().is_some();
-            let settled = seen.job.is_none_or(views::is_finished);
+            let settled = seen.job.is_none_or(|j| views::job_view(j).is_finished());
             if settled && !running {
                 return Step::Complete {
                     message: match seen.job {
                         None => "terminated: the Job is gone".into(),
-                        Some(job) if views::job_view(job).condition_true("Complete") => {
+                        Some(job)
+                            if views::job_view(job).outcome() == Some(BatchState::Succeeded) =>
+                        {
                             "the Job succeeded before the termination took effect".into()
                         }
                         Some(_) => "terminated: the Job has failed and its pods are gone".into(),
@@ -211,7 +216,7 @@ fn retain(
     let completed = status.completed_at.unwrap_or(now);
     let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
     let expires = completed.checked_add_signed(retention);
-    let settled = job.is_none_or(views::is_finished);
+    let settled = job.is_none_or(|j| views::job_view(j).is_finished());
     match expires {
         Some(expires) if now < expires => Step::Wait {
             until: Some(expires),
@@ -311,18 +316,10 @@ pub fn job_patch(
 
 /// The attempts the record keeps: those it kept, merged with the pods that ran, departed or
 /// live (a live pod wins), within the record's limits.
-pub fn kept_attempts(record: &JobTermination, seen: Seen<'_>) -> Vec<KeptAttempt> {
-    let kept: Vec<batch::AttemptView> = record
-        .status
-        .iter()
-        .flat_map(|s| &s.attempts)
-        .map(batch::AttemptView::from)
-        .collect();
+pub fn kept_attempts(record: &JobTermination, seen: Seen<'_>) -> Vec<batch::AttemptView> {
+    let kept = record.status.as_ref().map_or(&[][..], |s| &s.attempts);
     let pods = views::pod_views(seen.departed.iter().chain(seen.pods).map(|p| p.as_ref()));
-    batch::keep_attempts(&kept, &pods)
-        .iter()
-        .map(KeptAttempt::from)
-        .collect()
+    batch::keep_attempts(kept, &pods)
 }
 
 /// Cuts a note to the Event limit on a character boundary.

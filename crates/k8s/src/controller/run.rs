@@ -169,7 +169,7 @@ pub async fn run(
                     tracing::warn!(
                         namespace = key.0,
                         record = key.1,
-                        stage,
+                        stage = stage.as_str(),
                         error,
                         "reconcile failed"
                     );

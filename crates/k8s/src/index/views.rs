@@ -6,10 +6,10 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 
 use crate::batch::{
-    self, AttemptView, BatchState, ConditionView, ContainerView, JobView, PodPhase, PodView,
-    TerminationPhase, TerminationView,
+    self, BatchState, ConditionView, ContainerView, JobView, PodPhase, PodView, TerminationPhase,
+    TerminationView,
 };
-use crate::record::{JobTermination, Phase};
+use crate::record::JobTermination;
 
 /// A Kubernetes timestamp as the domain's chrono time.
 pub fn time(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> DateTime<Utc> {
@@ -127,22 +127,19 @@ pub fn termination_view(record: &JobTermination, job: Option<&Job>) -> Terminati
         reason: record.spec.reason.clone(),
         requested_at: record.spec.requested_at,
         state_before: status.state_before,
-        phase: match status.phase {
-            None | Some(Phase::Pending) => TerminationPhase::Pending,
-            Some(Phase::InProgress) => TerminationPhase::InProgress,
-            Some(Phase::Completed) => TerminationPhase::Completed,
+        phase: match status.phase.unwrap_or_default() {
             // A TerminateJob after a no-op CancelJob: the controller decides again.
-            Some(Phase::NoChange) if crate::controller::decide::is_redecided(record) => {
+            TerminationPhase::NoChange if crate::controller::decide::is_redecided(record) => {
                 TerminationPhase::Pending
             }
-            Some(Phase::NoChange) => TerminationPhase::NoChange,
+            phase => phase,
         },
         completed_at: status.completed_at.or(status.stopped_at),
         job_name: record.spec.job_name.clone(),
         job_namespace: record.namespace().unwrap_or_default(),
         job_created_at: Some(record.spec.job_created_at),
         job_started_at: status.started_at,
-        attempts: status.attempts.iter().map(AttemptView::from).collect(),
+        attempts: status.attempts,
     }
 }
 
@@ -154,12 +151,6 @@ pub fn batch_state<'a>(job: &Job, pods: impl IntoIterator<Item = &'a Pod>) -> Ba
 /// When the job first had a running container, if it did.
 pub fn started_at<'a>(pods: impl IntoIterator<Item = &'a Pod>) -> Option<DateTime<Utc>> {
     pod_views(pods).iter().filter_map(PodView::started_at).min()
-}
-
-/// True once the Job has a final `Complete` or `Failed` condition.
-pub fn is_finished(job: &Job) -> bool {
-    let view = job_view(job);
-    view.condition_true("Complete") || view.condition_true("Failed")
 }
 
 #[cfg(test)]
@@ -238,8 +229,12 @@ mod tests {
             batch_state(&job(false, Some("Failed")), &[]),
             BatchState::Failed
         );
-        assert!(is_finished(&job(false, Some("Failed"))));
-        assert!(!is_finished(&job(false, Some("FailureTarget"))));
+        assert!(job_view(&job(false, Some("Failed"))).is_finished());
+        // On 1.31+ FailureTarget comes first, Failed once the pods are gone: both are final,
+        // for DescribeJobs and the controller alike.
+        assert!(job_view(&job(false, Some("FailureTarget"))).is_finished());
+        assert!(job_view(&job(false, Some("SuccessCriteriaMet"))).is_finished());
+        assert!(!job_view(&job(true, Some("Suspended"))).is_finished());
     }
 
     #[test]

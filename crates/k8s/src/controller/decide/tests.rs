@@ -33,7 +33,7 @@ fn record(operation: TerminateKind, status: Option<JobTerminationStatus>) -> Job
 
 fn decided(action: Action) -> Option<JobTerminationStatus> {
     Some(JobTerminationStatus {
-        phase: Some(Phase::InProgress),
+        phase: Some(TerminationPhase::InProgress),
         action: Some(action),
         event_recorded: true,
         deadline: Some(Utc::now() + chrono::Duration::hours(1)),
@@ -255,7 +255,7 @@ fn no_record_waits_past_its_deadline_in_any_state() {
 #[test]
 fn a_terminate_after_a_no_op_cancel_decides_again() {
     let status = JobTerminationStatus {
-        phase: Some(Phase::NoChange),
+        phase: Some(TerminationPhase::NoChange),
         observed_generation: Some(1),
         ..Default::default()
     };
@@ -281,7 +281,7 @@ fn a_terminate_after_a_no_op_cancel_decides_again() {
 fn finished_records_wait_for_retention_then_expire_once_the_job_settles() {
     let done_at = Utc::now() - chrono::Duration::hours(2);
     let status = JobTerminationStatus {
-        phase: Some(Phase::Completed),
+        phase: Some(TerminationPhase::Completed),
         completed_at: Some(done_at),
         ..Default::default()
     };
