@@ -135,6 +135,25 @@ impl Server {
         self.status_kib("VmRSS:").map(|kib| kib * 1024)
     }
 
+    /// Time the process's threads have spent runnable but waiting for a CPU, so far: what a
+    /// machine shared with other work costs it.
+    pub fn cpu_wait(&self) -> Result<Duration> {
+        let pid = self.pid();
+        let error = |source| Error::Proc { pid, source };
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).map_err(error)?;
+        let mut waited = 0u64;
+        for task in tasks.flatten() {
+            // schedstat: time on a CPU, time waiting on a run queue (ns), timeslices.
+            let text = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+            waited += text
+                .split_whitespace()
+                .nth(1)
+                .and_then(|ns| ns.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+        Ok(Duration::from_nanos(waited))
+    }
+
     /// CPU time the process has used so far, user and system, all threads.
     pub fn cpu(&self) -> Result<Duration> {
         cpu_of(&self.pid().to_string())

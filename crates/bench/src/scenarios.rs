@@ -323,6 +323,7 @@ async fn wait_finished(
 struct Usage {
     started: Instant,
     service: Duration,
+    service_wait: Duration,
     bench: Duration,
 }
 
@@ -333,14 +334,21 @@ impl Usage {
         Ok(Usage {
             started: Instant::now(),
             service: product.cpu()?,
+            service_wait: product.cpu_wait()?,
             bench: procs::own_cpu()?,
         })
     }
 
     /// The CPU cores each used since [`Usage::start`], and kubesim's request rate.
-    fn figures(&self, scenario: &'static str, product: &Server, cluster: &Cluster) -> Result<Vec<Figure>> {
+    fn figures(
+        &self,
+        scenario: &'static str,
+        product: &Server,
+        cluster: &Cluster,
+    ) -> Result<Vec<Figure>> {
         let wall = self.started.elapsed().as_secs_f64();
-        let cores = |used: Duration, before: Duration| used.saturating_sub(before).as_secs_f64() / wall;
+        let cores =
+            |used: Duration, before: Duration| used.saturating_sub(before).as_secs_f64() / wall;
         let machine = std::thread::available_parallelism().map_or(0, |n| n.get());
         Ok(vec![
             Figure::new(scenario, "service CPU over the run", cores(product.cpu()?, self.service), "cores")
@@ -350,6 +358,13 @@ impl Usage {
                 "kubesim + load generator CPU over the run",
                 cores(procs::own_cpu()?, self.bench),
                 "cores",
+            ),
+            Figure::new(
+                scenario,
+                "service threads waiting for a CPU, per CPU second used",
+                product.cpu_wait()?.saturating_sub(self.service_wait).as_secs_f64()
+                    / product.cpu()?.saturating_sub(self.service).as_secs_f64().max(1e-3),
+                "s/s",
             ),
             Figure::new(
                 scenario,

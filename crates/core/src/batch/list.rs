@@ -339,7 +339,11 @@ pub fn paginate_by<T>(
         let Some(job) = summary(job).filter(|job| query.matches(job)) else {
             continue;
         };
-        debug_assert_eq!(cursor, Cursor::from(ListKey::of(&job)), "a key out of order");
+        debug_assert_eq!(
+            cursor,
+            Cursor::from(ListKey::of(&job)),
+            "a key out of order"
+        );
         if page.len() == query.max_results {
             more = true;
             break;

@@ -356,8 +356,10 @@ mod tests {
         });
         p.annotations_mut()
             .insert(LAST_APPLIED.into(), "{...}".into());
-        p.annotations_mut()
-            .insert("batch.kubernetes.io/job-completion-index".into(), "3".into());
+        p.annotations_mut().insert(
+            "batch.kubernetes.io/job-completion-index".into(),
+            "3".into(),
+        );
         strip_pod(&mut p);
         let spec = p.spec.unwrap();
         assert_eq!(spec.node_name.as_deref(), Some("n0"));
@@ -375,7 +377,11 @@ mod tests {
         assert!(containers[0].state.is_some());
         assert!(containers[0].image.is_empty());
         assert_eq!(
-            p.metadata.annotations.unwrap().into_keys().collect::<Vec<_>>(),
+            p.metadata
+                .annotations
+                .unwrap()
+                .into_keys()
+                .collect::<Vec<_>>(),
             ["batch.kubernetes.io/job-completion-index"]
         );
     }
