@@ -8,7 +8,7 @@
 //! The JSON format flattens the fields of every enclosing span into each line, so all lines of a
 //! request carry its `request_id` without a log query having to look inside nested objects.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io::{BufWriter, IsTerminal};
 
 use serde_json::{Map, Value};
@@ -103,24 +103,29 @@ where
 fn escaped_text_fields()
 -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + Send + Sync + 'static {
     tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
-        let text = format!("{value:?}");
-        let text: String = text
-            .chars()
-            .flat_map(|c| {
-                let escaped: Vec<char> = if c.is_control() {
-                    c.escape_default().collect()
-                } else {
-                    vec![c]
-                };
-                escaped
-            })
-            .collect();
-        match field.name() {
-            "message" => write!(writer, "{text}"),
-            name => write!(writer, "{name}={text}"),
+        if field.name() != "message" {
+            write!(writer, "{}=", field.name())?;
         }
+        // Formatted straight into the line, escaping on the way: no allocation per field.
+        write!(Escaping(writer), "{value:?}")
     })
     .delimited(" ")
+}
+
+/// Writes through to the line with every control character escaped.
+struct Escaping<'a, 'w>(&'a mut Writer<'w>);
+
+impl fmt::Write for Escaping<'_, '_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut rest = s;
+        while let Some(at) = rest.find(char::is_control) {
+            self.0.write_str(&rest[..at])?;
+            let c = rest[at..].chars().next().unwrap_or_default();
+            write!(self.0, "{}", c.escape_default())?;
+            rest = &rest[at + c.len_utf8()..];
+        }
+        self.0.write_str(rest)
+    }
 }
 
 /// One JSON object per event: `timestamp`, `level`, `target`, `span` (the innermost span's

@@ -35,8 +35,8 @@ pub enum Error {
         waited: Duration,
         log: String,
     },
-    #[error("reading the memory of process {pid}")]
-    Memory {
+    #[error("reading the memory or CPU time of process {pid}")]
+    Proc {
         pid: u32,
         #[source]
         source: std::io::Error,
@@ -135,15 +135,39 @@ impl Server {
         self.status_kib("VmRSS:").map(|kib| kib * 1024)
     }
 
+    /// Time the process's threads have spent runnable but waiting for a CPU, so far: what a
+    /// machine shared with other work costs it.
+    pub fn cpu_wait(&self) -> Result<Duration> {
+        let pid = self.pid();
+        let error = |source| Error::Proc { pid, source };
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).map_err(error)?;
+        let mut waited = 0u64;
+        for task in tasks.flatten() {
+            // schedstat: time on a CPU, time waiting on a run queue (ns), timeslices.
+            let text = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+            waited += text
+                .split_whitespace()
+                .nth(1)
+                .and_then(|ns| ns.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+        Ok(Duration::from_nanos(waited))
+    }
+
+    /// CPU time the process has used so far, user and system, all threads.
+    pub fn cpu(&self) -> Result<Duration> {
+        cpu_of(&self.pid().to_string())
+    }
+
     fn status_kib(&self, field: &str) -> Result<u64> {
         let pid = self.pid();
         let text = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .map_err(|source| Error::Memory { pid, source })?;
+            .map_err(|source| Error::Proc { pid, source })?;
         text.lines()
             .find_map(|line| line.strip_prefix(field))
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|kib| kib.parse().ok())
-            .ok_or_else(|| Error::Memory {
+            .ok_or_else(|| Error::Proc {
                 pid,
                 source: std::io::Error::other(format!("no {field} in /proc/{pid}/status")),
             })
@@ -155,6 +179,31 @@ impl Server {
         let _ = self.child.kill().await;
         let _ = std::fs::remove_file(&self.log);
     }
+}
+
+/// CPU time this process (the bench: kubesim and the load generator) has used so far.
+pub fn own_cpu() -> Result<Duration> {
+    cpu_of("self")
+}
+
+/// Clock ticks per second of `/proc/*/stat` (`USER_HZ`: 100 on every Linux the bench runs on).
+const TICKS_PER_SECOND: u64 = 100;
+
+/// utime + stime of `/proc/<pid>/stat`, fields 14 and 15 (after the parenthesised command).
+fn cpu_of(pid: &str) -> Result<Duration> {
+    let pid_number = pid.parse().unwrap_or(std::process::id());
+    let error = |source| Error::Proc {
+        pid: pid_number,
+        source,
+    };
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(error)?;
+    let ticks: Option<u64> = text.rsplit_once(')').and_then(|(_, rest)| {
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // After the command: state is field 3, so utime (14) and stime (15) are at 11 and 12.
+        Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+    });
+    let ticks = ticks.ok_or_else(|| error(std::io::Error::other("unreadable stat")))?;
+    Ok(Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND))
 }
 
 /// The status of `GET path`, or None when the server cannot be reached.

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use crate::cluster::{self, Cluster, JobRef, Shape};
 use crate::loadgen::{self, Bodies, Target};
 use crate::procs::{self, Server};
-use crate::report::Report;
+use crate::report::{Figure, Report};
 
 mod p1;
 mod p2;
@@ -315,6 +315,65 @@ async fn wait_finished(
         tokio::time::sleep(every).await;
     }
     done
+}
+
+/// Who does the work of a run: the service's CPU, this process's (kubesim and the load
+/// generator: what the service waits on when kubesim is the bound), and the requests kubesim
+/// served. Started with [`Usage::start`], read with [`Usage::figures`].
+struct Usage {
+    started: Instant,
+    service: Duration,
+    service_wait: Duration,
+    bench: Duration,
+}
+
+impl Usage {
+    /// Clears kubesim's request log and notes the CPU times so far.
+    fn start(product: &Server, cluster: &Cluster) -> Result<Usage> {
+        cluster.clear_requests();
+        Ok(Usage {
+            started: Instant::now(),
+            service: product.cpu()?,
+            service_wait: product.cpu_wait()?,
+            bench: procs::own_cpu()?,
+        })
+    }
+
+    /// The CPU cores each used since [`Usage::start`], and kubesim's request rate.
+    fn figures(
+        &self,
+        scenario: &'static str,
+        product: &Server,
+        cluster: &Cluster,
+    ) -> Result<Vec<Figure>> {
+        let wall = self.started.elapsed().as_secs_f64();
+        let cores =
+            |used: Duration, before: Duration| used.saturating_sub(before).as_secs_f64() / wall;
+        let machine = std::thread::available_parallelism().map_or(0, |n| n.get());
+        Ok(vec![
+            Figure::new(scenario, "service CPU over the run", cores(product.cpu()?, self.service), "cores")
+                .note(format!("{scenario}: CPU in cores of the {machine} this machine has, shared with whatever else runs on it")),
+            Figure::new(
+                scenario,
+                "kubesim + load generator CPU over the run",
+                cores(procs::own_cpu()?, self.bench),
+                "cores",
+            ),
+            Figure::new(
+                scenario,
+                "service threads waiting for a CPU, per CPU second used",
+                product.cpu_wait()?.saturating_sub(self.service_wait).as_secs_f64()
+                    / product.cpu()?.saturating_sub(self.service).as_secs_f64().max(1e-3),
+                "s/s",
+            ),
+            Figure::new(
+                scenario,
+                "kubesim requests served",
+                cluster.requests().len() as f64 / wall,
+                "/s",
+            ),
+        ])
+    }
 }
 
 /// A duration in milliseconds, the unit of latency figures.

@@ -41,7 +41,10 @@ pub use detail::{
     EksPodPropertiesDetail, EksPropertiesDetail, JobDetail, JobSummary, SubmittedDetail,
     array_child_detail, array_children, job_arn, job_detail,
 };
-pub use list::{ListFilter, ListPage, ListParams, ListQuery, ListScope, ListSelection, paginate};
+pub use list::{
+    ListFilter, ListKey, ListPage, ListParams, ListQuery, ListScope, ListSelection, paginate,
+    paginate_by,
+};
 pub use queue::{
     ComputeEnvironmentOrder, JobQueueDetail, QueueConfig, QueueConfigError, QueueState, Queues,
     is_dns_label, is_label_value, job_queue_arn, queue_name,

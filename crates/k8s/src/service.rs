@@ -10,8 +10,8 @@ use crate::api::{
 };
 use crate::batch::{
     self, DefinitionContent, DefinitionQuery, DefinitionRef, DescribeCommand, DetailContext,
-    JobDefinition, JobDetail, JobQueueDetail, JobSummary, ListPage, ListQuery, ListScope, Queues,
-    SubmitCommand, TerminateCommand, TerminateKind, TerminationPhase,
+    JobDefinition, JobDetail, JobQueueDetail, JobSummary, ListKey, ListPage, ListQuery, ListScope,
+    Queues, SubmitCommand, TerminateCommand, TerminateKind, TerminationPhase,
 };
 use crate::controller::FIELD_MANAGER;
 use crate::index::{Index, JobEntry, Lookup, views};
@@ -140,51 +140,67 @@ impl KubeJobService {
         })
     }
 
-    /// The summaries of the jobs in the query's scope. A queue lists only the jobs in the
-    /// caller's namespaces; an array job outside them is refused.
-    fn summaries(
+    /// One page of a queue's jobs in the caller's namespaces. Only the jobs that can make the
+    /// page get a summary built, in list order (see [`batch::paginate_by`]).
+    fn queue_page(&self, ctx: &RequestContext, queue: &str, query: &ListQuery) -> ListPage {
+        let visible = self.queue_entries(queue).into_iter().filter_map(|entry| {
+            let (id, namespace, created) = match (entry.job.as_deref(), entry.record.as_deref()) {
+                (Some(job), _) => (
+                    crate::index::job_id(job)?,
+                    job.namespace()?,
+                    job.creation_timestamp()
+                        .as_ref()
+                        .map(|t| t.0)
+                        .unwrap_or_default(),
+                ),
+                // Jobs deleted by a cancel live on in their records.
+                (None, Some(record)) => (
+                    record.spec.job_id.clone(),
+                    record.namespace()?,
+                    record.spec.job_created_at,
+                ),
+                (None, None) => return None,
+            };
+            let key = ListKey {
+                created_at: created.as_millisecond(),
+                index: None,
+                job_id: id,
+            };
+            ctx.caller.may_touch(&namespace).then_some((key, entry))
+        });
+        batch::paginate_by(
+            visible,
+            |(key, _)| key.clone(),
+            |(key, entry)| Some(self.detail(&key.job_id, &entry, None)?.summary()),
+            query,
+        )
+    }
+
+    /// The summaries of an array job's children; an array job outside the caller's
+    /// namespaces is refused.
+    fn children(
         &self,
         ctx: &RequestContext,
-        query: &ListQuery,
+        parent: &str,
     ) -> Result<Vec<JobSummary>, ServiceError> {
-        Ok(match &query.scope {
-            ListScope::JobQueue(queue) => self
-                .queue_entries(queue)
-                .iter()
-                .filter_map(|entry| {
-                    let (id, namespace) = match (entry.job.as_deref(), entry.record.as_deref()) {
-                        (Some(job), _) => (crate::index::job_id(job)?, job.namespace()?),
-                        // Jobs deleted by a cancel live on in their records.
-                        (None, Some(record)) => (record.spec.job_id.clone(), record.namespace()?),
-                        (None, None) => return None,
-                    };
-                    if !ctx.caller.may_touch(&namespace) {
-                        return None;
-                    }
-                    self.detail(&id, entry, None).map(|d| d.summary())
-                })
-                .collect(),
-            ListScope::ArrayJob(parent) => match self.lookup(ctx, parent)? {
-                Some(JobEntry {
-                    job: Some(job),
-                    pods,
-                    record,
-                }) => {
-                    let pods: Vec<batch::PodView> =
-                        pods.iter().map(|p| views::pod_view(p)).collect();
-                    let termination = record
-                        .as_deref()
-                        .map(|r| views::termination_view(r, Some(&job)));
-                    let queue =
-                        self.batch_queue(&job.namespace().unwrap_or_default(), job_queue(&job));
-                    let ctx = self.context(parent, queue);
-                    batch::array_children(&views::job_view(&job), &pods, termination.as_ref(), &ctx)
-                        .iter()
-                        .map(JobDetail::summary)
-                        .collect()
-                }
-                Some(JobEntry { job: None, .. }) | None => Vec::new(),
-            },
+        Ok(match self.lookup(ctx, parent)? {
+            Some(JobEntry {
+                job: Some(job),
+                pods,
+                record,
+            }) => {
+                let pods: Vec<batch::PodView> = pods.iter().map(|p| views::pod_view(p)).collect();
+                let termination = record
+                    .as_deref()
+                    .map(|r| views::termination_view(r, Some(&job)));
+                let queue = self.batch_queue(&job.namespace().unwrap_or_default(), job_queue(&job));
+                let ctx = self.context(parent, queue);
+                batch::array_children(&views::job_view(&job), &pods, termination.as_ref(), &ctx)
+                    .iter()
+                    .map(JobDetail::summary)
+                    .collect()
+            }
+            Some(JobEntry { job: None, .. }) | None => Vec::new(),
         })
     }
 }
@@ -383,7 +399,10 @@ impl JobService for KubeJobService {
     }
 
     async fn list(&self, ctx: RequestContext, query: ListQuery) -> Result<ListPage, ServiceError> {
-        Ok(batch::paginate(self.summaries(&ctx, &query)?, &query))
+        Ok(match &query.scope {
+            ListScope::JobQueue(queue) => self.queue_page(&ctx, queue, &query),
+            ListScope::ArrayJob(parent) => batch::paginate(self.children(&ctx, parent)?, &query),
+        })
     }
 
     #[tracing::instrument(skip_all, fields(job_name = command.job_name, job_queue = command.job_queue))]

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{Bench, CONNECTIONS, Error, Result, records, terminate_each};
+use super::{Bench, CONNECTIONS, Error, Result, Usage, records, terminate_each};
 use crate::cluster::Shape;
 use crate::loadgen::{self, Load, Mode};
 use crate::report::{Figure, Goal, Report};
@@ -27,7 +27,9 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
         mode: Mode::Closed,
         duration: DEADLINE,
     };
+    let usage = Usage::start(&product, &cluster)?;
     let out = loadgen::run(&target, load).await?;
+    let usage = usage.figures("P2", &product, &cluster)?;
     let stored = cluster.list(&records(), &namespace).len();
     // Every 200 must be a record: a figure of requests that stored nothing would be false.
     if stored < out.ok as usize {
@@ -61,6 +63,7 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
         )
         .goal(Goal::AtMost(P99_GOAL_MS)),
     ]);
+    report.figures.extend(usage);
     product.stop().await;
     cluster.shutdown().await;
     Ok(())

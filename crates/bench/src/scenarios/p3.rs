@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{
-    Bench, CONNECTIONS, Error, Result, ms, terminate_each, wait_described, wait_finished,
+    Bench, CONNECTIONS, Error, Result, Usage, ms, terminate_each, wait_described, wait_finished,
     wait_running_pods,
 };
 use crate::cluster::Shape;
@@ -45,6 +45,7 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
         mode: Mode::Closed,
         duration: Duration::from_secs(120),
     };
+    let usage = Usage::start(&product, &cluster)?;
     let run_start = Instant::now();
     let (out, done) = tokio::join!(
         loadgen::run(&target, load),
@@ -57,6 +58,7 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
         )
     );
     let out = out?;
+    let usage = usage.figures("P3", &product, &cluster)?;
     let rss_after = product.rss()?;
     if out.ok != count as u64 {
         return Err(Error::Check(format!(
@@ -115,6 +117,7 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
                 POLL.as_millis()
             )),
     ]);
+    report.figures.extend(usage);
     product.stop().await;
     cluster.shutdown().await;
     Ok(())

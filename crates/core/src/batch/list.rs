@@ -229,14 +229,6 @@ fn parse_filter(filter: &ListFilter) -> Result<ListSelection> {
 }
 
 impl Cursor {
-    fn of(job: &JobSummary) -> Cursor {
-        Cursor {
-            created_at: job.created_at,
-            index: array_index(job),
-            job_id: job.job_id.clone(),
-        }
-    }
-
     /// Newest first; children by index; then by ID so the order is total.
     fn cmp_key(&self, other: &Cursor) -> Ordering {
         other
@@ -266,38 +258,86 @@ impl Cursor {
     }
 }
 
-fn array_index(job: &JobSummary) -> i64 {
-    job.array_properties
-        .as_ref()
-        .and_then(|a| a.index)
-        .map_or(-1, i64::from)
+impl From<ListKey> for Cursor {
+    fn from(key: ListKey) -> Cursor {
+        Cursor {
+            created_at: key.created_at,
+            index: key.index.map_or(-1, i64::from),
+            job_id: key.job_id,
+        }
+    }
 }
 
 /// Filters the jobs in scope by the query's selection, orders them newest first, and cuts
 /// the page after the token's position. The caller supplies every job in the query's
 /// [`ListScope`] (e.g. the summaries of the queue's jobs, or of the array's children).
 pub fn paginate(jobs: impl IntoIterator<Item = JobSummary>, query: &ListQuery) -> ListPage {
-    let mut keyed: Vec<(Cursor, JobSummary)> = jobs
+    paginate_by(jobs, ListKey::of, Some, query)
+}
+
+/// Where a job falls in ListJobs' order: what its summary's `createdAt`, array index and
+/// `jobId` will be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListKey {
+    /// Epoch milliseconds.
+    pub created_at: i64,
+    /// The array index of a child; `None` for any other job.
+    pub index: Option<i32>,
+    pub job_id: String,
+}
+
+impl ListKey {
+    fn of(job: &JobSummary) -> ListKey {
+        ListKey {
+            created_at: job.created_at,
+            index: job.array_properties.as_ref().and_then(|a| a.index),
+            job_id: job.job_id.clone(),
+        }
+    }
+}
+
+/// [`paginate`] for a caller whose summaries are costly to build: the jobs are ordered by
+/// `key` (which must be what their summaries will say), and summaries are built only in that
+/// order until the page is full, so a page of 100 out of a 1,000-job queue builds about 100.
+/// `summary` may return `None` for a job that is not listed after all.
+pub fn paginate_by<T>(
+    jobs: impl IntoIterator<Item = T>,
+    key: impl Fn(&T) -> ListKey,
+    mut summary: impl FnMut(T) -> Option<JobSummary>,
+    query: &ListQuery,
+) -> ListPage {
+    let mut keyed: Vec<(Cursor, T)> = jobs
         .into_iter()
-        .filter(|job| query.matches(job))
-        .map(|job| (Cursor::of(&job), job))
-        .filter(|(key, _)| {
+        .map(|job| (Cursor::from(key(&job)), job))
+        .filter(|(cursor, _)| {
             query
                 .after
                 .as_ref()
-                .is_none_or(|after| key.cmp_key(after) == Ordering::Greater)
+                .is_none_or(|after| cursor.cmp_key(after) == Ordering::Greater)
         })
         .collect();
     keyed.sort_by(|(a, _), (b, _)| a.cmp_key(b));
-    let more = keyed.len() > query.max_results;
-    keyed.truncate(query.max_results);
-    let next_token = if more {
-        keyed.last().map(|(key, _)| key.encode())
-    } else {
-        None
-    };
+    let mut page = Vec::new();
+    let mut last = None;
+    let mut more = false;
+    for (cursor, job) in keyed {
+        let Some(job) = summary(job).filter(|job| query.matches(job)) else {
+            continue;
+        };
+        debug_assert_eq!(
+            cursor,
+            Cursor::from(ListKey::of(&job)),
+            "a key out of order"
+        );
+        if page.len() == query.max_results {
+            more = true;
+            break;
+        }
+        page.push(job);
+        last = Some(cursor);
+    }
     ListPage {
-        jobs: keyed.into_iter().map(|(_, job)| job).collect(),
-        next_token,
+        jobs: page,
+        next_token: last.filter(|_| more).map(|cursor| cursor.encode()),
     }
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Pod, PodSpec};
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodCondition, PodSpec, PodStatus};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher::{self, watcher};
@@ -244,24 +245,74 @@ where
     }
 }
 
-/// Drops what the API never reads: managed fields and the pod template.
+/// kubectl's copy of the whole object as last applied: often the biggest field, never read.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Removes the last-applied copy. An object without annotations keeps none (not an empty
+/// map): the Job patch adds annotations one by one only where the map exists.
+fn forget_last_applied(meta: &mut ObjectMeta) {
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
+}
+
+/// Drops what the API never reads: managed fields, the last-applied copy, the pod template,
+/// and the list of pods the Job controller has yet to count.
 pub(super) fn strip_job(job: &mut Job) {
     job.managed_fields_mut().clear();
+    forget_last_applied(&mut job.metadata);
     if let Some(spec) = job.spec.as_mut() {
         spec.template = Default::default();
+        spec.selector = None;
+    }
+    if let Some(status) = job.status.as_mut() {
+        status.uncounted_terminated_pods = None;
     }
 }
 
 /// Keeps of a pod's spec only the node it is bound to and its grace period (which bounds
-/// how long its termination may take); the status stays whole.
+/// how long its termination may take); of its status what the views read: phase, reason,
+/// message, start time, the PodScheduled condition and each container's name and state.
 fn strip_pod(pod: &mut Pod) {
     pod.managed_fields_mut().clear();
+    forget_last_applied(&mut pod.metadata);
+    pod.metadata.generate_name = None;
     let spec = pod.spec.take().unwrap_or_default();
     pod.spec = Some(PodSpec {
         node_name: spec.node_name,
         termination_grace_period_seconds: spec.termination_grace_period_seconds,
         ..Default::default()
     });
+    if let Some(status) = pod.status.take() {
+        pod.status = Some(PodStatus {
+            phase: status.phase,
+            reason: status.reason,
+            message: status.message,
+            start_time: status.start_time,
+            conditions: status.conditions.map(|conditions| {
+                conditions
+                    .into_iter()
+                    .filter(|c| c.type_ == "PodScheduled")
+                    .map(|c| PodCondition {
+                        type_: c.type_,
+                        status: c.status,
+                        ..Default::default()
+                    })
+                    .collect()
+            }),
+            container_statuses: status.container_statuses.map(|statuses| {
+                statuses
+                    .into_iter()
+                    .map(|c| ContainerStatus {
+                        name: c.name,
+                        state: c.state,
+                        ..Default::default()
+                    })
+                    .collect()
+            }),
+            ..Default::default()
+        });
+    }
 }
 
 #[cfg(test)]
@@ -279,11 +330,60 @@ mod tests {
             }),
             ..Default::default()
         };
+        p.status = Some(PodStatus {
+            phase: Some("Running".into()),
+            pod_ip: Some("10.1.0.1".into()),
+            conditions: Some(vec![
+                PodCondition {
+                    type_: "Ready".into(),
+                    status: "True".into(),
+                    ..Default::default()
+                },
+                PodCondition {
+                    type_: "PodScheduled".into(),
+                    status: "True".into(),
+                    message: Some("bound".into()),
+                    ..Default::default()
+                },
+            ]),
+            container_statuses: Some(vec![ContainerStatus {
+                name: "main".into(),
+                image: "busybox".into(),
+                state: Some(Default::default()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+        p.annotations_mut()
+            .insert(LAST_APPLIED.into(), "{...}".into());
+        p.annotations_mut().insert(
+            "batch.kubernetes.io/job-completion-index".into(),
+            "3".into(),
+        );
         strip_pod(&mut p);
         let spec = p.spec.unwrap();
         assert_eq!(spec.node_name.as_deref(), Some("n0"));
         assert_eq!(spec.termination_grace_period_seconds, Some(7));
         assert!(spec.containers.is_empty());
+        let status = p.status.unwrap();
+        assert_eq!(status.phase.as_deref(), Some("Running"));
+        assert_eq!(status.pod_ip, None);
+        let conditions = status.conditions.unwrap();
+        assert_eq!(conditions.len(), 1);
+        assert_eq!(conditions[0].type_, "PodScheduled");
+        assert_eq!(conditions[0].status, "True");
+        let containers = status.container_statuses.unwrap();
+        assert_eq!(containers[0].name, "main");
+        assert!(containers[0].state.is_some());
+        assert!(containers[0].image.is_empty());
+        assert_eq!(
+            p.metadata
+                .annotations
+                .unwrap()
+                .into_keys()
+                .collect::<Vec<_>>(),
+            ["batch.kubernetes.io/job-completion-index"]
+        );
     }
 
     #[test]

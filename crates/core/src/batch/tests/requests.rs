@@ -353,3 +353,46 @@ fn bulk_validates_each_entry_on_its_own() {
     ));
     assert_eq!(out[4].command, Err(Error::Required { field: "jobId" }));
 }
+
+#[test]
+fn paging_by_key_builds_only_the_summaries_of_the_page_and_agrees_with_paginate() {
+    // 1,000 jobs, every third one running; two pages of 100 running ones.
+    let jobs: Vec<JobSummary> = (0..1000)
+        .map(|n| {
+            let status = match n % 3 {
+                0 => BatchState::Running,
+                _ => BatchState::Succeeded,
+            };
+            summary(&format!("job-{n:04}"), "x", n % 7, status)
+        })
+        .collect();
+    let mut params = queue_params();
+    let mut token = None;
+    for _ in 0..2 {
+        params.next_token = token.clone();
+        let q = ListQuery::new(params.clone()).expect("valid");
+        let mut built = 0;
+        let lazy = paginate_by(
+            jobs.clone(),
+            |job| ListKey {
+                created_at: job.created_at,
+                index: None,
+                job_id: job.job_id.clone(),
+            },
+            |job| {
+                built += 1;
+                Some(job)
+            },
+            &q,
+        );
+        assert_eq!(lazy, paginate(jobs.clone(), &q));
+        assert_eq!(lazy.jobs.len(), 100);
+        // About three per running job on the page (the others are built and filtered out).
+        assert!(
+            built <= 3 * 101 + 2,
+            "{built} summaries built for a page of 100"
+        );
+        token = lazy.next_token;
+        assert!(token.is_some());
+    }
+}
