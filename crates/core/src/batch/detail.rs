@@ -571,7 +571,15 @@ pub fn job_detail(
         .filter_map(|p| p.started_at())
         .chain(all_attempts.iter().filter_map(|a| a.started_at))
         .min()
-        .or(termination.and_then(|t| t.job_started_at));
+        .or(termination.and_then(|t| t.job_started_at))
+        // A terminated job had started. Its record may not yet show when (the watches of the
+        // record and of the pods are not ordered), and its pods may be gone: the Job's own
+        // start time keeps `startedAt` from vanishing in that window.
+        .or(if st.is_terminated {
+            job.start_time
+        } else {
+            None
+        });
     let mut detail = JobDetail {
         job_arn: job_arn(&ctx.region, &ctx.account, &ctx.job_id),
         job_name: job.name.clone(),

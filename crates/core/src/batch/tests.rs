@@ -398,6 +398,31 @@ fn completed_terminate_is_failed_with_the_callers_reason() {
 }
 
 #[test]
+fn a_terminated_job_keeps_started_at_while_its_record_lags_its_pods() {
+    // The pods are gone and the record does not show the start yet (its watch lags).
+    let j = JobView {
+        start_time: Some(t(5)),
+        ..with_cond(job(), cond("Failed", Some("DeadlineExceeded"), None, 120))
+    };
+    let r = record(
+        TerminateKind::Terminate,
+        Some(Action::Terminate),
+        TerminationPhase::InProgress,
+    );
+    let d = job_detail(Some(&j), &[], Some(&r), &ctx()).expect("detail");
+    assert_eq!(d.status, BatchState::Failed);
+    assert_eq!(d.started_at, Some(ms(5)));
+    // A cancelled job never started, whatever the Job controller's start time says.
+    let c = record(
+        TerminateKind::Cancel,
+        Some(Action::Cancel),
+        TerminationPhase::InProgress,
+    );
+    let d = job_detail(Some(&j), &[], Some(&c), &ctx()).expect("detail");
+    assert_eq!(d.started_at, None);
+}
+
+#[test]
 fn cancel_is_failed_from_the_record_even_before_it_is_done() {
     let j = JobView {
         suspended: true,
