@@ -64,6 +64,10 @@ class Hook:
             try:
                 response = self.client.describe_jobs(jobs=[job_id])
                 return self.parse_job_description(job_id, response)
+            except AirflowException:
+                # Airflow logs a warning and asks again: a job just submitted may not be
+                # described yet (AWS, and this service's caches, are eventually consistent).
+                pass
             except ClientError as err:
                 # Only throttling is retried; anything else is raised.
                 if err.response.get("Error", {}).get("Code") != "TooManyRequestsException":
