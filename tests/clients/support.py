@@ -364,6 +364,33 @@ def aws(endpoint: str, *args: str, key: Key = SUITE_KEY, clock_skew_minutes: flo
     return CliResult(result.returncode, result.stdout, result.stderr)
 
 
+
+def ok(result: CliResult) -> CliResult:
+    """`result`, after asserting aws-cli exited 0."""
+    assert result.returncode == 0, f"aws exited {result.returncode}: {result.stderr}"
+    return result
+
+
+def register_eks_definition(endpoint: str, name: str, exit_after: str) -> None:
+    """An EKS job definition whose container kubesim's kubelet ends after `exit_after`
+    seconds with code 0."""
+    pod = {
+        "containers": [{"name": "main", "image": "busybox", "command": ["true"]}],
+        "metadata": {"annotations": {"kubesim.dev/exit-after": exit_after, "kubesim.dev/exit-code": "0"}},
+    }
+    ok(
+        aws(
+            endpoint,
+            "register-job-definition",
+            "--job-definition-name",
+            name,
+            "--type",
+            "container",
+            "--eks-properties",
+            json.dumps({"podProperties": pod}),
+        )
+    )
+
 # --- boto3 ---------------------------------------------------------------------------------
 
 

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from support import REGION, aws, wait_status
-
-
-def ok(result):
-    assert result.returncode == 0, f"aws exited {result.returncode}: {result.stderr}"
-    return result
+from support import REGION, aws, ok, wait_status
 
 
 def test_terminate_job(endpoint, batch, kube, ns):

@@ -6,34 +6,9 @@ from __future__ import annotations
 
 import json
 
-from support import aws, describe, wait_status
+from support import aws, describe, ok, register_eks_definition, wait_status
 
 DEPENDENT_JOB_FAILED = "Dependent Job failed"
-
-
-def ok(result):
-    assert result.returncode == 0, f"aws exited {result.returncode}: {result.stderr}"
-    return result
-
-
-def register(endpoint: str, name: str, exit_after: str) -> None:
-    """An EKS definition whose container kubesim ends after `exit_after` seconds, code 0."""
-    pod = {
-        "containers": [{"name": "main", "image": "busybox", "command": ["true"]}],
-        "metadata": {"annotations": {"kubesim.dev/exit-after": exit_after, "kubesim.dev/exit-code": "0"}},
-    }
-    ok(
-        aws(
-            endpoint,
-            "register-job-definition",
-            "--job-definition-name",
-            name,
-            "--type",
-            "container",
-            "--eks-properties",
-            json.dumps({"podProperties": pod}),
-        )
-    )
 
 
 def submit(endpoint: str, ns: str, name: str, definition: str, *extra: str) -> str:
@@ -46,8 +21,8 @@ FAIL_WITH_3 = json.dumps({"podProperties": {"metadata": {"annotations": {"kubesi
 
 def test_a_job_waits_for_its_dependency_and_runs_after_it(endpoint, batch, ns):
     # Long enough for the aws-cli calls below (each starts a Python) to see it wait.
-    register(endpoint, f"{ns}-slow", "15")
-    register(endpoint, f"{ns}-quick", "1")
+    register_eks_definition(endpoint, f"{ns}-slow", "15")
+    register_eks_definition(endpoint, f"{ns}-quick", "1")
     first = submit(endpoint, ns, "extract", f"{ns}-slow")
     second = submit(endpoint, ns, "transform", f"{ns}-quick", "--depends-on", f"jobId={first}")
 
@@ -64,7 +39,7 @@ def test_a_job_waits_for_its_dependency_and_runs_after_it(endpoint, batch, ns):
 
 
 def test_a_failed_dependency_fails_the_job_without_running_it(endpoint, batch, ns):
-    register(endpoint, f"{ns}-quick", "1")
+    register_eks_definition(endpoint, f"{ns}-quick", "1")
     failing = submit(
         endpoint, ns, "broken", f"{ns}-quick", "--eks-properties-override", FAIL_WITH_3
     )
@@ -77,7 +52,7 @@ def test_a_failed_dependency_fails_the_job_without_running_it(endpoint, batch, n
 
 
 def test_array_dependencies(endpoint, batch, ns):
-    register(endpoint, f"{ns}-quick", "1")
+    register_eks_definition(endpoint, f"{ns}-quick", "1")
     first = submit(endpoint, ns, "first", f"{ns}-quick", "--array-properties", "size=2")
     paired = submit(
         endpoint,

@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import json
 
-from support import REGION, aws, wait_status
-
-
-def ok(result):
-    assert result.returncode == 0, f"aws exited {result.returncode}: {result.stderr}"
-    return result
+from support import REGION, aws, ok, register_eks_definition, wait_status
 
 
 def test_describe_job_queues_lists_the_demo_queue(endpoint):
@@ -87,23 +82,7 @@ def test_register_and_submit_an_array_job_with_overrides(endpoint, batch, ns):
 
 def test_an_eks_job_runs_to_succeeded_and_another_to_failed(endpoint, batch, ns):
     name = f"{ns}-eks"
-    pod = {
-        "containers": [{"name": "main", "image": "busybox", "command": ["true"]}],
-        # kubesim's kubelet ends the container after a second with this code.
-        "metadata": {"annotations": {"kubesim.dev/exit-after": "1", "kubesim.dev/exit-code": "0"}},
-    }
-    ok(
-        aws(
-            endpoint,
-            "register-job-definition",
-            "--job-definition-name",
-            name,
-            "--type",
-            "container",
-            "--eks-properties",
-            json.dumps({"podProperties": pod}),
-        )
-    )
+    register_eks_definition(endpoint, name, "1")
     good = ok(aws(endpoint, "submit-job", "--job-name", "good", "--job-queue", ns, "--job-definition", name)).json()
     failing = {"podProperties": {"metadata": {"annotations": {"kubesim.dev/exit-code": "3"}}}}
     bad = ok(
