@@ -7,6 +7,7 @@ use aws_smithy_async::time::StaticTimeSource;
 use batch_terminator::auth::{Auth, Credentials};
 use kube::ResourceExt;
 use serde_json::json;
+use test_support::eventually;
 
 use crate::harness::{Env, code_and_message, sdk_client, settings, sim_config};
 
@@ -65,14 +66,19 @@ async fn sigv4_authenticates_and_scopes_keys_to_namespaces() {
     let id = job.uid().expect("uid");
     env.wait_pod_phase(&job, "Running").await;
 
-    // The right key works: describe and list its own namespace.
+    // The right key works: describe (once the service's caches have the job) and list its own
+    // namespace.
     let team = sdk(&env, "AKIDTEAM", "team/secret+key", None);
-    let described = team
-        .describe_jobs()
-        .jobs(&id)
-        .send()
-        .await
-        .expect("DescribeJobs with the right key");
+    let described = eventually("the signed DescribeJobs to show the job", || async {
+        let out = team
+            .describe_jobs()
+            .jobs(&id)
+            .send()
+            .await
+            .expect("DescribeJobs with the right key");
+        (!out.jobs().is_empty()).then_some(out)
+    })
+    .await;
     assert_eq!(described.jobs().len(), 1);
     assert_eq!(described.jobs()[0].job_id(), Some(id.as_str()));
     let listed = team

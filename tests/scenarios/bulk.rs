@@ -25,9 +25,8 @@ async fn terminate_jobs_acts_on_each_entry_and_reports_each_outcome() {
         running.metadata.uid.clone().expect("uid"),
         queued.metadata.uid.clone().expect("uid"),
     );
-    env.wait_pod_phase(&running, "Running").await;
     // Known to the service first: an unknown ID would succeed without writing anything.
-    env.wait_described(&running_id, "RUNNING").await;
+    env.wait_running(&running).await;
     env.wait_described(&queued_id, "RUNNABLE").await;
     let child = format!("{running_id}:1");
     let body = json!({"jobs": [
@@ -90,9 +89,8 @@ async fn cancel_jobs_cancels_only_queued_jobs() {
         running.metadata.uid.clone().expect("uid"),
         queued.metadata.uid.clone().expect("uid"),
     );
-    env.wait_pod_phase(&running, "Running").await;
     // Known to the service first: an unknown ID would succeed without writing anything.
-    env.wait_described(&running_id, "RUNNING").await;
+    env.wait_running(&running).await;
     env.wait_described(&queued_id, "RUNNABLE").await;
     let body = json!({"jobs": [
         {"jobId": running_id, "reason": "cancel"},

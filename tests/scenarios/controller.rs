@@ -60,8 +60,7 @@ fn fail(env: &Env, verbs: &[&str], resources: &[&str]) {
 async fn running_job(env: &Env, name: &str, pod_annotations: serde_json::Value) -> (Job, String) {
     let job = env.create_job(name, json!({}), pod_annotations).await;
     let id = job.uid().expect("uid");
-    env.wait_pod_phase(&job, "Running").await;
-    env.wait_described(&id, "RUNNING").await;
+    env.wait_running(&job).await;
     (job, id)
 }
 
@@ -83,12 +82,11 @@ async fn a_termination_and_a_cancel_keep_to_their_api_call_budget() {
         return;
     }
     let running = env.create_job("budget-running", json!({}), json!({})).await;
-    env.wait_pod_phase(&running, "Running").await;
+    env.wait_running(&running).await;
     let queued = env
         .create_job("budget-queued", json!({"suspend": true}), json!({}))
         .await;
     let (running_id, queued_id) = (running.uid().unwrap(), queued.uid().unwrap());
-    env.wait_described(&running_id, "RUNNING").await;
     env.wait_described(&queued_id, "RUNNABLE").await;
 
     env.sim().clear_requests();

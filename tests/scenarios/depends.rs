@@ -375,7 +375,7 @@ async fn terminating_or_cancelling_a_dependency_fails_its_dependents() {
         exits(0),
     )
     .await;
-    env.wait_pod_phase(&running, "Running").await;
+    env.wait_running(&running).await;
     env.wait_described(&uid(&after_running), "PENDING").await;
     env.wait_described(&uid(&after_queued), "PENDING").await;
 

@@ -202,6 +202,15 @@ impl Env {
         .await
     }
 
+    /// Waits until a pod of the Job runs and the service sees the job RUNNING: its caches lag
+    /// the API server, and a job they have not seen yet is an unknown ID (200, nothing done).
+    pub async fn wait_running(&self, job: &Job) -> Pod {
+        let pod = self.wait_pod_phase(job, "Running").await;
+        self.wait_described(&job.uid().expect("uid"), "RUNNING")
+            .await;
+        pod
+    }
+
     /// Waits until every pod of the Job is terminating (its deletion requested) or gone.
     pub async fn wait_pods_terminating(&self, job: &Job) {
         eventually(

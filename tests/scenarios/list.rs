@@ -398,7 +398,7 @@ async fn describe_jobs_reports_attempts_placement_and_failure_reason() {
     // A running job: one attempt so far, started and not stopped, on the current pod.
     let job = create(&env, "busy", json!({}), json!({}), json!({})).await;
     let busy = job.uid().expect("uid");
-    let pod = env.wait_pod_phase(&job, "Running").await;
+    let pod = env.wait_running(&job).await;
     let detail = env.wait_described(&busy, "RUNNING").await;
     let eks = detail["eksAttempts"].as_array().expect("eksAttempts");
     assert_eq!(eks.len(), 1, "{detail}");

@@ -135,7 +135,7 @@ async fn a_terminated_job_keeps_its_attempt() {
     let env = Env::start().await;
     let job = env.create_job("attempted", json!({}), json!({})).await;
     let id = uid(&job);
-    let pod = env.wait_pod_phase(&job, "Running").await;
+    let pod = env.wait_running(&job).await;
     let pod_name = pod.name_any();
 
     assert_eq!(env.terminate(&id, REASON).await, (200, json!({})));
@@ -200,7 +200,7 @@ async fn a_running_job_is_terminated() {
     let env = Env::start().await;
     let job = env.create_job("running", json!({}), json!({})).await;
     let id = uid(&job);
-    let pod = env.wait_pod_phase(&job, "Running").await;
+    let pod = env.wait_running(&job).await;
     assert_eq!(
         env.describe(&id).await.expect("described")["status"],
         "RUNNING"
@@ -307,7 +307,7 @@ async fn finished_jobs_are_left_alone() {
 async fn cancel_leaves_a_running_job_alone() {
     let env = Env::start().await;
     let job = env.create_job("busy", json!({}), json!({})).await;
-    let pod = env.wait_pod_phase(&job, "Running").await;
+    let pod = env.wait_running(&job).await;
     assert_eq!(env.cancel(&uid(&job), REASON).await, (200, json!({})));
     let detail = env.describe(&uid(&job)).await.expect("described");
     assert_eq!(detail["status"], "RUNNING");
@@ -445,7 +445,7 @@ async fn aws_sdk_batch_terminates_and_describes() {
     let env = Env::start().await;
     let job = env.create_job("sdk", json!({}), json!({})).await;
     let id = uid(&job);
-    env.wait_pod_phase(&job, "Running").await;
+    env.wait_running(&job).await;
 
     let config = aws_sdk_batch::Config::builder()
         .endpoint_url(&env.endpoint)
@@ -514,7 +514,7 @@ async fn a_restart_between_steps_completes_the_termination_once() {
         let mut env = Env::start().await;
         let name = format!("crash-{}", verb);
         let job = env.create_job(&name, json!({}), json!({})).await;
-        env.wait_pod_phase(&job, "Running").await;
+        env.wait_running(&job).await;
         let fault = Rule::new(Effect::Error {
             code: 500,
             retry_after_seconds: None,
@@ -582,7 +582,8 @@ async fn records_expire_after_the_retention_period() {
         .create_job("queued", json!({"suspend": true}), json!({}))
         .await;
     let running = env.create_job("running", json!({}), json!({})).await;
-    env.wait_pod_phase(&running, "Running").await;
+    env.wait_running(&running).await;
+    env.wait_described(&uid(&queued), "RUNNABLE").await;
 
     for job in [&queued, &running] {
         assert_eq!(env.terminate(&uid(job), REASON).await, (200, json!({})));

@@ -37,8 +37,7 @@ async fn terminate_running(name: &str, on_sigterm: &str, shell: &str) -> (i64, V
         )
         .await;
     let id = job.uid().expect("uid");
-    env.wait_pod_phase(&job, "Running").await;
-    env.wait_described(&id, "RUNNING").await;
+    env.wait_running(&job).await;
     let requested = now_ms();
     assert_eq!(
         env.terminate(&id, "signals scenario").await,
