@@ -265,17 +265,24 @@ async fn an_unknown_id_is_a_server_exception_while_a_watch_fails() {
 
     fail(&env, &["list", "watch"], &["jobs"]);
     env.sim().faults().drop_watches();
-    let body = json!({"jobId": "no-such-job", "reason": REASON}).to_string();
-    let (status, error_type, _) = eventually("the unknown ID to answer 500", || async {
-        let answer = env.post("/v1/terminatejob", &body).await;
-        (answer.0 == 500).then_some(answer)
+    eventually("readiness to turn 503", || async {
+        (ready().await == 503).then_some(())
     })
     .await;
+    let body = json!({"jobId": "no-such-job", "reason": REASON}).to_string();
+    let (status, error_type, answer) = env.post("/v1/terminatejob", &body).await;
     assert_eq!(
         (status, error_type.as_deref()),
-        (500, Some("ServerException"))
+        (500, Some("ServerException")),
+        "{answer}"
     );
-    assert_eq!(ready().await, 503);
+    // The service watches every namespace here: its whole view is incomplete.
+    assert!(
+        answer["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("view of all namespaces is incomplete")),
+        "{answer}"
+    );
 
     env.sim().faults().clear();
     eventually("readiness to come back", || async {
