@@ -244,6 +244,19 @@ async fn a_job_that_succeeds_before_the_fence_completes_and_keeps_its_pods() {
     assert_eq!(env.describe(&id).await.unwrap()["status"], "SUCCEEDED");
 }
 
+/// A TerminateJob of `id` answers a retryable 500 ServerException whose message says `says`.
+async fn assert_server_exception(env: &Env, id: &str, says: &str) {
+    let body = json!({"jobId": id, "reason": REASON}).to_string();
+    let (status, error_type, answer) = env.post("/v1/terminatejob", &body).await;
+    assert_eq!(
+        (status, error_type.as_deref()),
+        (500, Some("ServerException")),
+        "{answer}"
+    );
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(message.contains(says), "{answer}");
+}
+
 /// While a watch fails, an unknown job ID answers a retryable 500, not a 200 that does
 /// nothing, and `/readyz` is 503; both recover once the watch has listed again.
 #[tokio::test]
@@ -269,20 +282,8 @@ async fn an_unknown_id_is_a_server_exception_while_a_watch_fails() {
         (ready().await == 503).then_some(())
     })
     .await;
-    let body = json!({"jobId": "no-such-job", "reason": REASON}).to_string();
-    let (status, error_type, answer) = env.post("/v1/terminatejob", &body).await;
-    assert_eq!(
-        (status, error_type.as_deref()),
-        (500, Some("ServerException")),
-        "{answer}"
-    );
     // The service watches every namespace here: its whole view is incomplete.
-    assert!(
-        answer["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("view of all namespaces is incomplete")),
-        "{answer}"
-    );
+    assert_server_exception(&env, "no-such-job", "view of all namespaces is incomplete").await;
 
     env.sim().faults().clear();
     eventually("readiness to come back", || async {
@@ -524,19 +525,7 @@ async fn a_job_the_watch_has_not_delivered_yet_is_terminated_not_ignored() {
     // Held back longer than the service waits: a retryable 500, then the termination.
     hold_job_watch(12_000);
     queued("late", Some("late-id")).await;
-    let body = json!({"jobId": "late-id", "reason": REASON}).to_string();
-    let (status, error_type, answer) = env.post("/v1/terminatejob", &body).await;
-    assert_eq!(
-        (status, error_type.as_deref()),
-        (500, Some("ServerException")),
-        "{answer}"
-    );
-    assert!(
-        answer["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("not caught up")),
-        "{answer}"
-    );
+    assert_server_exception(&env, "late-id", "not caught up").await;
     eventually("the late job's TerminateJob to succeed", || async {
         (env.terminate("late-id", REASON).await.0 == 200).then_some(())
     })
