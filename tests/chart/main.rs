@@ -23,7 +23,7 @@ use kube::{Client, ResourceExt};
 use kubesim::Gvr;
 use kubesim::rbac::{AuthConfig, UserInfo};
 use serde_json::{Value, json};
-use test_support::{describe, eventually_within, post};
+use test_support::{describe, describe_retryable, eventually_within, post};
 
 const CHART: &str = "charts/batch-terminator";
 const MANIFESTS: &str = "deploy/manifests/batch-terminator.yaml";
