@@ -999,3 +999,47 @@ async fn a_job_with_dependencies_is_created_held_with_them_recorded() {
     let first_detail = env.describe(&first_id).await.expect("described");
     assert_eq!(first_detail["jobQueue"], "kueued");
 }
+
+/// Read-after-write: a DescribeJobs sent the moment SubmitJob answers finds the job, 20 times
+/// in a row, while the service's Job watch lags (kubesim ends each Job watch after 50 ms and
+/// serves the next one 300 ms late, so a new Job reaches the cache up to 300 ms after it is
+/// created). SubmitJob answers once its Job is in the cache.
+#[tokio::test]
+async fn a_submitted_job_is_described_at_once() {
+    let Some(env) = start(|_| Auth::None).await else {
+        return;
+    };
+    let client = sdk(&env);
+    register_eks(&client, "quick", 0).await;
+    let jobs_watch = |effect| Rule {
+        verbs: vec!["watch".into()],
+        resources: vec!["jobs".into()],
+        ..Rule::new(effect)
+    };
+    let faults = env.sim().faults();
+    faults
+        .add(jobs_watch(Effect::DropWatch { after_millis: 50 }))
+        .expect("fault");
+    faults
+        .add(jobs_watch(Effect::Latency { millis: 300 }))
+        .expect("fault");
+    for i in 0..20 {
+        let out = client
+            .submit_job()
+            .job_name(format!("quick-{i}"))
+            .job_queue("high")
+            .job_definition("quick")
+            .send()
+            .await
+            .expect("submit");
+        let id = out.job_id().expect("job id");
+        let described = client
+            .describe_jobs()
+            .jobs(id)
+            .send()
+            .await
+            .expect("describe");
+        let ids: Vec<&str> = described.jobs().iter().filter_map(|j| j.job_id()).collect();
+        assert_eq!(ids, [id], "submission {i}: DescribeJobs right after SubmitJob");
+    }
+}
