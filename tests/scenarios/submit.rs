@@ -546,7 +546,10 @@ async fn container_jobs_take_overrides_resources_arrays_retries_and_timeouts() {
     assert_eq!(detail["retryStrategy"]["attempts"], 2);
     assert_eq!(detail["timeout"]["attemptDurationSeconds"], 120);
     assert_eq!(detail["parameters"]["input"], "s3://bucket/key");
-    assert_eq!(detail["jobQueue"], "high".replace("high", "kueued"));
+    assert_eq!(
+        detail["jobQueue"],
+        "arn:aws:batch:us-east-1:123456789012:job-queue/kueued"
+    );
     let (status, _) = env.terminate(array.job_id().unwrap(), "done looking").await;
     assert_eq!(status, 200);
     env.wait_described(array.job_id().unwrap(), "FAILED").await;
@@ -1040,6 +1043,10 @@ async fn a_submitted_job_is_described_at_once() {
             .await
             .expect("describe");
         let ids: Vec<&str> = described.jobs().iter().filter_map(|j| j.job_id()).collect();
-        assert_eq!(ids, [id], "submission {i}: DescribeJobs right after SubmitJob");
+        assert_eq!(
+            ids,
+            [id],
+            "submission {i}: DescribeJobs right after SubmitJob"
+        );
     }
 }

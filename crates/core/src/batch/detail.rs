@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::attempts::merge_attempts;
 use super::definition::{
-    EksContainer, JobTimeout, KeyValuePair, ResourceRequirement, RetryStrategy,
+    ContainerProperties, EksContainer, JobTimeout, KeyValuePair, ResourceRequirement, RetryStrategy,
 };
 use super::submit::Submission;
 use super::view::{AttemptView, IndexSet, JobView, PodPhase, PodView, TerminationView};
@@ -119,6 +119,22 @@ pub struct ContainerDetail {
     pub reason: Option<String>,
 }
 
+impl From<ContainerProperties> for ContainerDetail {
+    /// The effective container as submitted: no exit yet, and the deprecated `vcpus` and
+    /// `memory` already folded into `resourceRequirements`.
+    fn from(c: ContainerProperties) -> Self {
+        ContainerDetail {
+            image: c.image,
+            command: c.command,
+            job_role_arn: c.job_role_arn,
+            environment: c.environment,
+            resource_requirements: c.resource_requirements,
+            exit_code: None,
+            reason: None,
+        }
+    }
+}
+
 impl JobDetail {
     /// Adds what SubmitJob recorded: the AWS job name, the definition, parameters, and the
     /// effective container (with the last attempt's exit) or pod containers.
@@ -126,16 +142,11 @@ impl JobDetail {
         if !submission.job_name.is_empty() {
             self.job_name = submission.job_name.clone();
         }
-        let last = self.attempts.last().map(|a| a.container.clone());
-        let container = submission.container.as_ref().map(|c| ContainerDetail {
-            image: c.image.clone(),
-            command: c.command.clone(),
-            job_role_arn: c.job_role_arn.clone(),
-            environment: c.environment.clone(),
-            resource_requirements: c.resource_requirements.clone(),
-            exit_code: last.as_ref().and_then(|a| a.exit_code),
-            reason: last.and_then(|a| a.reason),
-        });
+        let mut shown = submission.shown.clone();
+        if let (Some(container), Some(last)) = (shown.container.as_mut(), self.attempts.last()) {
+            container.exit_code = last.container.exit_code;
+            container.reason = last.container.reason.clone();
+        }
         if let Some(pod) = submission
             .eks_properties
             .as_ref()
@@ -148,15 +159,7 @@ impl JobDetail {
             detail.pod_properties.init_containers = pod.init_containers.clone();
             detail.pod_properties.service_account_name = pod.service_account_name.clone();
         }
-        self.submitted = Some(SubmittedDetail {
-            job_definition: submission.job_definition.clone(),
-            parameters: submission.parameters.clone(),
-            container,
-            retry_strategy: submission.retry_strategy.clone(),
-            timeout: submission.timeout.clone(),
-            propagate_tags: submission.propagate_tags,
-            platform_capabilities: submission.platform_capabilities.clone(),
-        });
+        self.submitted = Some(shown);
         self
     }
 }

@@ -13,6 +13,7 @@ use super::definition::{
     RetryStrategy, validate_parameters, validate_tags,
 };
 use super::depends::{ArrayJobDependency, JobDependency};
+use super::detail::{ContainerDetail, SubmittedDetail};
 use super::queue::{QueueConfig, is_aws_name};
 use super::validate::{Error, Result};
 
@@ -366,24 +367,13 @@ pub enum EnvValue {
 pub struct Submission {
     /// The job's AWS name (the Job's own name is a DNS-1123 form of it).
     pub job_name: String,
-    /// The job definition's ARN, with its revision.
-    pub job_definition: String,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub parameters: BTreeMap<String, String>,
-    /// The effective container of the `container` form.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub container: Option<ContainerProperties>,
     /// The effective pod of the EKS form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eks_properties: Option<EksProperties>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_strategy: Option<RetryStrategy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<JobTimeout>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub propagate_tags: bool,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub platform_capabilities: Vec<String>,
+    /// The fields DescribeJobs shows as they are (the container's exit code excepted), in
+    /// the same JSON object.
+    #[serde(flatten)]
+    pub shown: SubmittedDetail,
 }
 
 /// Replaces each `Ref::<name>` whose name is a parameter with its value (the longest name
@@ -642,13 +632,16 @@ pub fn plan(
     let mut pod_annotations = BTreeMap::new();
     let mut submission = Submission {
         job_name: command.job_name.clone(),
-        job_definition: ctx.definition_arn.to_owned(),
-        parameters: parameters.clone(),
-        retry_strategy: retry_strategy.clone(),
-        timeout: timeout.clone(),
-        propagate_tags,
-        platform_capabilities: definition.platform_capabilities.clone(),
-        ..Default::default()
+        eks_properties: None,
+        shown: SubmittedDetail {
+            job_definition: ctx.definition_arn.to_owned(),
+            parameters: parameters.clone(),
+            retry_strategy: retry_strategy.clone(),
+            timeout: timeout.clone(),
+            propagate_tags,
+            platform_capabilities: definition.platform_capabilities.clone(),
+            container: None,
+        },
     };
     let pod = match (&definition.container_properties, &definition.eks_properties) {
         (Some(container), None) => {
@@ -679,7 +672,7 @@ pub fn plan(
                 }],
                 ..Default::default()
             };
-            submission.container = Some(effective);
+            submission.shown.container = Some(ContainerDetail::from(effective));
             plan
         }
         (None, Some(eks)) => {

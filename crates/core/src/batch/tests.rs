@@ -21,6 +21,8 @@ fn job() -> JobView {
         name: "train".into(),
         namespace: "ml".into(),
         created_at: t(0),
+        // The Job controller has looked at it (see `a_job_the_job_controller_has_not_seen_is_submitted`).
+        start_time: Some(t(0)),
         ..JobView::default()
     }
 }
@@ -200,6 +202,57 @@ fn no_pod_or_unbound_pod_is_runnable() {
         ..pod("p", None, PodPhase::Pending)
     };
     assert_eq!(batch_state(&job(), &[unschedulable]), BatchState::Runnable);
+}
+
+#[test]
+fn a_job_the_job_controller_has_not_seen_is_submitted() {
+    let unseen = JobView {
+        start_time: None,
+        ..job()
+    };
+    assert_eq!(batch_state(&unseen, &[]), BatchState::Submitted);
+    let d = job_detail(Some(&unseen), &[], None, &ctx()).expect("detail");
+    assert_eq!(d.status, BatchState::Submitted);
+    assert_eq!(d.started_at, None);
+    // Any sign of the Job controller moves it on: a pod, a condition, a start time.
+    let p = pod("p", None, PodPhase::Pending);
+    assert_eq!(batch_state(&unseen, &[p]), BatchState::Runnable);
+    let suspended = with_cond(
+        JobView {
+            suspended: true,
+            ..unseen.clone()
+        },
+        cond("Suspended", Some("JobSuspended"), None, 1),
+    );
+    assert_eq!(batch_state(&suspended, &[]), BatchState::Runnable);
+    assert_eq!(batch_state(&job(), &[]), BatchState::Runnable);
+    // A suspended Job is RUNNABLE even before the Job controller marks it (Kueue's queue).
+    let queued = JobView {
+        suspended: true,
+        ..unseen.clone()
+    };
+    assert_eq!(batch_state(&queued, &[]), BatchState::Runnable);
+    // A job with dependencies is PENDING, then RUNNABLE once released: never back to
+    // SUBMITTED while the Job controller has yet to see the release.
+    let released = JobView {
+        dependencies: Some(DependencyOutcome::Released),
+        ..held(unseen.clone())
+    };
+    assert_eq!(
+        batch_state(
+            &JobView {
+                suspended: false,
+                ..released
+            },
+            &[]
+        ),
+        BatchState::Runnable
+    );
+    // TerminateJob cancels it, as AWS cancels a SUBMITTED job.
+    assert_eq!(
+        decide_state(BatchState::Submitted, TerminateKind::Terminate),
+        Decision::Cancel
+    );
 }
 
 #[test]

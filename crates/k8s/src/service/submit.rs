@@ -435,7 +435,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            submission.job_definition,
+            submission.shown.job_definition,
             "arn:aws:batch:r:a:job-definition/d:1"
         );
     }

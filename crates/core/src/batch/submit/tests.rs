@@ -238,12 +238,13 @@ fn a_container_job_gets_its_command_env_and_resources_with_overrides() {
         .into()
     );
     assert!(plan.pod_labels.is_empty(), "no propagateTags");
-    let shown = plan.submission.container.as_ref().unwrap();
+    let shown = plan.submission.shown.container.as_ref().unwrap();
     assert_eq!(shown.command[1], "hello");
-    assert_eq!(plan.submission.parameters["msg"], "hello");
-    assert_eq!(plan.submission.parameters["m"], "short");
+    assert_eq!(plan.submission.shown.parameters["msg"], "hello");
+    assert_eq!(plan.submission.shown.parameters["m"], "short");
     assert!(
         plan.submission
+            .shown
             .job_definition
             .ends_with("job-definition/etl:1")
     );
