@@ -1,7 +1,10 @@
+use super::plan::{job_object_name, substitute, tag_labels};
 use super::*;
-use crate::batch::definition::{EksEnvironmentVariable, EksResources, EvaluateOnExit};
+use crate::batch::definition::{
+    DefinitionContent, EksEnvironmentVariable, EksResources, EvaluateOnExit,
+};
 use crate::batch::depends::ArrayJobDependency;
-use crate::batch::queue::QueueState;
+use crate::batch::queue::{QueueConfig, QueueState};
 use serde_json::json;
 
 fn request(value: serde_json::Value) -> SubmitJobRequest {
