@@ -410,7 +410,10 @@ async fn a_job_with_dependencies_is_created_held_with_them_recorded() {
     want.sort();
     assert_eq!(ids, want);
     let first_detail = env.describe(&first_id).await.expect("described");
-    assert_eq!(first_detail["jobQueue"], "kueued");
+    assert_eq!(
+        first_detail["jobQueue"],
+        "arn:aws:batch:us-east-1:123456789012:job-queue/kueued"
+    );
 }
 
 /// Read-after-write: a DescribeJobs sent the moment SubmitJob answers finds the job, 20 times
@@ -436,6 +439,8 @@ async fn a_submitted_job_is_described_at_once() {
     faults
         .add(jobs_watch(Effect::Latency { millis: 300 }))
         .expect("fault");
+    // The rules apply to watches started from now on: end the open ones.
+    faults.drop_watches();
     // The lag is real: Jobs created directly (not by SubmitJob) are not all described at
     // once. The watch is open 50 ms of every 350, so five in a row all seen is unlikely.
     let mut unseen = 0;
