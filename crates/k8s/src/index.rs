@@ -345,8 +345,9 @@ pub struct Index {
     health: Arc<watches::Health>,
     /// Where the held Jobs to look at again go (see [`Index::send_held_to`]).
     held_tx: Arc<std::sync::OnceLock<HeldTriggers>>,
-    /// Ticks after every Job event, for those waiting for the Job watch to catch up.
-    job_events: tokio::sync::watch::Sender<()>,
+    /// Ticks after every Job watch event (see [`Index::wait_for_job`], and the misses that
+    /// wait for the Job watch to catch up).
+    jobs_changed: Arc<tokio::sync::watch::Sender<()>>,
 }
 
 impl Default for Index {
@@ -372,7 +373,7 @@ impl Index {
             })),
             health: Arc::default(),
             held_tx: Arc::default(),
-            job_events: tokio::sync::watch::Sender::new(()),
+            jobs_changed: Arc::new(tokio::sync::watch::Sender::new(())),
         }
     }
 
@@ -427,7 +428,7 @@ impl Index {
 
     /// A receiver that ticks after every Job event.
     pub fn job_events(&self) -> tokio::sync::watch::Receiver<()> {
-        self.job_events.subscribe()
+        self.jobs_changed.subscribe()
     }
 
     /// Resolves once [`Index::is_synced`].
@@ -529,7 +530,7 @@ impl Index {
                 .filter_map(|job| Some((job.namespace()?, job.uid()?))),
         );
         drop(caches);
-        self.job_events.send_replace(());
+        self.jobs_changed.send_replace(());
         records
     }
 
@@ -637,6 +638,25 @@ impl Index {
             pods,
             departed,
         })
+    }
+
+    /// Waits up to `within` until the Job with this uid is in the cache, from its watch (so a
+    /// DescribeJobs right after the SubmitJob that created it finds it); false if it is not
+    /// there by then.
+    pub async fn wait_for_job(&self, uid: &str, within: std::time::Duration) -> bool {
+        // Subscribed before the first look, so a change between the look and the wait wakes it.
+        let mut changes = self.jobs_changed.subscribe();
+        let present = || self.read().jobs.with_uid(uid).is_some();
+        tokio::time::timeout(within, async {
+            while !present() {
+                if changes.changed().await.is_err() {
+                    return false;
+                }
+            }
+            true
+        })
+        .await
+        .unwrap_or(false)
     }
 
     /// Stores the Job as this process wrote it, so decisions made before its watch event
