@@ -169,6 +169,23 @@ fn job_defaults(o: &mut Value) {
         "TerminatingOrFailed"
     };
     default(spec, "podReplacementPolicy", json!(replacement));
+    // A podFailurePolicy pattern without a status matches `True`.
+    let rules = spec
+        .get_mut("podFailurePolicy")
+        .and_then(|p| p.get_mut("rules"))
+        .and_then(Value::as_array_mut);
+    for rule in rules.into_iter().flatten() {
+        let patterns = rule
+            .get_mut("onPodConditions")
+            .and_then(Value::as_array_mut);
+        for pattern in patterns
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object_mut)
+        {
+            default(pattern, "status", json!("True"));
+        }
+    }
     pod_spec(&mut o["spec"]["template"]["spec"]);
 }
 
