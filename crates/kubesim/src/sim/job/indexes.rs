@@ -19,7 +19,8 @@ pub fn parse_indexes(s: &str, completions: i32) -> BTreeSet<i32> {
     out
 }
 
-/// Formats indexes as Kubernetes does: ascending, runs of 2 or more as "a-b".
+/// Formats indexes as Kubernetes does (orderedIntervals.String): ascending, a run of 3 or more
+/// as "a-b", a run of two as "a,b".
 pub fn format_indexes(indexes: &BTreeSet<i32>) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut iter = indexes.iter().copied().peekable();
@@ -29,10 +30,10 @@ pub fn format_indexes(indexes: &BTreeSet<i32>) -> String {
             end += 1;
             iter.next();
         }
-        parts.push(if start == end {
-            start.to_string()
-        } else {
-            format!("{start}-{end}")
+        parts.push(match end - start {
+            0 => start.to_string(),
+            1 => format!("{start},{end}"),
+            _ => format!("{start}-{end}"),
         });
     }
     parts.join(",")

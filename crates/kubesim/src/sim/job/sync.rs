@@ -410,6 +410,8 @@ pub fn sync_job(job: &Job, pods: &[Pod], memory: &JobMemory, t: &SimTime) -> Job
     }
 
     let mut final_condition = finished;
+    // A new interim condition is written on its own before the terminal one (needsFlush).
+    let mut interim_condition = false;
     if let Some(c) = &final_condition
         && c.type_ == COND_FAILURE_TARGET
     {
@@ -417,6 +419,7 @@ pub fn sync_job(job: &Job, pods: &[Pod], memory: &JobMemory, t: &SimTime) -> Job
             .conditions
             .get_or_insert_with(Vec::new)
             .push(c.clone());
+        interim_condition = true;
         final_condition = Some(as_type(c, COND_FAILED, t));
     }
     if let Some(c) = &final_condition
@@ -425,12 +428,14 @@ pub fn sync_job(job: &Job, pods: &[Pod], memory: &JobMemory, t: &SimTime) -> Job
         let conds = status.conditions.get_or_insert_with(Vec::new);
         if !conds.iter().any(|x| x.type_ == COND_SUCCESS_CRITERIA_MET) {
             conds.push(c.clone());
+            interim_condition = true;
         }
         final_condition = Some(as_type(c, COND_COMPLETE, t));
     }
 
     // First write: the uncounted pods and interim conditions, before any finalizer goes.
-    if uncounted_succ.len() != uncounted_succeeded.len()
+    if interim_condition
+        || uncounted_succ.len() != uncounted_succeeded.len()
         || uncounted_fail.len() != uncounted_failed.len()
     {
         let mut interim = status.clone();

@@ -119,6 +119,8 @@ fn an_index_past_its_limit_fails_and_the_job_ends_with_failed_indexes() {
     done.status = Some(serde_json::from_value(json!({"phase": "Succeeded"})).unwrap());
     let s = sync_job(&j2, &[done], &s.memory, &at(10));
     let sts = statuses(&s);
+    assert_eq!(sts.len(), 2, "FailureTarget is written before Failed");
+    assert!(cond(&sts[0], "Failed").is_none());
     let ft = cond(&sts[0], "FailureTarget").expect("FailureTarget first");
     assert_eq!(
         (&ft["reason"], &ft["message"]),
