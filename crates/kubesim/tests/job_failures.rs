@@ -4,9 +4,9 @@ mod common;
 
 use common::{eventually, namespace};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Client;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::{Value, json};
 
 /// 1 simulated second is 10 ms: the 10 s pod back-off takes 100 ms.
@@ -180,5 +180,68 @@ async fn fail_index_and_max_failed_indexes_end_the_job_on_the_first_failed_index
         pods(&client, &ns, "arr").await.len(),
         1,
         "no retry of a FailIndex"
+    );
+}
+
+#[tokio::test]
+async fn a_pod_lost_with_its_node_is_ignored_by_a_disruption_target_rule() {
+    let (_h, client) = common::control_plane(SCALE).await;
+    let ns = namespace(&client, "pfp-disruption").await;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node: Node = serde_json::from_value(
+        json!({"metadata": {"name": "doomed", "labels": {"pool": "doomed"}}}),
+    )
+    .expect("node");
+    nodes
+        .create(&PostParams::default(), &node)
+        .await
+        .expect("create node");
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
+    // Pods that would run for an hour, on the doomed node; no failure is allowed.
+    let mut j = job(
+        "lost",
+        0,
+        json!({"backoffLimit": 0, "podFailurePolicy": {"rules": [
+            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]}}),
+    );
+    let template = j.spec.as_mut().expect("spec").template.clone();
+    let mut template = serde_json::to_value(template).expect("template");
+    template["metadata"]["annotations"]["kubesim.dev/exit-after"] = json!("3600");
+    template["spec"]["nodeSelector"] = json!({"pool": "doomed"});
+    j.spec.as_mut().expect("spec").template = serde_json::from_value(template).expect("t");
+    jobs.create(&PostParams::default(), &j)
+        .await
+        .expect("create");
+    let first = eventually(20, "a pod running on the node", || async {
+        let ps = pods(&client, &ns, "lost").await;
+        let p = ps.into_iter().next()?;
+        (p.status.as_ref()?.phase.as_deref() == Some("Running")).then_some(p)
+    })
+    .await;
+    nodes
+        .delete("doomed", &DeleteParams::default())
+        .await
+        .expect("delete node");
+    // The pod GC fails the pod with DisruptionTarget; the rule ignores it: a replacement, no
+    // failure counted, the Job not failed.
+    let first_uid = first.metadata.uid.clone().expect("uid");
+    let replacement = eventually(20, "a replacement pod", || async {
+        let ps = pods(&client, &ns, "lost").await;
+        ps.into_iter()
+            .find(|p| p.metadata.uid.as_deref() != Some(first_uid.as_str()))
+    })
+    .await;
+    assert!(replacement.metadata.deletion_timestamp.is_none());
+    let j = serde_json::to_value(jobs.get("lost").await.expect("job")).expect("json");
+    assert!(j["status"]["failed"].is_null(), "{j}");
+    let conditions = j["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        conditions
+            .iter()
+            .all(|c| c["type"] != "Failed" && c["type"] != "FailureTarget"),
+        "{j}"
     );
 }
