@@ -4,7 +4,7 @@ mod common;
 
 use common::{eventually, namespace};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::{Value, json};
@@ -14,23 +14,8 @@ const SCALE: f64 = 0.01;
 
 /// A Job whose pods exit with `code` one simulated second after they start.
 fn job(name: &str, code: i32, spec: Value) -> Job {
-    let mut j = json!({
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": name},
-        "spec": {
-            "template": {
-                "metadata": {"annotations": {"kubesim.dev/exit-after": "1",
-                                             "kubesim.dev/exit-code": code.to_string()}},
-                "spec": {"restartPolicy": "Never",
-                         "containers": [{"name": "main", "image": "busybox:1.36"}]}
-            }
-        }
-    });
-    if let (Some(s), Some(extra)) = (j["spec"].as_object_mut(), spec.as_object()) {
-        s.extend(extra.clone());
-    }
-    serde_json::from_value(j).expect("job")
+    let exit = json!({"kubesim.dev/exit-after": "1", "kubesim.dev/exit-code": code.to_string()});
+    common::job(name, spec, exit)
 }
 
 /// The Job once its `Failed` condition is True.
@@ -187,15 +172,7 @@ async fn fail_index_and_max_failed_indexes_end_the_job_on_the_first_failed_index
 async fn a_pod_lost_with_its_node_is_ignored_by_a_disruption_target_rule() {
     let (_h, client) = common::control_plane(SCALE).await;
     let ns = namespace(&client, "pfp-disruption").await;
-    let nodes: Api<Node> = Api::all(client.clone());
-    let node: Node = serde_json::from_value(
-        json!({"metadata": {"name": "doomed", "labels": {"pool": "doomed"}}}),
-    )
-    .expect("node");
-    nodes
-        .create(&PostParams::default(), &node)
-        .await
-        .expect("create node");
+    let nodes = common::node(&client, "doomed").await;
     let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
     // Pods that would run for an hour, on the doomed node; no failure is allowed.
     let mut j = job(

@@ -169,7 +169,8 @@ fn job_defaults(o: &mut Value) {
         "TerminatingOrFailed"
     };
     default(spec, "podReplacementPolicy", json!(replacement));
-    // A podFailurePolicy pattern without a status matches `True`.
+    // A podFailurePolicy pattern without a status (or with "", as typed clients send it)
+    // matches `True`.
     let rules = spec
         .get_mut("podFailurePolicy")
         .and_then(|p| p.get_mut("rules"))
@@ -183,7 +184,13 @@ fn job_defaults(o: &mut Value) {
             .flatten()
             .filter_map(Value::as_object_mut)
         {
-            default(pattern, "status", json!("True"));
+            if pattern
+                .get("status")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                pattern.insert("status".into(), json!("True"));
+            }
         }
     }
     pod_spec(&mut o["spec"]["template"]["spec"]);

@@ -38,6 +38,20 @@ fn annotation(p: &Pod, key: &str) -> Option<String> {
     p.metadata.annotations.as_ref()?.get(key).cloned()
 }
 
+/// Index, failure count and ignored failure count of each pod the sync creates.
+fn created_counts(s: &JobSync) -> Vec<(String, String, Option<String>)> {
+    creates(s)
+        .into_iter()
+        .map(|p| {
+            (
+                annotation(p, COMPLETION_INDEX_ANNOTATION).unwrap_or_default(),
+                annotation(p, INDEX_FAILURE_COUNT_ANNOTATION).unwrap_or_default(),
+                annotation(p, INDEX_IGNORED_FAILURE_COUNT_ANNOTATION),
+            )
+        })
+        .collect()
+}
+
 const STARTED: &str = "2025-06-15T15:06:40Z";
 
 #[test]
@@ -74,16 +88,7 @@ fn a_failed_index_under_its_limit_is_retried_after_its_own_back_off_with_the_cou
     assert!(st.get("failed").is_none());
 
     let s = sync_job(&j, &pods, &s.memory, &at(150));
-    let created = creates(&s);
-    assert_eq!(created.len(), 1);
-    assert_eq!(
-        annotation(created[0], COMPLETION_INDEX_ANNOTATION).as_deref(),
-        Some("1")
-    );
-    assert_eq!(
-        annotation(created[0], INDEX_FAILURE_COUNT_ANNOTATION).as_deref(),
-        Some("1")
-    );
+    assert_eq!(created_counts(&s), [("1".into(), "1".into(), None)]);
     assert!(
         finalizer_removals(&s).is_empty(),
         "until the replacement is seen"
@@ -181,19 +186,9 @@ fn fail_index_fails_the_index_at_once_and_ignore_keeps_its_own_count() {
         "the FailIndex failure counts, the ignored one not"
     );
     assert!(cond(&st, "FailureTarget").is_none());
-    let created = creates(&s);
-    assert_eq!(created.len(), 1);
     assert_eq!(
-        annotation(created[0], COMPLETION_INDEX_ANNOTATION).as_deref(),
-        Some("1")
-    );
-    assert_eq!(
-        annotation(created[0], INDEX_FAILURE_COUNT_ANNOTATION).as_deref(),
-        Some("2")
-    );
-    assert_eq!(
-        annotation(created[0], INDEX_IGNORED_FAILURE_COUNT_ANNOTATION).as_deref(),
-        Some("1")
+        created_counts(&s),
+        [("1".into(), "2".into(), Some("1".into()))]
     );
     assert_eq!(finalizer_removals(&s), ["pi-0-a"]);
 }
