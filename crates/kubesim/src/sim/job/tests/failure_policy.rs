@@ -226,7 +226,12 @@ fn ignore_does_not_count_and_the_pod_is_replaced() {
         137,
         json!({"status": {"conditions": [{"type": "DisruptionTarget", "status": "True"}]}}),
     );
-    let s = sync_job(&j, &[evicted.clone()], &JobMemory::default(), &at(0));
+    let s = sync_job(
+        &j,
+        std::slice::from_ref(&evicted),
+        &JobMemory::default(),
+        &at(0),
+    );
     assert_eq!(finalizer_removals(&s), ["pi-a"]);
     let st = last_status(&s);
     assert!(
