@@ -207,8 +207,8 @@ fn expected_grants() -> BTreeSet<(String, String, String)> {
     .collect()
 }
 
-/// The leader election's Role in the release namespace.
-const LEASE_ROLE: &str = "bt-batch-terminator-lease";
+/// The Role in the release namespace: the leader election's Lease and the JobDefinitions.
+const RELEASE_NS_ROLE: &str = "bt-batch-terminator-lease-and-definitions";
 
 /// The release namespace's Role: the Lease, and the JobDefinition objects.
 fn lease_grants() -> BTreeSet<(String, String, String)> {

@@ -313,6 +313,8 @@ pub struct Index {
     health: Arc<watches::Health>,
     /// Where the held Jobs to look at again go (see [`Index::send_held_to`]).
     held_tx: Arc<std::sync::OnceLock<HeldTriggers>>,
+    /// Ticks whenever a Job watch event changes the cache (see [`Index::wait_for_job`]).
+    jobs_changed: Arc<tokio::sync::watch::Sender<()>>,
 }
 
 impl Default for Index {
@@ -337,6 +339,7 @@ impl Index {
             })),
             health: Arc::default(),
             held_tx: Arc::default(),
+            jobs_changed: Arc::new(tokio::sync::watch::Sender::new(())),
         }
     }
 
@@ -455,6 +458,9 @@ impl Index {
         let mut caches = self.write();
         let changed = caches.jobs.apply(scope, event);
         self.send_held(caches.held_after_jobs(&changed));
+        if !changed.is_empty() {
+            self.jobs_changed.send_replace(());
+        }
         caches.records_of(
             changed
                 .iter()
@@ -566,6 +572,25 @@ impl Index {
             pods,
             departed,
         })
+    }
+
+    /// Waits up to `within` until the Job with this uid is in the cache, from its watch (so a
+    /// DescribeJobs right after the SubmitJob that created it finds it); false if it is not
+    /// there by then.
+    pub async fn wait_for_job(&self, uid: &str, within: std::time::Duration) -> bool {
+        // Subscribed before the first look, so a change between the look and the wait wakes it.
+        let mut changes = self.jobs_changed.subscribe();
+        let present = || self.read().jobs.with_uid(uid).is_some();
+        tokio::time::timeout(within, async {
+            while !present() {
+                if changes.changed().await.is_err() {
+                    return false;
+                }
+            }
+            true
+        })
+        .await
+        .unwrap_or(false)
     }
 
     /// Stores the Job as this process wrote it, so decisions made before its watch event

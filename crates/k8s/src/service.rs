@@ -132,8 +132,10 @@ impl KubeJobService {
             &self.settings.region,
             &self.settings.account_id,
         )?;
+        // AWS answers the queue's ARN.
+        let queue = self.batch_queue(&entry.namespace().unwrap_or_default(), detail.job_queue);
         detail.job_queue =
-            self.batch_queue(&entry.namespace().unwrap_or_default(), detail.job_queue);
+            batch::job_queue_arn(&self.settings.region, &self.settings.account_id, &queue);
         Some(match entry.job.as_deref().and_then(submission) {
             Some(submission) => detail.with_submission(&submission),
             None => detail,
