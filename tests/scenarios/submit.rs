@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use aws_sdk_batch::config::retry::RetryConfig;
 use aws_sdk_batch::config::timeout::TimeoutConfig;
+use aws_sdk_batch::operation::register_job_definition::builders::RegisterJobDefinitionFluentBuilder;
 use aws_sdk_batch::types::{
     ArrayProperties, ContainerOverrides, ContainerProperties, EksContainer,
     EksContainerEnvironmentVariable, EksContainerOverride, EksMetadata, EksPodProperties,
-    EksPodPropertiesOverride, EksProperties, EksPropertiesOverride, JobDefinitionType, JobStatus,
-    JobTimeout, KeyValuePair, ResourceRequirement, ResourceType, RetryStrategy,
+    EksPodPropertiesOverride, EksProperties, EksPropertiesOverride, EvaluateOnExit,
+    JobDefinitionType, JobStatus, JobTimeout, KeyValuePair, ResourceRequirement, ResourceType,
+    RetryAction, RetryStrategy,
 };
 use batch_terminator::auth::{Auth, Credentials};
 use batch_terminator::batch::{QueueConfig, QueueState, Queues};
@@ -75,6 +77,16 @@ fn sdk(env: &Env) -> aws_sdk_batch::Client {
 
 /// An EKS definition whose pod exits after a second with `exit_code` (kubesim's kubelet).
 async fn register_eks(client: &aws_sdk_batch::Client, name: &str, exit_code: u8) -> String {
+    register_eks_with(client, name, exit_code, |r| r).await
+}
+
+/// [`register_eks`], with `configure` adding to the request (a retry strategy, say).
+async fn register_eks_with(
+    client: &aws_sdk_batch::Client,
+    name: &str,
+    exit_code: u8,
+    configure: impl FnOnce(RegisterJobDefinitionFluentBuilder) -> RegisterJobDefinitionFluentBuilder,
+) -> String {
     let container = EksContainer::builder()
         .name("main")
         .image("busybox")
@@ -97,15 +109,13 @@ async fn register_eks(client: &aws_sdk_batch::Client, name: &str, exit_code: u8)
                 .build(),
         )
         .build();
-    let out = client
+    let request = client
         .register_job_definition()
         .job_definition_name(name)
         .r#type(JobDefinitionType::Container)
         .parameters("greeting", "hello")
-        .eks_properties(EksProperties::builder().pod_properties(pod).build())
-        .send()
-        .await
-        .expect("register");
+        .eks_properties(EksProperties::builder().pod_properties(pod).build());
+    let out = configure(request).send().await.expect("register");
     out.job_definition_arn().unwrap().to_owned()
 }
 
@@ -591,6 +601,94 @@ async fn retry_attempts_run_again_until_the_limit() {
     assert!(reason.starts_with("BackoffLimitExceeded"), "{reason}");
     let job = json_of(&job_of(&env, out.job_id().unwrap()).await);
     assert_eq!(job["spec"]["backoffLimit"], 1);
+}
+
+/// `evaluateOnExit` becomes a podFailurePolicy that the Job controller applies: exit code 42
+/// fails the job at its first attempt (FailJob), any other failure is retried up to the
+/// attempts (Count).
+#[tokio::test]
+async fn evaluate_on_exit_exits_on_its_code_and_retries_the_rest() {
+    let Some(env) = start(|_| Auth::None).await else {
+        return;
+    };
+    let client = sdk(&env);
+    let strategy = || {
+        RetryStrategy::builder()
+            .attempts(3)
+            .evaluate_on_exit(
+                EvaluateOnExit::builder()
+                    .on_exit_code("42")
+                    .action(RetryAction::Exit)
+                    .build(),
+            )
+            .evaluate_on_exit(
+                EvaluateOnExit::builder()
+                    .on_exit_code("*")
+                    .action(RetryAction::Retry)
+                    .build(),
+            )
+            .build()
+    };
+    for (name, code) in [("exits-42", 42), ("exits-1", 1)] {
+        register_eks_with(&client, name, code, |r| r.retry_strategy(strategy())).await;
+    }
+    let submit = |definition: &'static str| {
+        client
+            .submit_job()
+            .job_name(definition)
+            .job_queue("high")
+            .job_definition(definition)
+            .send()
+    };
+    let exits = submit("exits-42").await.expect("submit");
+    let retried = submit("exits-1").await.expect("submit");
+
+    let described = |id: String| {
+        let client = client.clone();
+        async move {
+            let out = client
+                .describe_jobs()
+                .jobs(&id)
+                .send()
+                .await
+                .expect("describe");
+            let job = out.jobs().first().cloned().expect("described");
+            (job.status() == Some(&JobStatus::Failed)).then_some(job)
+        }
+    };
+    let exited = eventually("the exit-42 job to fail", || {
+        described(exits.job_id().unwrap().to_owned())
+    })
+    .await;
+    assert_eq!(exited.attempts().len(), 1, "no retry: {exited:?}");
+    let codes = |job: &aws_sdk_batch::types::JobDetail| -> Vec<Option<i32>> {
+        job.attempts()
+            .iter()
+            .map(|a| a.container().and_then(|c| c.exit_code()))
+            .collect()
+    };
+    assert_eq!(codes(&exited), [Some(42)]);
+    let reason = exited.status_reason().unwrap_or_default();
+    assert!(reason.starts_with("PodFailurePolicy"), "{reason}");
+    assert!(reason.contains("exit code 42"), "{reason}");
+
+    let failed = eventually("the exit-1 job to fail", || {
+        described(retried.job_id().unwrap().to_owned())
+    })
+    .await;
+    assert_eq!(codes(&failed), [Some(1), Some(1), Some(1)], "{failed:?}");
+    let reason = failed.status_reason().unwrap_or_default();
+    assert!(reason.starts_with("BackoffLimitExceeded"), "{reason}");
+
+    let job = json_of(&job_of(&env, exits.job_id().unwrap()).await);
+    assert_eq!(job["spec"]["backoffLimit"], 2);
+    assert_eq!(
+        job["spec"]["podFailurePolicy"]["rules"],
+        json!([
+            {"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}},
+            {"action": "Count", "onExitCodes": {"operator": "NotIn", "values": [0]}},
+        ])
+    );
 }
 
 mod requests;

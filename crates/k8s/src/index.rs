@@ -348,6 +348,19 @@ pub struct Index {
     /// Ticks after every Job watch event (see [`Index::wait_for_job`], and the misses that
     /// wait for the Job watch to catch up).
     jobs_changed: Arc<tokio::sync::watch::Sender<()>>,
+    /// The namespaces the watches cover ("" = all), once they are spawned.
+    scopes: Arc<std::sync::OnceLock<Vec<String>>>,
+}
+
+/// What [`Index::wait_for_job`] saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobArrival {
+    /// The Job is in the cache.
+    Cached,
+    /// No watch covers the Job's namespace, so it never will be.
+    NotWatched,
+    /// Not in the cache by the deadline.
+    TimedOut,
 }
 
 impl Default for Index {
@@ -374,6 +387,7 @@ impl Index {
             health: Arc::default(),
             held_tx: Arc::default(),
             jobs_changed: Arc::new(tokio::sync::watch::Sender::new(())),
+            scopes: Arc::default(),
         }
     }
 
@@ -640,14 +654,30 @@ impl Index {
         })
     }
 
-    /// Waits up to `within` until the Job with this uid is in the cache, from its watch (so a
-    /// DescribeJobs right after the SubmitJob that created it finds it); false if it is not
-    /// there by then.
-    pub async fn wait_for_job(&self, uid: &str, within: std::time::Duration) -> bool {
+    /// Whether the watches cover `namespace`. An index whose watches are not spawned (fed by
+    /// hand) covers every namespace.
+    pub fn watches_namespace(&self, namespace: &str) -> bool {
+        self.scopes
+            .get()
+            .is_none_or(|scopes| scopes.iter().any(|s| s.is_empty() || s == namespace))
+    }
+
+    /// Waits up to `within` until the Job with this uid, in `namespace`, is in the cache, from
+    /// its watch (so a DescribeJobs right after the SubmitJob that created it finds it). It
+    /// does not wait for a namespace no watch covers.
+    pub async fn wait_for_job(
+        &self,
+        namespace: &str,
+        uid: &str,
+        within: std::time::Duration,
+    ) -> JobArrival {
+        if !self.watches_namespace(namespace) {
+            return JobArrival::NotWatched;
+        }
         // Subscribed before the first look, so a change between the look and the wait wakes it.
         let mut changes = self.jobs_changed.subscribe();
         let present = || self.read().jobs.with_uid(uid).is_some();
-        tokio::time::timeout(within, async {
+        let arrived = tokio::time::timeout(within, async {
             while !present() {
                 if changes.changed().await.is_err() {
                     return false;
@@ -656,7 +686,12 @@ impl Index {
             true
         })
         .await
-        .unwrap_or(false)
+        .unwrap_or(false);
+        if arrived {
+            JobArrival::Cached
+        } else {
+            JobArrival::TimedOut
+        }
     }
 
     /// Stores the Job as this process wrote it, so decisions made before its watch event

@@ -322,3 +322,32 @@ fn jobs_are_indexed_by_queue_and_move_with_their_labels() {
     index.apply_job("", watcher::Event::Delete(job("b", "kueue", "uid-3", None)));
     assert_eq!(queue_names(&index, "cpu"), ["ours"]);
 }
+
+/// SubmitJob's read-after-write wait: a Job in a namespace the watches cover arrives; one in a
+/// namespace they do not cover is answered at once (waiting would take the whole `within`, and
+/// the answer would be TimedOut).
+#[tokio::test]
+async fn wait_for_job_does_not_wait_for_an_unwatched_namespace() {
+    let within = std::time::Duration::from_secs(5);
+    let index = Index::new();
+    // Fed by hand, the index covers every namespace.
+    assert!(index.watches_namespace("anywhere"));
+    index.scopes.set(vec!["a".into()]).expect("scopes");
+    assert!(index.watches_namespace("a"));
+    assert!(!index.watches_namespace("b"));
+    assert_eq!(
+        index.wait_for_job("b", "u2", within).await,
+        JobArrival::NotWatched
+    );
+
+    let waiting = tokio::spawn({
+        let index = index.clone();
+        async move { index.wait_for_job("a", "u1", within).await }
+    });
+    index.store_job(job("a", "j1", "u1", None));
+    assert_eq!(waiting.await.expect("wait"), JobArrival::Cached);
+
+    let all = Index::new();
+    all.scopes.set(vec![String::new()]).expect("scopes");
+    assert!(all.watches_namespace("b"));
+}

@@ -187,6 +187,8 @@ impl Index {
             [] => vec![String::new()],
             some => some.to_vec(),
         };
+        // Spawned once per index; the first set of scopes is the one its watches cover.
+        let _ = self.scopes.set(scopes.clone());
         let mut tasks = Vec::new();
         for scope in scopes {
             let (c, s) = (client.clone(), scope.clone());

@@ -21,7 +21,7 @@ use crate::batch::{
 };
 use crate::controller::FIELD_MANAGER;
 use crate::controller::actions::is_already_exists;
-use crate::index::Lookup;
+use crate::index::{JobArrival, Lookup};
 use crate::record::{
     DEPENDS_ON_ANNOTATION, JOB_ID_LABEL, JOB_QUEUE_LABEL, KUEUE_QUEUE_ANNOTATION,
     KUEUE_QUEUE_LABEL, SUBMISSION_ANNOTATION,
@@ -297,13 +297,25 @@ impl KubeJobService {
         };
         // Read-after-write: a DescribeJobs right after this answer must find the job, so wait
         // for the Job's watch event. Past the bound the answer is still 200: the Job exists.
+        // A namespace the service does not watch (`--namespaces`) never brings it: no wait.
         let uid = created.uid().unwrap_or_default();
-        if !self.index.wait_for_job(&uid, READ_AFTER_WRITE_WAIT).await {
-            tracing::warn!(
+        match (self.index)
+            .wait_for_job(&queue.namespace, &uid, READ_AFTER_WRITE_WAIT)
+            .await
+        {
+            JobArrival::Cached => {}
+            JobArrival::NotWatched => tracing::warn!(
+                %job_id,
+                namespace = %queue.namespace,
+                "job queue {}'s namespace is not watched by this service (--namespaces): \
+                 DescribeJobs, ListJobs and TerminateJob will not find the job",
+                queue.name
+            ),
+            JobArrival::TimedOut => tracing::warn!(
                 %job_id,
                 "the Job is not in the watch cache after {READ_AFTER_WRITE_WAIT:?}; a DescribeJobs \
                  now may not find it yet"
-            );
+            ),
         }
         Ok(SubmitJobResponse {
             job_arn: batch::job_arn(&self.settings.region, &self.settings.account_id, &job_id),
