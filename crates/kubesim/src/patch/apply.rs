@@ -458,7 +458,13 @@ fn item_matches(pe: &str, item: &Value) -> bool {
 
 /// Paths the API server never records in managedFields (its stripMeta manager, plus the
 /// deletion fields only the server sets).
-fn stripped() -> FieldSet {
+fn stripped() -> &'static FieldSet {
+    // Built once: every tracked write reads it.
+    static STRIPPED: std::sync::LazyLock<FieldSet> = std::sync::LazyLock::new(build_stripped);
+    &STRIPPED
+}
+
+fn build_stripped() -> FieldSet {
     let mut s = FieldSet::default();
     for p in [
         &["apiVersion"][..],

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -66,6 +67,37 @@ fn ns_opt(ns: &str) -> Option<&str> {
 
 fn not_found(e: &Error) -> bool {
     e.reason == Reason::NotFound
+}
+
+/// `metadata` without its managedFields: no controller reads them, and they are most of an
+/// object's metadata to parse.
+fn object_meta(v: &Value) -> serde_json::Result<ObjectMeta> {
+    let m: serde_json::Map<String, Value> = v["metadata"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| *k != "managedFields")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    ObjectMeta::deserialize(&Value::Object(m))
+}
+
+/// A stored pod as the controllers read it (see [`object_meta`]).
+fn pod_view(v: &Value) -> serde_json::Result<Pod> {
+    Ok(Pod {
+        metadata: object_meta(v)?,
+        spec: Option::deserialize(&v["spec"])?,
+        status: Option::deserialize(&v["status"])?,
+    })
+}
+
+/// A stored Job as the controllers read it (see [`object_meta`]).
+fn job_view(v: &Value) -> serde_json::Result<Job> {
+    Ok(Job {
+        metadata: object_meta(v)?,
+        spec: Option::deserialize(&v["spec"])?,
+        status: Option::deserialize(&v["status"])?,
+    })
 }
 
 /// The controller Job of a pod, as (namespace, name).
@@ -149,27 +181,36 @@ impl ControlPlane {
         }
     }
 
-    /// A status write of values serialized from k8s-openapi types ([`WriteOptions::typed`]).
+    /// A read-modify-write by a simulated controller. Its edits are values serialized from
+    /// k8s-openapi types on objects the store already checked ([`WriteOptions::typed`]); the
+    /// result is not copied out.
+    fn write<F>(
+        &self,
+        gvr: &Gvr,
+        namespace: Option<&str>,
+        name: &str,
+        sub: Subresource,
+        f: F,
+    ) -> crate::status::Result<()>
+    where
+        F: FnOnce(&mut Value) -> crate::status::Result<()>,
+    {
+        self.store
+            .mutate_with(gvr, namespace, name, sub, &WriteOptions::typed(), f)
+            .map(drop)
+    }
+
     fn write_status<F>(
         &self,
         gvr: &Gvr,
         namespace: Option<&str>,
         name: &str,
         f: F,
-    ) -> crate::status::Result<Value>
+    ) -> crate::status::Result<()>
     where
         F: FnOnce(&mut Value) -> crate::status::Result<()>,
     {
-        self.store
-            .mutate_with(
-                gvr,
-                namespace,
-                name,
-                Subresource::Status,
-                &WriteOptions::typed(),
-                f,
-            )
-            .map(|w| w.object)
+        self.write(gvr, namespace, name, Subresource::Status, f)
     }
 
     fn ensure_nodes(&mut self) {
@@ -362,7 +403,7 @@ impl ControlPlane {
         let Ok(v) = self.store.get_shared(&Gvr::pods(), ns_opt(&k.0), &k.1) else {
             return;
         };
-        let Ok(pod) = Pod::deserialize(&*v) else {
+        let Ok(pod) = pod_view(&v) else {
             tracing::warn!(pod = %k.1, "pod does not parse; skipped");
             return;
         };
@@ -418,7 +459,7 @@ impl ControlPlane {
                 {
                     Ok(j) => {
                         meta(&j, "uid") != uid
-                            || Job::deserialize(&*j).is_ok_and(|j| job::is_finished(&j))
+                            || job_view(&j).is_ok_and(|j| job::is_finished(&j))
                     }
                     Err(_) => true,
                 }
@@ -430,7 +471,7 @@ impl ControlPlane {
     }
 
     fn remove_finalizer(&self, ns: &str, name: &str, uid: &str) -> bool {
-        let res = self.store.mutate(&Gvr::pods(), ns_opt(ns), name, |o| {
+        let res = self.write(&Gvr::pods(), ns_opt(ns), name, Subresource::Main, |o| {
             if meta(o, "uid") != uid {
                 return Ok(());
             }
@@ -457,7 +498,7 @@ impl ControlPlane {
         };
         let (ns, name, uid) = (meta(v, "namespace"), meta(v, "name"), meta(v, "uid"));
         if let Decision::Bind { node } = &decision {
-            let bound = self.store.mutate(&Gvr::pods(), ns_opt(ns), name, |o| {
+            let bound = self.write(&Gvr::pods(), ns_opt(ns), name, Subresource::Main, |o| {
                 if meta(o, "uid") == uid
                     && o["spec"]["nodeName"]
                         .as_str()
@@ -591,7 +632,7 @@ impl ControlPlane {
         };
         self.list(&Gvr::pods(), &opts)
             .iter()
-            .filter_map(|p| Pod::deserialize(&**p).ok())
+            .filter_map(|p| pod_view(p).ok())
             .filter(|p| job::is_controlled_by(p, uid))
             .collect()
     }
@@ -600,7 +641,7 @@ impl ControlPlane {
         let Ok(v) = self.store.get_shared(&Gvr::jobs(), ns_opt(&k.0), &k.1) else {
             return;
         };
-        let Ok(job_obj) = Job::deserialize(&*v) else {
+        let Ok(job_obj) = job_view(&v) else {
             tracing::warn!(job = %k.1, "job does not parse; skipped");
             return;
         };
@@ -721,7 +762,7 @@ impl ControlPlane {
         if meta(&v, "uid") != uid {
             return;
         }
-        let Ok(job_obj) = Job::deserialize(&*v) else {
+        let Ok(job_obj) = job_view(&v) else {
             return;
         };
         if job::is_finished(&job_obj) {

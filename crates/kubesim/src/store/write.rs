@@ -12,7 +12,7 @@ use super::object::{
 };
 use super::{
     DEFAULT_MANAGER, EventType, FieldValidation, ObjKey, State, StorageKey, Subresource,
-    WriteOptions, Written, defaults, to_served, to_stored, validate,
+    WriteOptions, Written, defaults, served_shared, to_served, to_stored, validate,
 };
 use crate::resources::{ResourceInfo, Shape, crd_resources};
 use crate::status::{Cause, Error, Result};
@@ -235,7 +235,7 @@ impl State {
         }
         if opts.dry_run {
             return Ok(Written {
-                object: to_served(info, &stored),
+                object: Arc::new(to_served(info, &stored)),
                 warnings,
                 created: true,
             });
@@ -245,7 +245,7 @@ impl State {
         }
         let stored = self.put(&info.storage, key, stored, None, EventType::Added);
         Ok(Written {
-            object: to_served(info, &stored),
+            object: served_shared(info, &stored),
             warnings,
             created: true,
         })
@@ -302,10 +302,10 @@ impl State {
             .get(&info.storage, key)
             .cloned()
             .ok_or_else(|| Error::not_found(&info.group, &info.plural, &key.1))?;
-        let served = to_served(info, &old);
-        let mut new = served.clone();
+        let served = served_shared(info, &old);
+        let mut new = (*served).clone();
         f(&mut new)?;
-        if new == served {
+        if new == *served {
             return Ok(Written {
                 object: served,
                 warnings: Vec::new(),
@@ -351,14 +351,15 @@ impl State {
                 ),
             ));
         }
-        let old_served = to_served(info, &old);
+        let old_served = served_shared(info, &old);
         let mut causes = Vec::new();
         let mut warnings = Vec::new();
         let mut new = match sub {
             Subresource::Status => {
-                let mut n = old_served.clone();
-                match body.get("status") {
-                    Some(s) if !s.is_null() => n["status"] = s.clone(),
+                let mut n = (*old_served).clone();
+                let mut body = body;
+                match body.get_mut("status").map(Value::take) {
+                    Some(s) if !s.is_null() => n["status"] = s,
                     _ => {
                         if let Some(m) = n.as_object_mut() {
                             m.remove("status");
@@ -466,7 +467,7 @@ impl State {
         }
         if opts.dry_run {
             return Ok(Written {
-                object: to_served(info, &stored),
+                object: Arc::new(to_served(info, &stored)),
                 warnings,
                 created: false,
             });
@@ -485,7 +486,7 @@ impl State {
                     .as_array()
                     .is_some_and(|a| !a.is_empty()));
         let stored = if done {
-            Arc::new(self.remove(&info.storage, key, stored))
+            self.remove(&info.storage, key, stored)
         } else {
             self.put(
                 &info.storage,
@@ -496,7 +497,7 @@ impl State {
             )
         };
         Ok(Written {
-            object: to_served(info, &stored),
+            object: served_shared(info, &stored),
             warnings,
             created: false,
         })
