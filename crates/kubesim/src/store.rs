@@ -390,9 +390,14 @@ impl Store {
         obj: Value,
         opts: &WriteOptions,
     ) -> Result<Written> {
+        // Validation and the schema walk run before the lock: concurrent creates (HTTP
+        // clients, the controllers' pods and Events) only serialize on the stored change.
+        let info = self.lock().info(gvr)?;
+        let prepared = State::prepare_create(&info, namespace, obj, opts)?;
         let mut st = self.lock();
-        let info = st.info(gvr)?;
-        st.create(&info, namespace, obj, opts)
+        // A resource gone meanwhile (its CRD deleted) takes no new objects.
+        st.info(gvr)?;
+        st.commit_create(&info, prepared, opts)
     }
 
     /// Replaces an object (PUT). A non-empty `metadata.resourceVersion` must match (409

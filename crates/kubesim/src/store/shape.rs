@@ -106,9 +106,11 @@ mod tests {
     fn a_native_object_in_its_served_shape_is_shared_not_copied() {
         let r = Registry::new();
         let v1 = r.lookup("batch", "v1", "jobs").unwrap();
-        let stored = Arc::new(json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}}));
+        let stored =
+            Arc::new(json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}}));
         assert!(Arc::ptr_eq(&served_shared(&v1, &stored), &stored));
-        let other = Arc::new(json!({"apiVersion": "batch/v2", "kind": "Job", "metadata": {"name": "j"}}));
+        let other =
+            Arc::new(json!({"apiVersion": "batch/v2", "kind": "Job", "metadata": {"name": "j"}}));
         let served = served_shared(&v1, &other);
         assert!(!Arc::ptr_eq(&served, &other));
         assert_eq!(served["apiVersion"], "batch/v1");

@@ -17,6 +17,15 @@ use super::{
 use crate::resources::{ResourceInfo, Shape, crd_resources};
 use crate::status::{Cause, Error, Result};
 
+/// A create checked and shaped outside the lock (see [`State::prepare_create`]).
+pub(super) struct PreparedCreate {
+    key: ObjKey,
+    /// The object to store and the resources it defines (a CRD), or the error to answer once
+    /// the namespace is known to exist.
+    stored: Result<(Value, Option<Vec<Arc<ResourceInfo>>>)>,
+    warnings: Vec<String>,
+}
+
 impl State {
     pub(super) fn check_type(info: &ResourceInfo, obj: &mut Value) -> Result<()> {
         let Some(m) = obj.as_object_mut() else {
@@ -119,13 +128,29 @@ impl State {
         }
     }
 
+    /// A create under the lock (the create-on-update path): [`State::prepare_create`] then
+    /// [`State::commit_create`].
     pub(super) fn create(
         &mut self,
         info: &Arc<ResourceInfo>,
         namespace: Option<&str>,
-        mut obj: Value,
+        obj: Value,
         opts: &WriteOptions,
     ) -> Result<Written> {
+        let prepared = Self::prepare_create(info, namespace, obj, opts)?;
+        self.commit_create(info, prepared, opts)
+    }
+
+    /// The work of a create that reads no stored state (type and namespace checks, validation,
+    /// the schema walk, defaults, managedFields), done before the lock is taken. Errors that
+    /// a real server reports after the namespace check are kept in the result for
+    /// [`State::commit_create`].
+    pub(super) fn prepare_create(
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        mut obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<PreparedCreate> {
         Self::check_type(info, &mut obj)?;
         let meta_ns = meta_str(&obj, "namespace").to_string();
         let ns = if info.namespaced {
@@ -181,30 +206,37 @@ impl State {
             }
         }
         let name = meta_str(&obj, "name").to_string();
-        if info.namespaced {
-            self.check_namespace(info, &ns, &name)?;
-        }
+        let mut warnings = Vec::new();
+        let stored = Self::validate_new(info, obj, &name, opts, &mut warnings);
+        Ok(PreparedCreate {
+            key: (ns, name),
+            stored,
+            warnings,
+        })
+    }
+
+    /// Validation and the stored form of a new object named `name`.
+    fn validate_new(
+        info: &ResourceInfo,
+        mut obj: Value,
+        name: &str,
+        opts: &WriteOptions,
+        warnings: &mut Vec<String>,
+    ) -> Result<(Value, Option<Vec<Arc<ResourceInfo>>>)> {
         if info.has_status
             && let Some(m) = obj.as_object_mut()
         {
             m.remove("status");
         }
-        let mut warnings = Vec::new();
         let mut causes = Vec::new();
-        validate::name(info.name_rule, &name, &mut causes);
+        validate::name(info.name_rule, name, &mut causes);
         validate::labels_and_annotations(&obj["metadata"], &mut causes);
         if info.shape == Shape::EventsV1 {
             validate::events_v1(&obj, &mut causes);
         }
         validate::kind_rules(&info.storage, &obj, &mut causes);
         if !opts.typed {
-            Self::schema_pass(
-                info,
-                &mut obj,
-                opts.field_validation,
-                &mut warnings,
-                &mut causes,
-            )?;
+            Self::schema_pass(info, &mut obj, opts.field_validation, warnings, &mut causes)?;
         }
         let crd_infos = if is_crd(info) && causes.is_empty() {
             Some(crd_resources(&obj)?)
@@ -212,11 +244,7 @@ impl State {
             None
         };
         if !causes.is_empty() {
-            return Err(Error::invalid(&info.group, &info.kind, &name, causes));
-        }
-        let key = (ns, name.clone());
-        if self.get(&info.storage, &key).is_some() {
-            return Err(Error::already_exists(&info.group, &info.plural, &name));
+            return Err(Error::invalid(&info.group, &info.kind, name, causes));
         }
         let now = now_rfc3339();
         obj["metadata"]["uid"] = json!(uuid::Uuid::new_v4().to_string());
@@ -232,6 +260,30 @@ impl State {
         let manager = opts.field_manager.as_deref().unwrap_or(DEFAULT_MANAGER);
         if !opts.server_side_apply {
             crate::patch::track_update(None, &mut stored, manager, None, &now);
+        }
+        Ok((stored, crd_infos))
+    }
+
+    /// The part of a create that reads and changes the store: the namespace, the name's
+    /// uniqueness, then the stored change.
+    pub(super) fn commit_create(
+        &mut self,
+        info: &Arc<ResourceInfo>,
+        prepared: PreparedCreate,
+        opts: &WriteOptions,
+    ) -> Result<Written> {
+        let PreparedCreate {
+            key,
+            stored,
+            warnings,
+        } = prepared;
+        let name = key.1.clone();
+        if info.namespaced {
+            self.check_namespace(info, &key.0, &name)?;
+        }
+        let (stored, crd_infos) = stored?;
+        if self.get(&info.storage, &key).is_some() {
+            return Err(Error::already_exists(&info.group, &info.plural, &name));
         }
         if opts.dry_run {
             return Ok(Written {
