@@ -687,7 +687,7 @@ pub(crate) fn server_side_apply(
     let strip = stripped();
 
     let mut merged = merge(Slot::Root, Some(&live_clean), &config, ty)?.unwrap_or_default();
-    let config_set = to_field_set(&config, ty)?.difference(&strip);
+    let config_set = to_field_set(&config, ty)?.difference(strip);
     let previous = managers.remove(&me);
     let last_set = previous.as_ref().map(|m| m.set.clone()).unwrap_or_default();
 
@@ -703,7 +703,7 @@ pub(crate) fn server_side_apply(
 
     // Conflicts: fields other managers own whose value this apply changes.
     let cmp = compare(&live_clean, &merged, ty);
-    let changed = cmp.modified.union(&cmp.added).difference(&strip);
+    let changed = cmp.modified.union(&cmp.added).difference(strip);
     let mut conflicts = Vec::new();
     for (id, m) in &managers {
         for path in m.set.intersection(&changed).members() {
@@ -769,7 +769,7 @@ pub(crate) fn track_update(
     let empty = json!({});
     let cmp = compare(old.unwrap_or(&empty), new, ty);
     let strip = stripped();
-    let changed = cmp.modified.union(&cmp.added).difference(&strip);
+    let changed = cmp.modified.union(&cmp.added).difference(strip);
 
     for m in managers.values_mut() {
         m.set = m.set.difference(&changed).difference(&cmp.removed);

@@ -277,7 +277,8 @@ fn a_create_checks_its_namespace_before_its_validity() {
     // Validation runs before the lock, but its errors still come after the namespace's.
     let s = Store::new(100);
     let gvr = Gvr::configmaps();
-    let invalid = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Not_Valid"}});
+    let invalid =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Not_Valid"}});
     let e = s.create(&gvr, Some("nope"), invalid.clone()).unwrap_err();
     assert_eq!(e.reason, Reason::NotFound, "{e:?}");
     let e = s.create(&gvr, Some("default"), invalid).unwrap_err();
@@ -300,5 +301,8 @@ fn concurrent_creates_of_one_name_store_one_object() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(outcomes.iter().filter(|ok| **ok).count(), 1);
-    assert_eq!(s.list(&gvr, &ListOptions::default()).unwrap().items.len(), 1);
+    assert_eq!(
+        s.list(&gvr, &ListOptions::default()).unwrap().items.len(),
+        1
+    );
 }
