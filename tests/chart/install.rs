@@ -293,7 +293,7 @@ async fn installs_into_kubesim_with_rbac_runs_as_its_service_account_and_uninsta
         .get(
             &Gvr::new("rbac.authorization.k8s.io", "v1", "roles"),
             Some(RELEASE_NS),
-            LEASE_ROLE,
+            RELEASE_NS_ROLE,
         )
         .expect("the lease Role");
     let mut rules = role["rules"].as_array().expect("rules").clone();
@@ -392,7 +392,7 @@ async fn namespaced_install(namespaces: &[&str]) {
         .get(
             &Gvr::new("rbac.authorization.k8s.io", "v1", "roles"),
             Some(RELEASE_NS),
-            LEASE_ROLE,
+            RELEASE_NS_ROLE,
         )
         .expect("the lease Role");
     assert_least_privilege(&cluster.sim, &lease["rules"], Some(RELEASE_NS));

@@ -161,7 +161,7 @@ async fn terminations_in_flight(cluster: &Cluster, server: &Server, ns: &str) ->
             .expect("job created");
         let id = job.uid().expect("uid");
         eventually("the job to run", || async {
-            let d = describe(&http, &server.api_url(), &id).await?;
+            let d = describe_retryable(&http, &server.api_url(), &id).await?;
             (d["status"] == "RUNNING").then_some(())
         })
         .await;
@@ -347,13 +347,13 @@ async fn forbidden_missing_and_deleted_namespaces_do_not_stop_the_others() {
         .expect("job");
     let id = job.uid().expect("uid");
     eventually("the job in team-a to run", || async {
-        let d = describe(&http, &api, &id).await?;
+        let d = describe_retryable(&http, &api, &id).await?;
         (d["status"] == "RUNNING").then_some(())
     })
     .await;
     assert_eq!(terminate(&server, &id).await.0, 200);
     eventually("DescribeJobs to show it FAILED", || async {
-        let d = describe(&http, &api, &id).await?;
+        let d = describe_retryable(&http, &api, &id).await?;
         (d["status"] == "FAILED").then_some(())
     })
     .await;

@@ -23,7 +23,7 @@ use kube::{Client, ResourceExt};
 use kubesim::Gvr;
 use kubesim::rbac::{AuthConfig, UserInfo};
 use serde_json::{Value, json};
-use test_support::{describe, eventually_within, post};
+use test_support::{describe, describe_retryable, eventually_within, post};
 
 const CHART: &str = "charts/batch-terminator";
 const MANIFESTS: &str = "deploy/manifests/batch-terminator.yaml";
@@ -207,8 +207,8 @@ fn expected_grants() -> BTreeSet<(String, String, String)> {
     .collect()
 }
 
-/// The leader election's Role in the release namespace.
-const LEASE_ROLE: &str = "bt-batch-terminator-lease";
+/// The Role in the release namespace: the leader election's Lease and the JobDefinitions.
+const RELEASE_NS_ROLE: &str = "bt-batch-terminator-lease-and-definitions";
 
 /// The release namespace's Role: the Lease, and the JobDefinition objects.
 fn lease_grants() -> BTreeSet<(String, String, String)> {

@@ -112,7 +112,7 @@ fn defaults_render_cluster_wide_rbac_with_exactly_the_code_s_verbs() {
     let role = of_kind(&objs, "ClusterRole")[0];
     assert_eq!(grants(&role["rules"]), expected_grants());
     let lease = of_kind(&objs, "Role")[0];
-    assert_eq!(lease["metadata"]["name"], LEASE_ROLE);
+    assert_eq!(lease["metadata"]["name"], RELEASE_NS_ROLE);
     assert_eq!(lease["metadata"]["namespace"], RELEASE_NS);
     assert_eq!(grants(&lease["rules"]), lease_grants());
     assert!(
@@ -157,7 +157,7 @@ fn watch_namespaces_render_a_role_per_namespace_and_pass_namespaces() {
     ]);
     assert!(of_kind(&objs, "ClusterRole").is_empty());
     assert!(of_kind(&objs, "ClusterRoleBinding").is_empty());
-    let not_lease = |o: &&Value| o["metadata"]["name"] != LEASE_ROLE;
+    let not_lease = |o: &&Value| o["metadata"]["name"] != RELEASE_NS_ROLE;
     let roles: Vec<&Value> = of_kind(&objs, "Role")
         .into_iter()
         .filter(not_lease)

@@ -12,7 +12,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from support import AUTH, CONFINED_KEY, boto3_client
+from support import AUTH, CONFINED_KEY, REGION, boto3_client
 
 # Airflow's waits are seconds long (`1 + (tries * 0.6) ** 2`, jittered); the test keeps their
 # shape at a hundredth of their length.
@@ -195,7 +195,7 @@ def test_a_job_that_succeeds(batch, ns):
     op = Operator(batch, job_name="airflow-ok", job_queue=ns, job_definition=f"{ns}-ok", submit_job_timeout=600)
     op.submit_job()
     op.monitor_job()
-    assert op.described == {"jobDefinition": arn, "jobQueue": ns}
+    assert op.described == {"jobDefinition": arn, "jobQueue": f"arn:aws:batch:{REGION}:000000000000:job-queue/{ns}"}
     job = op.hook.get_job_description(op.job_id)
     assert job["status"] == SUCCESS_STATE
     assert job["timeout"] == {"attemptDurationSeconds": 600}

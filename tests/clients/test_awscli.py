@@ -41,7 +41,7 @@ def test_describe_jobs(endpoint, batch, kube, ns):
     assert {j["jobId"]: j["status"] for j in jobs} == {running: "RUNNING", queued: "RUNNABLE"}
     run = next(j for j in jobs if j["jobId"] == running)
     assert run["jobArn"] == f"arn:aws:batch:{REGION}:000000000000:job/{running}"
-    assert run["jobQueue"] == ns
+    assert run["jobQueue"] == f"arn:aws:batch:{REGION}:000000000000:job-queue/{ns}"
     assert run["eksAttempts"][0]["podNamespace"] == ns
 
     # --query runs on the client, over the same answer.

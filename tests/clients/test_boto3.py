@@ -123,7 +123,7 @@ def test_describe_jobs(batch, kube, ns):
     run = by_id[running]
     assert run["jobArn"] == f"arn:aws:batch:{REGION}:000000000000:job/{running}"
     assert run["jobName"] == "run"
-    assert run["jobQueue"] == ns
+    assert run["jobQueue"] == f"arn:aws:batch:{REGION}:000000000000:job-queue/{ns}"
     assert run["createdAt"] > 10**12, "epoch milliseconds"
     pod = run["eksProperties"]["podProperties"]
     assert pod["podName"].startswith("run-") and pod["nodeName"]

@@ -244,6 +244,19 @@ async fn a_job_that_succeeds_before_the_fence_completes_and_keeps_its_pods() {
     assert_eq!(env.describe(&id).await.unwrap()["status"], "SUCCEEDED");
 }
 
+/// A TerminateJob of `id` answers a retryable 500 ServerException whose message says `says`.
+async fn assert_server_exception(env: &Env, id: &str, says: &str) {
+    let body = json!({"jobId": id, "reason": REASON}).to_string();
+    let (status, error_type, answer) = env.post("/v1/terminatejob", &body).await;
+    assert_eq!(
+        (status, error_type.as_deref()),
+        (500, Some("ServerException")),
+        "{answer}"
+    );
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(message.contains(says), "{answer}");
+}
+
 /// While a watch fails, an unknown job ID answers a retryable 500, not a 200 that does
 /// nothing, and `/readyz` is 503; both recover once the watch has listed again.
 #[tokio::test]
@@ -265,17 +278,12 @@ async fn an_unknown_id_is_a_server_exception_while_a_watch_fails() {
 
     fail(&env, &["list", "watch"], &["jobs"]);
     env.sim().faults().drop_watches();
-    let body = json!({"jobId": "no-such-job", "reason": REASON}).to_string();
-    let (status, error_type, _) = eventually("the unknown ID to answer 500", || async {
-        let answer = env.post("/v1/terminatejob", &body).await;
-        (answer.0 == 500).then_some(answer)
+    eventually("readiness to turn 503", || async {
+        (ready().await == 503).then_some(())
     })
     .await;
-    assert_eq!(
-        (status, error_type.as_deref()),
-        (500, Some("ServerException"))
-    );
-    assert_eq!(ready().await, 503);
+    // The service watches every namespace here: its whole view is incomplete.
+    assert_server_exception(&env, "no-such-job", "view of all namespaces is incomplete").await;
 
     env.sim().faults().clear();
     eventually("readiness to come back", || async {
@@ -285,11 +293,15 @@ async fn an_unknown_id_is_a_server_exception_while_a_watch_fails() {
     assert_eq!(env.terminate("no-such-job", REASON).await.0, 200);
 }
 
-/// A listed namespace that does not exist holds neither readiness nor the others back.
+/// A listed namespace that does not exist holds neither readiness nor the others back, and is
+/// not "refused": as a real API server does, kubesim lists and watches it as empty, so the
+/// service's view stays whole (an unknown ID answers 200), and a Job created once the
+/// namespace exists is served.
 #[tokio::test]
 async fn a_missing_namespace_does_not_stop_the_others() {
+    let later = |ns: &str| format!("{ns}-later");
     let env = Env::start_with_settings(harness::sim_config(), |ns| harness::Settings {
-        namespaces: vec![ns.to_string(), "bt-no-such-namespace".into()],
+        namespaces: vec![ns.to_string(), later(ns)],
         ..harness::settings()
     })
     .await;
@@ -309,6 +321,216 @@ async fn a_missing_namespace_does_not_stop_the_others() {
         .expect("readyz")
         .status();
     assert_eq!(status.as_u16(), 200);
+    assert!(server.index().incomplete_namespaces(|_| true).is_empty());
+    assert_eq!(env.terminate("no-such-job", REASON).await.0, 200);
+
+    env.create_namespace(&later(&env.ns)).await;
+    let labels = json!({"batch-terminator.dev/job-id": "made-later"});
+    env.create_job_in(
+        &later(&env.ns),
+        "later",
+        labels,
+        json!({"suspend": true}),
+        json!({}),
+    )
+    .await;
+    env.wait_described("made-later", "RUNNABLE").await;
+}
+
+/// The keys of the namespace-scoped scenarios: one for the test's namespace, one for it and
+/// `other`.
+fn two_keys(ns: &str, other: &str) -> batch_terminator::auth::Credentials {
+    let yaml = format!(
+        r#"
+accessKeys:
+  AKIDMINE:
+    secretAccessKey: mine-secret
+    namespaces: ["{ns}"]
+    operations: ["*"]
+  AKIDBOTH:
+    secretAccessKey: both-secret
+    namespaces: ["{ns}", "{other}"]
+    operations: ["*"]
+"#
+    );
+    batch_terminator::auth::Credentials::from_yaml(&yaml).expect("credentials")
+}
+
+/// A client for one of [`two_keys`], without retries: each answer is the service's first.
+fn keyed(env: &Env, key: &str, secret: &str) -> aws_sdk_batch::Client {
+    harness::sdk_client(env, key, secret, |config| {
+        config.retry_config(aws_sdk_batch::config::retry::RetryConfig::disabled())
+    })
+}
+
+/// When one watched namespace's watch fails, only callers who may touch it get a retryable
+/// 500 ServerException naming it, for what it could change: an unknown ID (TerminateJob,
+/// DescribeJobs) and a queue page (ListJobs). A known job is still described, and a caller
+/// whose namespaces are all whole is unaffected. Both recover once the watch lists again.
+#[tokio::test]
+async fn a_failing_namespace_fails_only_the_callers_who_may_touch_it() {
+    let other = |ns: &str| format!("{ns}-other");
+    let env = Env::start_with_settings(harness::sim_config(), |ns| {
+        let mut settings = harness::settings();
+        settings.namespaces = vec![ns.to_string(), other(ns)];
+        settings.auth = batch_terminator::auth::Auth::sigv4(two_keys(ns, &other(ns)), "us-east-1");
+        settings
+    })
+    .await;
+    if env.server.is_none() {
+        return;
+    }
+    let other = other(&env.ns);
+    env.create_namespace(&other).await;
+    let job = env
+        .create_job("known", json!({"suspend": true}), json!({}))
+        .await;
+    let known = job.uid().unwrap();
+    let (mine, both) = (
+        keyed(&env, "AKIDMINE", "mine-secret"),
+        keyed(&env, "AKIDBOTH", "both-secret"),
+    );
+    let described = |client: aws_sdk_batch::Client, id: String| async move {
+        let out = client.describe_jobs().jobs(id).send().await;
+        out.map(|o| o.jobs().len())
+    };
+    eventually("the known job to be described", || async {
+        (described(both.clone(), known.clone()).await.ok()? == 1).then_some(())
+    })
+    .await;
+
+    let mut rule = Rule::new(Effect::Error {
+        code: 500,
+        retry_after_seconds: None,
+    })
+    .verbs(&["list", "watch"]);
+    rule.namespaces = vec![other.clone()];
+    env.sim().faults().add(rule).expect("fault rule");
+    env.sim().faults().drop_watches();
+    let index = env.server.as_ref().expect("in-process").index().clone();
+    eventually("the other namespace's watch to fail", || {
+        let incomplete = index.incomplete_namespaces(|_| true);
+        let other = &other;
+        async move { (incomplete == [other.clone()]).then_some(()) }
+    })
+    .await;
+    let terminate = |client: aws_sdk_batch::Client| async move {
+        client
+            .terminate_job()
+            .job_id("no-such-job")
+            .reason(REASON)
+            .send()
+            .await
+    };
+    let (code, message) = harness::code_and_message!(terminate(both.clone()).await);
+    assert_eq!(code, "ServerException", "{message}");
+    assert!(message.contains(&format!("namespace {other}")), "{message}");
+    assert!(
+        !message.contains(&format!("namespace {},", env.ns)),
+        "{message}"
+    );
+    let (code, message) =
+        harness::code_and_message!(both.describe_jobs().jobs("no-such-job").send().await);
+    assert_eq!(code, "ServerException", "{message}");
+    assert!(message.contains(&other), "{message}");
+    let (code, message) =
+        harness::code_and_message!(both.list_jobs().job_queue(&env.ns).send().await);
+    assert_eq!(code, "ServerException", "{message}");
+    assert!(message.contains(&other), "{message}");
+    // What the caches do hold is still answered.
+    assert_eq!(
+        described(both.clone(), known.clone()).await.expect("known"),
+        1
+    );
+
+    // A caller whose namespaces are whole is unaffected.
+    terminate(mine.clone())
+        .await
+        .expect("AKIDMINE's unknown ID");
+    assert_eq!(
+        described(mine.clone(), "no-such-job".into())
+            .await
+            .expect("left out"),
+        0
+    );
+    let listed = mine
+        .list_jobs()
+        .job_queue(&env.ns)
+        .job_status(aws_sdk_batch::types::JobStatus::Runnable)
+        .send()
+        .await
+        .expect("AKIDMINE's ListJobs");
+    assert_eq!(listed.job_summary_list().len(), 1);
+
+    env.sim().faults().clear();
+    eventually("the unknown ID to succeed again for AKIDBOTH", || async {
+        terminate(both.clone()).await.ok()
+    })
+    .await;
+}
+
+/// Read-after-write: a TerminateJob of a Job created a moment ago, while the service's Job
+/// watch is held back, waits for the watch instead of answering 200 and doing nothing (a label
+/// ID is found by a LIST with its label, a uid by a metadata LIST); past its bound it answers
+/// a retryable 500. Unknown IDs still answer 200.
+#[tokio::test]
+async fn a_job_the_watch_has_not_delivered_yet_is_terminated_not_ignored() {
+    let env = Env::start().await;
+    let Some(server) = &env.server else { return };
+    // The service's next Job watch (cluster-wide; nothing else watches Jobs) is served only
+    // after `millis`: its events wait meanwhile.
+    let hold_job_watch = |millis: u64| {
+        let rule = Rule::new(Effect::Latency { millis })
+            .verbs(&["watch"])
+            .resources(&["jobs"])
+            .limit(1);
+        env.sim().faults().add(rule).expect("fault rule");
+        env.sim().faults().drop_watches();
+    };
+    let queued = |name: &'static str, id: Option<&str>| {
+        let labels = match id {
+            Some(id) => json!({"batch-terminator.dev/job-id": id}),
+            None => json!({}),
+        };
+        env.create_job_in(&env.ns, name, labels, json!({"suspend": true}), json!({}))
+    };
+    let in_cache = |uid: &str| {
+        !matches!(
+            server.index().lookup(uid, |_| true),
+            batch_terminator::index::Lookup::NotFound
+        )
+    };
+
+    hold_job_watch(3000);
+    let labelled = queued("fresh-labelled", Some("fresh-id")).await;
+    let unlabelled = queued("fresh-uid", None).await;
+    let uid = unlabelled.uid().unwrap();
+    assert!(!in_cache(&labelled.uid().unwrap()) && !in_cache(&uid));
+    let random_uid = uuid::Uuid::new_v4().to_string();
+    let (by_label, by_uid, unknown, unknown_uid) = tokio::join!(
+        env.terminate("fresh-id", REASON),
+        env.terminate(&uid, REASON),
+        env.terminate("no-such-job", REASON),
+        env.terminate(&random_uid, REASON),
+    );
+    assert_eq!(
+        [by_label.0, by_uid.0, unknown.0, unknown_uid.0],
+        [200; 4],
+        "{by_label:?} {by_uid:?} {unknown:?} {unknown_uid:?}"
+    );
+    env.wait_job_gone("fresh-labelled").await;
+    env.wait_job_gone("fresh-uid").await;
+    assert_eq!(env.events_for("fresh-uid", "JobCancelled").await.len(), 1);
+
+    // Held back longer than the service waits: a retryable 500, then the termination.
+    hold_job_watch(12_000);
+    queued("late", Some("late-id")).await;
+    assert_server_exception(&env, "late-id", "not caught up").await;
+    eventually("the late job's TerminateJob to succeed", || async {
+        (env.terminate("late-id", REASON).await.0 == 200).then_some(())
+    })
+    .await;
+    env.wait_job_gone("late").await;
 }
 
 /// Nothing of ours holds a pod: with the service gone mid-termination, the pod finishes

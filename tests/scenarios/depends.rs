@@ -434,7 +434,10 @@ async fn a_kueue_job_is_handed_to_its_queue() {
     assert_eq!(released.spec.as_ref().and_then(|s| s.suspend), Some(true));
     assert_eq!(outcome(&released).as_deref(), Some("released"));
     let detail = env.wait_described(&uid(&queued), "RUNNABLE").await;
-    assert_eq!(detail["jobQueue"], "team-a", "{detail}");
+    assert_eq!(
+        detail["jobQueue"], "arn:aws:batch:us-east-1:123456789012:job-queue/team-a",
+        "{detail}"
+    );
 }
 
 /// Only the holder of the lease releases: a replica that cannot take it (its lease namespace

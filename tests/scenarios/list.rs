@@ -269,7 +269,10 @@ async fn list_jobs_pages_filters_and_orders_a_queue() {
     .await;
     assert_eq!(ids(&kueue_queue), [uid(&kueued)]);
     let described = env.describe(&uid(&kueued)).await.expect("described");
-    assert_eq!(described["jobQueue"], kueue.as_str());
+    assert_eq!(
+        described["jobQueue"],
+        format!("{ACCOUNT_ARN}:job-queue/{kueue}")
+    );
 }
 
 /// Bad ListJobs requests are ClientExceptions that name the field.
@@ -336,7 +339,10 @@ async fn a_cancelled_job_stays_listed_under_its_queue() {
     assert_eq!(page["jobSummaryList"][0]["statusReason"], "not needed");
     assert_eq!(page["jobSummaryList"][0]["jobName"], "queued");
     let detail = env.describe(&id).await.expect("described");
-    assert_eq!(detail["jobQueue"], queue.as_str());
+    assert_eq!(
+        detail["jobQueue"],
+        format!("{ACCOUNT_ARN}:job-queue/{queue}")
+    );
     assert_eq!(detail["isCancelled"], true);
 }
 
@@ -358,7 +364,10 @@ async fn describe_jobs_reports_attempts_placement_and_failure_reason() {
     let detail = env.wait_described(&id, "FAILED").await;
     assert_eq!(detail["jobId"], id.as_str());
     assert_eq!(detail["jobArn"], format!("{ACCOUNT_ARN}:job/{id}"));
-    assert_eq!(detail["jobQueue"], env.ns.as_str());
+    assert_eq!(
+        detail["jobQueue"],
+        format!("{ACCOUNT_ARN}:job-queue/{}", env.ns)
+    );
     assert_eq!(detail["isTerminated"], false);
     let reason = detail["statusReason"].as_str().expect("statusReason");
     assert!(reason.starts_with("BackoffLimitExceeded"), "{detail}");

@@ -9,7 +9,6 @@ mod crashes;
 mod depends;
 mod harness;
 mod list;
-mod measure;
 mod signals;
 mod submit;
 

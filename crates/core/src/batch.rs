@@ -254,6 +254,7 @@ const COND_FAILURE_TARGET: &str = "FailureTarget";
 /// | the dependency controller failed it (a dependency failed) | FAILED |
 /// | `spec.suspend: true`, `dependsOn` not yet released | PENDING |
 /// | `spec.suspend: true` otherwise | RUNNABLE |
+/// | not yet seen by the Job controller: no `status.startTime`, no condition, no pod (and no `dependsOn`) | SUBMITTED |
 /// | a pod in phase Running | RUNNING |
 /// | a pod bound to a node (`nodeName` set), not yet running | STARTING |
 /// | otherwise (no pod, unschedulable pods, only finished pods awaiting a retry) | RUNNABLE |
@@ -273,6 +274,9 @@ pub fn batch_state(job: &JobView, pods: &[PodView]) -> BatchState {
             false => BatchState::Runnable,
         };
     }
+    if job.is_unseen() && pods.is_empty() {
+        return BatchState::Submitted;
+    }
     pods_state(pods.iter())
 }
 
@@ -289,6 +293,15 @@ impl JobView {
         } else {
             None
         }
+    }
+
+    /// Accepted by the API server, not yet taken up by the Job controller, which sets
+    /// `status.startTime` (or, for a suspended Job, the `Suspended` condition) on its first
+    /// look: AWS's SUBMITTED, a job its scheduler has not evaluated yet. A job with
+    /// `dependsOn` is PENDING from the start, and RUNNABLE after its release even before
+    /// the Job controller looks again, so that its state never goes back.
+    pub fn is_unseen(&self) -> bool {
+        self.start_time.is_none() && self.conditions.is_empty() && self.depends_on.is_empty()
     }
 
     /// The Job has finished, in either direction: see [`JobView::outcome`].

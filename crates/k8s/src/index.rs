@@ -14,10 +14,13 @@ use crate::batch::TerminationPhase;
 use crate::record::{JOB_ID_LABEL, JOB_QUEUE_LABEL, JobTermination, KUEUE_QUEUE_LABEL};
 
 mod held;
+mod misses;
 pub mod views;
 mod watches;
 
 pub use held::{HeldTriggers, is_held};
+pub use misses::{Miss, Misses};
+pub use watches::ALL_NAMESPACES;
 
 /// The Batch job ID of a Job: its `batch-terminator.dev/job-id` label, else its uid.
 pub fn job_id(job: &Job) -> Option<String> {
@@ -224,10 +227,37 @@ impl<K: Resource> Cache<K> {
 /// every API server in use (etcd's revisions, kubesim) makes them increasing integers; anything
 /// else counts as newer.
 fn is_older<K: Resource>(new: &K, old: &K) -> bool {
-    let version = |o: &K| o.resource_version()?.parse::<u64>().ok();
     match (version(new), version(old)) {
         (Some(new), Some(old)) => new < old,
         _ => false,
+    }
+}
+
+/// An object's resourceVersion as an integer. Versions of one resource compare as integers
+/// (KEP-5504: positive, no leading zeros), as every API server in use makes them.
+fn version<K: Resource>(obj: &K) -> Option<u64> {
+    obj.resource_version()?.parse().ok()
+}
+
+/// How far one scope's Job watch has got: every Job write up to `seen` is in the cache.
+#[derive(Debug, Default, Clone, Copy)]
+struct Progress {
+    seen: u64,
+    /// The newest version of a relist in progress; it counts once the relist is applied.
+    listing: u64,
+}
+
+impl Progress {
+    fn note(&mut self, event: &watcher::Event<Job>) {
+        let rv = |job: &Job| version(job).unwrap_or(0);
+        match event {
+            watcher::Event::Apply(job) | watcher::Event::Delete(job) => {
+                self.seen = self.seen.max(rv(job))
+            }
+            watcher::Event::Init => self.listing = 0,
+            watcher::Event::InitApply(job) => self.listing = self.listing.max(rv(job)),
+            watcher::Event::InitDone => self.seen = self.seen.max(self.listing),
+        }
     }
 }
 
@@ -269,6 +299,8 @@ struct Caches {
     departed: HashMap<Key, Vec<Arc<Pod>>>,
     /// Jobs waiting for their `dependsOn`, and what they wait for.
     held: held::Held,
+    /// How far each scope's Job watch has got.
+    job_progress: HashMap<String, Progress>,
 }
 
 impl Caches {
@@ -313,6 +345,9 @@ pub struct Index {
     health: Arc<watches::Health>,
     /// Where the held Jobs to look at again go (see [`Index::send_held_to`]).
     held_tx: Arc<std::sync::OnceLock<HeldTriggers>>,
+    /// Ticks after every Job watch event (see [`Index::wait_for_job`], and the misses that
+    /// wait for the Job watch to catch up).
+    jobs_changed: Arc<tokio::sync::watch::Sender<()>>,
 }
 
 impl Default for Index {
@@ -334,9 +369,11 @@ impl Index {
                 ),
                 departed: HashMap::new(),
                 held: Default::default(),
+                job_progress: HashMap::new(),
             })),
             health: Arc::default(),
             held_tx: Arc::default(),
+            jobs_changed: Arc::new(tokio::sync::watch::Sender::new(())),
         }
     }
 
@@ -365,6 +402,33 @@ impl Index {
     /// refused for good (403, 404), which [`Index::is_complete`] still counts.
     pub fn is_ready(&self) -> bool {
         self.health.is_ready()
+    }
+
+    /// The namespaces among those `visible` accepts whose caches are not whole (a watch
+    /// listing, failing or refused), sorted; "" ([`ALL_NAMESPACES`]) for a cluster-wide
+    /// watch, which concerns every caller. Empty when a miss in the caller's namespaces means
+    /// the job is not in the caches' view of the API server.
+    pub fn incomplete_namespaces(&self, visible: impl Fn(&str) -> bool) -> Vec<String> {
+        self.health.incomplete(visible)
+    }
+
+    /// The namespaces watched ("" = all of them), sorted.
+    pub fn scopes(&self) -> Vec<String> {
+        self.health.scopes()
+    }
+
+    /// True when the Job watch of every one of `scopes` has delivered every Job write up to
+    /// resourceVersion `rv`.
+    pub fn jobs_reached(&self, scopes: &[String], rv: u64) -> bool {
+        let caches = self.read();
+        scopes
+            .iter()
+            .all(|scope| caches.job_progress.get(scope).is_some_and(|p| p.seen >= rv))
+    }
+
+    /// A receiver that ticks after every Job event.
+    pub fn job_events(&self) -> tokio::sync::watch::Receiver<()> {
+        self.jobs_changed.subscribe()
     }
 
     /// Resolves once [`Index::is_synced`].
@@ -453,13 +517,21 @@ impl Index {
         event: watcher::Event<Job>,
     ) -> Vec<ObjectRef<JobTermination>> {
         let mut caches = self.write();
+        caches
+            .job_progress
+            .entry(scope.to_string())
+            .or_default()
+            .note(&event);
         let changed = caches.jobs.apply(scope, event);
         self.send_held(caches.held_after_jobs(&changed));
-        caches.records_of(
+        let records = caches.records_of(
             changed
                 .iter()
                 .filter_map(|job| Some((job.namespace()?, job.uid()?))),
-        )
+        );
+        drop(caches);
+        self.jobs_changed.send_replace(());
+        records
     }
 
     /// Applies a pod event; returns the records whose Job's pods changed. A pod that leaves
@@ -566,6 +638,25 @@ impl Index {
             pods,
             departed,
         })
+    }
+
+    /// Waits up to `within` until the Job with this uid is in the cache, from its watch (so a
+    /// DescribeJobs right after the SubmitJob that created it finds it); false if it is not
+    /// there by then.
+    pub async fn wait_for_job(&self, uid: &str, within: std::time::Duration) -> bool {
+        // Subscribed before the first look, so a change between the look and the wait wakes it.
+        let mut changes = self.jobs_changed.subscribe();
+        let present = || self.read().jobs.with_uid(uid).is_some();
+        tokio::time::timeout(within, async {
+            while !present() {
+                if changes.changed().await.is_err() {
+                    return false;
+                }
+            }
+            true
+        })
+        .await
+        .unwrap_or(false)
     }
 
     /// Stores the Job as this process wrote it, so decisions made before its watch event

@@ -14,7 +14,7 @@ use crate::batch::{
     Queues, SubmitCommand, TerminateCommand, TerminateKind, TerminationPhase,
 };
 use crate::controller::FIELD_MANAGER;
-use crate::index::{Index, JobEntry, Lookup, views};
+use crate::index::{ALL_NAMESPACES, Index, JobEntry, Lookup, Miss, Misses, views};
 use crate::record::{
     JOB_QUEUE_LABEL, JOB_UID_LABEL, JobTermination, JobTerminationSpec, SUBMISSION_ANNOTATION,
 };
@@ -42,6 +42,7 @@ pub use submit::{build_job, job_id};
 pub struct KubeJobService {
     client: Client,
     index: Index,
+    misses: Misses,
     settings: ServiceSettings,
 }
 
@@ -65,9 +66,74 @@ fn record_name(job_uid: &str) -> String {
 impl KubeJobService {
     pub fn new(client: Client, index: Index, settings: ServiceSettings) -> Self {
         Self {
+            misses: Misses::new(client.clone(), index.clone()),
             client,
             index,
             settings,
+        }
+    }
+
+    /// Fails with a retryable 500 naming them when some of the caller's namespaces are not
+    /// whole in the caches (a watch listing, failing or forbidden): then `what` (a job ID
+    /// not found, a queue's page) cannot be answered truthfully. Callers whose namespaces are
+    /// all whole are unaffected.
+    fn whole_for(&self, ctx: &RequestContext, what: &str) -> Result<(), ServiceError> {
+        let incomplete = self
+            .index
+            .incomplete_namespaces(|ns| ctx.caller.may_touch(ns));
+        if incomplete.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = incomplete
+            .iter()
+            .map(|ns| match ns.as_str() {
+                ALL_NAMESPACES => "all namespaces".to_string(),
+                ns => format!("namespace {ns}"),
+            })
+            .collect();
+        Err(ServiceError::Server {
+            message: format!(
+                "{what}: the service's view of {} is incomplete (its watch is starting, failing \
+                 or forbidden); retry",
+                names.join(", ")
+            ),
+            source: None,
+        })
+    }
+
+    /// For a job ID the caches miss: the job after all, when the API server has it and the
+    /// Job watch was behind; `None` when it is unknown (see [`Misses`]).
+    async fn confirm_missing(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> Result<Option<JobEntry>, ServiceError> {
+        self.whole_for(ctx, &format!("job {id} is not in the caches"))?;
+        let explicit = match &ctx.caller.namespaces {
+            batch_terminator_core::auth::Scope::All => None,
+            batch_terminator_core::auth::Scope::Only(namespaces) => Some(namespaces),
+        };
+        let miss = self
+            .misses
+            .confirm(id, |ns| ctx.caller.may_touch(ns), explicit)
+            .await
+            .map_err(|e| {
+                ServiceError::server(
+                    format!("could not confirm that job {id} is unknown; retry"),
+                    e,
+                )
+            })?;
+        match miss {
+            Miss::Absent => Ok(None),
+            Miss::Arrived => self.lookup(ctx, id),
+            Miss::Lagging(namespaces) => Err(ServiceError::Server {
+                message: format!(
+                    "job {id} exists (in {}) but the service's caches have not caught up with it \
+                     yet; retry",
+                    namespaces.join(", ")
+                ),
+                source: None,
+            }),
         }
     }
 
@@ -132,8 +198,10 @@ impl KubeJobService {
             &self.settings.region,
             &self.settings.account_id,
         )?;
+        // AWS answers the queue's ARN.
+        let queue = self.batch_queue(&entry.namespace().unwrap_or_default(), detail.job_queue);
         detail.job_queue =
-            self.batch_queue(&entry.namespace().unwrap_or_default(), detail.job_queue);
+            batch::job_queue_arn(&self.settings.region, &self.settings.account_id, &queue);
         Some(match entry.job.as_deref().and_then(submission) {
             Some(submission) => detail.with_submission(&submission),
             None => detail,
@@ -200,7 +268,11 @@ impl KubeJobService {
                     .map(JobDetail::summary)
                     .collect()
             }
-            Some(JobEntry { job: None, .. }) | None => Vec::new(),
+            Some(JobEntry { job: None, .. }) => Vec::new(),
+            None => {
+                self.whole_for(ctx, &format!("array job {parent} is not in the caches"))?;
+                Vec::new()
+            }
         })
     }
 }
@@ -290,17 +362,12 @@ impl JobService for KubeJobService {
             return Err(error.into());
         }
         let id = command.job_id();
-        let Some(entry) = self.lookup(&ctx, id)? else {
-            if !self.index.is_complete() {
-                // The job may exist where a watch has not listed yet: a 200 could be a lie.
-                return Err(ServiceError::Server {
-                    message: format!(
-                        "job {id} is not in the caches, and they are not complete (starting, or \
-                         a watch is failing); retry"
-                    ),
-                    source: None,
-                });
-            }
+        let found = match self.lookup(&ctx, id)? {
+            Some(entry) => Some(entry),
+            // A Job created a moment ago may not be in the caches yet: a 200 could be a lie.
+            None => self.confirm_missing(&ctx, id).await?,
+        };
+        let Some(entry) = found else {
             if self.settings.strict_unknown_jobs {
                 return Err(ServiceError::Client(format!("job {id} not found")));
             }
@@ -391,8 +458,10 @@ impl JobService for KubeJobService {
                 Some((parent, index)) => (parent, Some(index)),
                 None => (id.as_str(), None),
             };
-            if let Some(entry) = self.lookup(&ctx, parent)? {
-                out.extend(self.detail(parent, &entry, child));
+            match self.lookup(&ctx, parent)? {
+                Some(entry) => out.extend(self.detail(parent, &entry, child)),
+                // Left out, as AWS leaves an unknown ID out, only if the caches are whole.
+                None => self.whole_for(&ctx, &format!("job {parent} is not in the caches"))?,
             }
         }
         Ok(out)
@@ -400,7 +469,11 @@ impl JobService for KubeJobService {
 
     async fn list(&self, ctx: RequestContext, query: ListQuery) -> Result<ListPage, ServiceError> {
         Ok(match &query.scope {
-            ListScope::JobQueue(queue) => self.queue_page(&ctx, queue, &query),
+            ListScope::JobQueue(queue) => {
+                // Any namespace may hold jobs of any queue.
+                self.whole_for(&ctx, &format!("the jobs of queue {queue}"))?;
+                self.queue_page(&ctx, queue, &query)
+            }
             ListScope::ArrayJob(parent) => batch::paginate(self.children(&ctx, parent)?, &query),
         })
     }

@@ -11,7 +11,7 @@
 //! passed to [`Store::mutate`] run under it and must not call back into the store.
 
 mod crd;
-mod defaults;
+pub(crate) mod defaults;
 mod delete;
 mod internal;
 mod list;

@@ -4,9 +4,11 @@
 use std::future::Future;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Namespace, Node};
 use kube::Client;
 use kube::api::{Api, PostParams};
+use serde_json::{Value, json};
 
 pub struct Sim {
     pub handle: kubesim::Handle,
@@ -64,4 +66,39 @@ pub fn code(e: &kube::Error) -> u16 {
         kube::Error::Api(s) => s.code,
         other => panic!("not an API error: {other:?}"),
     }
+}
+
+/// A Job of one `busybox` container, `restartPolicy: Never`, with `spec` merged into its spec
+/// and `annotations` on its pods (e.g. `kubesim.dev/exit-after`).
+pub fn job(name: &str, spec: Value, annotations: Value) -> Job {
+    let mut j = json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name},
+        "spec": {
+            "template": {
+                "metadata": {"annotations": annotations},
+                "spec": {"restartPolicy": "Never",
+                         "containers": [{"name": "main", "image": "busybox:1.36"}]}
+            }
+        }
+    });
+    if let (Some(s), Some(extra)) = (j["spec"].as_object_mut(), spec.as_object()) {
+        s.extend(extra.clone());
+    }
+    serde_json::from_value(j).expect("job")
+}
+
+/// Creates a Node named `name` with the label `pool: <name>`, which the simulated kubelet
+/// makes Ready.
+pub async fn node(client: &Client, name: &str) -> Api<Node> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node: Node =
+        serde_json::from_value(json!({"metadata": {"name": name, "labels": {"pool": name}}}))
+            .expect("node");
+    nodes
+        .create(&PostParams::default(), &node)
+        .await
+        .expect("create node");
+    nodes
 }

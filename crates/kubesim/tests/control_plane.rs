@@ -3,37 +3,18 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{eventually, namespace};
+use common::{eventually, job, namespace};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Time scale of these tests: 1 simulated second is 10 ms.
 const SCALE: f64 = 0.01;
 
 async fn sim() -> (kubesim::Handle, Client) {
     common::control_plane(SCALE).await
-}
-
-fn job(name: &str, spec: Value, annotations: Value) -> Job {
-    let mut j = json!({
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": name},
-        "spec": {
-            "template": {
-                "metadata": {"annotations": annotations},
-                "spec": {"restartPolicy": "Never",
-                         "containers": [{"name": "main", "image": "busybox:1.36"}]}
-            }
-        }
-    });
-    if let (Some(s), Some(extra)) = (j["spec"].as_object_mut(), spec.as_object()) {
-        s.extend(extra.clone());
-    }
-    serde_json::from_value(j).expect("job")
 }
 
 fn condition(job: &Job, type_: &str) -> Option<(String, String)> {

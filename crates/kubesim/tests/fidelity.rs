@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use common::{eventually, namespace};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ContainerStateTerminated, Node, Pod};
+use k8s_openapi::api::core::v1::{ContainerStateTerminated, Pod};
 use kube::Client;
 use kube::api::{Api, DeleteParams, PostParams, WatchEvent, WatchParams};
 use serde_json::json;
@@ -172,15 +172,7 @@ async fn a_deleted_unscheduled_pod_is_marked_failed() {
 async fn a_pod_on_a_deleted_node_is_failed_and_deleted() {
     let (_h, client) = sim().await;
     let ns = namespace(&client, "podgc-node").await;
-    let nodes: Api<Node> = Api::all(client.clone());
-    let node: Node = serde_json::from_value(
-        json!({"metadata": {"name": "doomed", "labels": {"pool": "doomed"}}}),
-    )
-    .expect("node");
-    nodes
-        .create(&PostParams::default(), &node)
-        .await
-        .expect("create node");
+    let nodes = common::node(&client, "doomed").await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let p = pod(
         "stranded",

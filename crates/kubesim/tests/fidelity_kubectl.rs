@@ -68,6 +68,43 @@ async fn job_spec_rules_are_printed_with_their_causes() {
         .await;
 }
 
+#[tokio::test]
+async fn job_failure_policy_rules_are_printed_with_their_causes() {
+    let s = sim().await;
+    let k = Cli::new(&s.handle, "kubectl-job-failure-policy");
+    let policy = "podFailurePolicy:
+    rules:
+    - action: FailIndex
+      onExitCodes: {operator: In, values: [3, 0]}";
+    for expected in [
+        r#"* spec.podFailurePolicy.rules[0].action: Invalid value: "FailIndex": requires the backoffLimitPerIndex to be set"#,
+        "* spec.podFailurePolicy.rules[0].onExitCodes.values[1]: Invalid value: 0: must not be 0 for the In operator",
+        "* spec.podFailurePolicy.rules[0].onExitCodes.values: Invalid value: []int32{3, 0}: must be ordered",
+        r#"* spec.template.spec.restartPolicy: Invalid value: "OnFailure": only "Never" is supported when podFailurePolicy is specified"#,
+    ] {
+        refused(&k, &job(policy, "restartPolicy: OnFailure"), expected).await;
+    }
+    refused(
+        &k,
+        &job("backoffLimitPerIndex: 1", "restartPolicy: Never"),
+        "spec.backoffLimitPerIndex: Invalid value: 1: requires indexed completion mode",
+    )
+    .await;
+    // The same policy on a per-index Indexed Job with restartPolicy Never is accepted.
+    let ok = job(
+        "completionMode: Indexed\n  completions: 2\n  backoffLimitPerIndex: 1\n  podFailurePolicy:
+    rules:
+    - action: FailIndex
+      onExitCodes: {operator: In, values: [3, 42]}
+    - action: Ignore
+      onPodConditions: [{type: DisruptionTarget}]",
+        "restartPolicy: Never",
+    );
+    let f = k.write("ok.yaml", &ok);
+    k.ok("kubectl", &["create", "-f", f.to_str().expect("path")])
+        .await;
+}
+
 const EVENT: &str = "apiVersion: events.k8s.io/v1
 kind: Event
 metadata: {name: e, namespace: default}

@@ -27,8 +27,32 @@ pub async fn post(http: &reqwest::Client, url: &str, body: &str) -> (u16, Option
 /// DescribeJobs for one ID against the API at `endpoint`: the JobDetail, or None when it is
 /// left out. Panics unless the answer is 200.
 pub async fn describe(http: &reqwest::Client, endpoint: &str, job_id: &str) -> Option<Value> {
+    describe_answer(http, endpoint, job_id, false).await
+}
+
+/// [`describe`] for a poll while some namespace the service watches is refused: an ID the
+/// caches have not seen yet then answers a retryable 500 ServerException (it could be a job
+/// there), which is None too, so the poll asks again.
+pub async fn describe_retryable(
+    http: &reqwest::Client,
+    endpoint: &str,
+    job_id: &str,
+) -> Option<Value> {
+    describe_answer(http, endpoint, job_id, true).await
+}
+
+async fn describe_answer(
+    http: &reqwest::Client,
+    endpoint: &str,
+    job_id: &str,
+    retryable: bool,
+) -> Option<Value> {
     let body = json!({"jobs": [job_id]}).to_string();
-    let (status, _, body) = post(http, &format!("{endpoint}/v1/describejobs"), &body).await;
+    let (status, error_type, body) =
+        post(http, &format!("{endpoint}/v1/describejobs"), &body).await;
+    if retryable && status == 500 && error_type.as_deref() == Some("ServerException") {
+        return None;
+    }
     assert_eq!(status, 200, "describejobs: {body}");
     body["jobs"]
         .as_array()

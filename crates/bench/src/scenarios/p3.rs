@@ -58,6 +58,13 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
         )
     );
     let out = out?;
+    // Every call of the run (the bench reads kubesim's store directly), retries and
+    // conflicts at scale included; watches aside.
+    let calls = cluster
+        .requests()
+        .iter()
+        .filter(|r| !r.verb.is_empty() && r.verb != "watch")
+        .count();
     let usage = usage.figures("P3", &product, &cluster)?;
     let rss_after = product.rss()?;
     if out.ok != count as u64 {
@@ -108,6 +115,12 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
             "/s",
         )
         .goal(Goal::AtLeast(RATE_GOAL)),
+        Figure::new(
+            "P3",
+            "API calls per termination over the run",
+            calls as f64 / count as f64,
+            "",
+        ),
         Figure::new("P3", "service RSS growth over the run", growth, "%")
             .goal(Goal::AtMost(GROWTH_GOAL_PCT))
             .note(format!(

@@ -1,7 +1,7 @@
 //! JobDetail (DescribeJobs) and JobSummary (ListJobs), built from views. These are the wire
 //! shapes of AWS Batch 2016-08-10: camelCase, epoch milliseconds, absent fields omitted.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use schemars::JsonSchema;
@@ -9,13 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use super::attempts::merge_attempts;
 use super::definition::{
-    EksContainer, JobTimeout, KeyValuePair, ResourceRequirement, RetryStrategy,
+    ContainerProperties, EksContainer, JobTimeout, KeyValuePair, ResourceRequirement, RetryStrategy,
 };
 use super::submit::Submission;
-use super::view::{AttemptView, IndexSet, JobView, PodPhase, PodView, TerminationView};
+use super::view::{AttemptView, JobView, PodView, TerminationView};
 use super::{
     Action, BatchState, COND_COMPLETE, COND_FAILED, COND_FAILURE_TARGET, COND_SUCCESS_CRITERIA_MET,
-    DEPENDENT_JOB_FAILED, DependencyOutcome, JobDependency, batch_state, pods_state,
+    DEPENDENT_JOB_FAILED, DependencyOutcome, JobDependency, batch_state,
 };
 
 /// Settings and lookups the kube layer supplies for one job.
@@ -119,6 +119,22 @@ pub struct ContainerDetail {
     pub reason: Option<String>,
 }
 
+impl From<ContainerProperties> for ContainerDetail {
+    /// The effective container as submitted: no exit yet, and the deprecated `vcpus` and
+    /// `memory` already folded into `resourceRequirements`.
+    fn from(c: ContainerProperties) -> Self {
+        ContainerDetail {
+            image: c.image,
+            command: c.command,
+            job_role_arn: c.job_role_arn,
+            environment: c.environment,
+            resource_requirements: c.resource_requirements,
+            exit_code: None,
+            reason: None,
+        }
+    }
+}
+
 impl JobDetail {
     /// Adds what SubmitJob recorded: the AWS job name, the definition, parameters, and the
     /// effective container (with the last attempt's exit) or pod containers.
@@ -126,16 +142,11 @@ impl JobDetail {
         if !submission.job_name.is_empty() {
             self.job_name = submission.job_name.clone();
         }
-        let last = self.attempts.last().map(|a| a.container.clone());
-        let container = submission.container.as_ref().map(|c| ContainerDetail {
-            image: c.image.clone(),
-            command: c.command.clone(),
-            job_role_arn: c.job_role_arn.clone(),
-            environment: c.environment.clone(),
-            resource_requirements: c.resource_requirements.clone(),
-            exit_code: last.as_ref().and_then(|a| a.exit_code),
-            reason: last.and_then(|a| a.reason),
-        });
+        let mut shown = submission.shown.clone();
+        if let (Some(container), Some(last)) = (shown.container.as_mut(), self.attempts.last()) {
+            container.exit_code = last.container.exit_code;
+            container.reason = last.container.reason.clone();
+        }
         if let Some(pod) = submission
             .eks_properties
             .as_ref()
@@ -148,15 +159,7 @@ impl JobDetail {
             detail.pod_properties.init_containers = pod.init_containers.clone();
             detail.pod_properties.service_account_name = pod.service_account_name.clone();
         }
-        self.submitted = Some(SubmittedDetail {
-            job_definition: submission.job_definition.clone(),
-            parameters: submission.parameters.clone(),
-            container,
-            retry_strategy: submission.retry_strategy.clone(),
-            timeout: submission.timeout.clone(),
-            propagate_tags: submission.propagate_tags,
-            platform_capabilities: submission.platform_capabilities.clone(),
-        });
+        self.submitted = Some(shown);
         self
     }
 }
@@ -662,160 +665,7 @@ fn array_size(job: &JobView) -> i32 {
     job.completions.unwrap_or(0).max(0)
 }
 
-/// The detail of child `index` of an Indexed Job (`<parent-id>:<index>`), or `None` when the
-/// Job is not indexed or the index is out of range. `ctx.job_id` is the parent's ID.
-pub fn array_child_detail(
-    job: &JobView,
-    pods: &[PodView],
-    index: u32,
-    termination: Option<&TerminationView>,
-    ctx: &DetailContext,
-) -> Option<JobDetail> {
-    if !job.indexed || i64::from(index) >= i64::from(array_size(job)) {
-        return None;
-    }
-    let of_index: Vec<&PodView> = pods
-        .iter()
-        .filter(|p| p.completion_index == Some(index))
-        .collect();
-    let sets = (
-        IndexSet::parse(job.completed_indexes.as_deref()),
-        IndexSet::parse(job.failed_indexes.as_deref()),
-    );
-    Some(child_detail(job, &of_index, index, &sets, termination, ctx))
-}
+mod array;
 
-/// Every child of an Indexed Job, in index order (empty when the Job is not indexed).
-/// `ctx.job_id` is the parent's ID.
-pub fn array_children(
-    job: &JobView,
-    pods: &[PodView],
-    termination: Option<&TerminationView>,
-    ctx: &DetailContext,
-) -> Vec<JobDetail> {
-    if !job.indexed {
-        return Vec::new();
-    }
-    children_states(job, pods, termination, ctx)
-}
-
-fn children_states(
-    job: &JobView,
-    pods: &[PodView],
-    termination: Option<&TerminationView>,
-    ctx: &DetailContext,
-) -> Vec<JobDetail> {
-    let mut by_index: HashMap<u32, Vec<&PodView>> = HashMap::new();
-    for pod in pods {
-        if let Some(i) = pod.completion_index {
-            by_index.entry(i).or_default().push(pod);
-        }
-    }
-    let sets = (
-        IndexSet::parse(job.completed_indexes.as_deref()),
-        IndexSet::parse(job.failed_indexes.as_deref()),
-    );
-    let size = u32::try_from(array_size(job)).unwrap_or(0);
-    (0..size)
-        .map(|i| {
-            let of_index = by_index.get(&i).map(Vec::as_slice).unwrap_or_default();
-            child_detail(job, of_index, i, &sets, termination, ctx)
-        })
-        .collect()
-}
-
-/// A child's own state: its index's completion status first, then the parent's final
-/// state, then its pods.
-fn child_state(
-    job: &JobView,
-    pods: &[&PodView],
-    index: u32,
-    (completed, failed): &(IndexSet, IndexSet),
-) -> BatchState {
-    if completed.contains(index) || pods.iter().any(|p| p.phase == PodPhase::Succeeded) {
-        return BatchState::Succeeded;
-    }
-    if failed.contains(index) {
-        return BatchState::Failed;
-    }
-    match batch_state(job, &[]) {
-        BatchState::Succeeded => BatchState::Succeeded,
-        BatchState::Failed => BatchState::Failed,
-        BatchState::Pending => BatchState::Pending,
-        BatchState::Submitted
-        | BatchState::Runnable
-        | BatchState::Starting
-        | BatchState::Running => {
-            if job.suspended {
-                BatchState::Runnable
-            } else {
-                pods_state(pods.iter().copied())
-            }
-        }
-    }
-}
-
-fn child_detail(
-    job: &JobView,
-    pods: &[&PodView],
-    index: u32,
-    sets: &(IndexSet, IndexSet),
-    termination: Option<&TerminationView>,
-    ctx: &DetailContext,
-) -> JobDetail {
-    let observed = child_state(job, pods, index, sets);
-    // The record is the parent's: it applies to every child that has not succeeded.
-    let st = status(
-        observed,
-        job_reason(job, observed),
-        child_stop(job, observed, pods),
-        termination,
-        true,
-    );
-    let child_id = format!("{}:{index}", ctx.job_id);
-    let all_attempts = merge_attempts(&kept(termination, Some(index)), pods.iter().copied());
-    let (attempts, eks_attempts) = attempt_details(&all_attempts);
-    JobDetail {
-        job_arn: job_arn(&ctx.region, &ctx.account, &child_id),
-        job_name: job.name.clone(),
-        job_id: child_id,
-        job_queue: ctx.job_queue.clone(),
-        status: st.state,
-        status_reason: st.reason,
-        is_cancelled: st.is_cancelled,
-        is_terminated: st.is_terminated,
-        created_at: ms(job.created_at),
-        started_at: all_attempts
-            .iter()
-            .filter_map(|a| a.started_at)
-            .chain(pods.iter().filter_map(|p| p.started_at()))
-            .min()
-            .map(ms),
-        stopped_at: st.stopped_at.map(ms),
-        attempts,
-        eks_attempts,
-        eks_properties: eks_properties(current_pod(pods), &all_attempts),
-        array_properties: Some(ArrayPropertiesDetail {
-            status_summary: None,
-            size: None,
-            index: i32::try_from(index).ok(),
-        }),
-        tags: job.labels.clone(),
-        depends_on: job.depends_on.clone(),
-        submitted: None,
-    }
-}
-
-fn child_stop(job: &JobView, state: BatchState, pods: &[&PodView]) -> Option<Timestamp> {
-    let from_pods = pods.iter().filter_map(|p| p.stopped_at()).max();
-    match state {
-        BatchState::Succeeded | BatchState::Failed => {
-            from_pods.or_else(|| job_stop(job, batch_state(job, &[]), pods))
-        }
-        BatchState::Submitted
-        | BatchState::Pending
-        | BatchState::Runnable
-        | BatchState::Starting
-        | BatchState::Running => None,
-    }
-}
+use array::children_states;
+pub use array::{array_child_detail, array_children};

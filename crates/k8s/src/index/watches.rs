@@ -4,6 +4,7 @@
 //! known to be whole again exactly when that list is done; a failure that lasts (403, 404: a
 //! namespace this service may not read) keeps the others serving.
 
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -36,69 +37,98 @@ enum State {
     Refused,
 }
 
+/// One watch: the namespace it covers ("" = all) and where it stands.
+#[derive(Debug, Clone)]
+struct Watch {
+    scope: String,
+    state: State,
+    /// Whether it has ever synced.
+    ever: bool,
+}
+
 /// The health of every watch. `changes` ticks on every change, for readiness and waiters.
 #[derive(Debug)]
 pub struct Health {
-    states: Mutex<Vec<(State, bool)>>,
+    watches: Mutex<Vec<Watch>>,
     changes: watch::Sender<()>,
 }
 
 impl Default for Health {
     fn default() -> Self {
         Health {
-            states: Mutex::new(Vec::new()),
+            watches: Mutex::new(Vec::new()),
             changes: watch::Sender::new(()),
         }
     }
 }
 
 impl Health {
-    /// Each watch's state and whether it has ever synced.
-    fn states(&self) -> Vec<(State, bool)> {
-        self.states
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    fn watches(&self) -> std::sync::MutexGuard<'_, Vec<Watch>> {
+        self.watches.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn add(&self) -> usize {
-        let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
-        states.push((State::Listing, false));
-        states.len() - 1
+    /// Registers a watch of `scope` (a namespace, or "" for all), listing.
+    fn add(&self, scope: &str) -> usize {
+        let mut watches = self.watches();
+        watches.push(Watch {
+            scope: scope.to_string(),
+            state: State::Listing,
+            ever: false,
+        });
+        watches.len() - 1
     }
 
     fn set(&self, id: usize, state: State) {
         {
-            let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
-            let entry = &mut states[id];
-            if entry.0 == state {
+            let mut watches = self.watches();
+            let entry = &mut watches[id];
+            if entry.state == state {
                 return;
             }
-            entry.0 = state;
-            entry.1 |= state == State::Synced;
+            entry.state = state;
+            entry.ever |= state == State::Synced;
         }
         self.changes.send_replace(());
     }
 
+    fn all(&self, ok: impl Fn(&Watch) -> bool) -> bool {
+        let watches = self.watches();
+        !watches.is_empty() && watches.iter().all(ok)
+    }
+
     pub fn is_synced(&self) -> bool {
-        let states = self.states();
-        !states.is_empty()
-            && states
-                .iter()
-                .all(|&(state, ever)| ever || state == State::Refused)
+        self.all(|w| w.ever || w.state == State::Refused)
     }
 
     pub fn is_complete(&self) -> bool {
-        let states = self.states();
-        !states.is_empty() && states.iter().all(|&(state, _)| state == State::Synced)
+        self.all(|w| w.state == State::Synced)
     }
 
     pub fn is_ready(&self) -> bool {
-        let states = self.states();
-        !states.is_empty()
-            && states
-                .iter()
-                .all(|&(state, _)| matches!(state, State::Synced | State::Refused))
+        self.all(|w| matches!(w.state, State::Synced | State::Refused))
+    }
+
+    /// The scopes (sorted, "" = all namespaces) with a watch that is not synced, among those
+    /// `visible` accepts; the cluster-wide scope counts for everyone. Before any watch starts,
+    /// everything is incomplete: [`ALL_NAMESPACES`].
+    pub fn incomplete(&self, visible: impl Fn(&str) -> bool) -> Vec<String> {
+        let watches = self.watches();
+        if watches.is_empty() {
+            return vec![ALL_NAMESPACES.to_string()];
+        }
+        let scopes: BTreeSet<&str> = watches
+            .iter()
+            .filter(|w| w.state != State::Synced)
+            .map(|w| w.scope.as_str())
+            .filter(|scope| scope.is_empty() || visible(scope))
+            .collect();
+        scopes.into_iter().map(str::to_string).collect()
+    }
+
+    /// Every scope watched ("" = all namespaces), sorted.
+    pub fn scopes(&self) -> Vec<String> {
+        let scopes: BTreeSet<String> = self.watches().iter().map(|w| w.scope.clone()).collect();
+        scopes.into_iter().collect()
     }
 
     pub fn subscribe(&self) -> watch::Receiver<()> {
@@ -114,6 +144,9 @@ impl Health {
         }
     }
 }
+
+/// The scope of a cluster-wide watch.
+pub const ALL_NAMESPACES: &str = "";
 
 /// A watch failure that retrying will not cure: the namespace is forbidden or unknown.
 fn is_refusal(error: &watcher::Error) -> bool {
@@ -161,9 +194,12 @@ impl Index {
                 watcher(scoped::<Job>(&c, &s), watcher::Config::default()).modify(strip_job)
             };
             let (index, s, tx) = (self.clone(), scope.clone(), triggers.clone());
-            tasks.push(tokio::spawn(self.clone().drive("jobs", jobs, move |e| {
-                forward(index.apply_job(&s, e), &tx)
-            })));
+            tasks.push(tokio::spawn(self.clone().drive(
+                "jobs",
+                scope.clone(),
+                jobs,
+                move |e| forward(index.apply_job(&s, e), &tx),
+            )));
 
             let (c, s) = (client.clone(), scope.clone());
             let pods = move || {
@@ -171,9 +207,12 @@ impl Index {
                 watcher(scoped::<Pod>(&c, &s), config).modify(strip_pod)
             };
             let (index, s, tx) = (self.clone(), scope.clone(), triggers.clone());
-            tasks.push(tokio::spawn(self.clone().drive("pods", pods, move |e| {
-                forward(index.apply_pod(&s, e), &tx)
-            })));
+            tasks.push(tokio::spawn(self.clone().drive(
+                "pods",
+                scope.clone(),
+                pods,
+                move |e| forward(index.apply_pod(&s, e), &tx),
+            )));
 
             let (c, s) = (client.clone(), scope.clone());
             let records = move || {
@@ -183,6 +222,7 @@ impl Index {
             let (index, s, tx) = (self.clone(), scope.clone(), triggers.clone());
             tasks.push(tokio::spawn(self.clone().drive(
                 "records",
+                scope.clone(),
                 records,
                 move |e| forward(index.apply_record(&s, e), &tx),
             )));
@@ -196,12 +236,13 @@ impl Index {
     async fn drive<K, S>(
         self,
         kind: &'static str,
+        scope: String,
         start: impl Fn() -> S,
         mut apply: impl FnMut(watcher::Event<K>),
     ) where
         S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
     {
-        let id = self.health.add();
+        let id = self.health.add(&scope);
         let mut backoff = MIN_BACKOFF;
         loop {
             let stream = start();
@@ -223,7 +264,13 @@ impl Index {
                         };
                         self.health.set(id, state);
                         let error: &dyn std::error::Error = &error;
-                        tracing::warn!(kind, error, ?backoff, "watch failed; listing again");
+                        tracing::warn!(
+                            kind,
+                            namespace = scope,
+                            error,
+                            ?backoff,
+                            "watch failed; listing again"
+                        );
                         break;
                     }
                 }
@@ -390,7 +437,7 @@ mod tests {
     fn health_follows_each_watch() {
         let health = Health::default();
         assert!(!health.is_synced() && !health.is_ready() && !health.is_complete());
-        let (a, b) = (health.add(), health.add());
+        let (a, b) = (health.add("a"), health.add("b"));
         health.set(a, State::Synced);
         assert!(!health.is_synced(), "b has not listed yet");
         health.set(b, State::Refused);
@@ -402,6 +449,34 @@ mod tests {
         // A failing watch lists again: not ready, not whole, though it had synced once.
         health.set(a, State::Listing);
         assert!(health.is_synced() && !health.is_ready() && !health.is_complete());
+    }
+
+    #[test]
+    fn only_callers_who_may_touch_an_incomplete_namespace_see_it() {
+        let health = Health::default();
+        assert_eq!(
+            health.incomplete(|_| true),
+            [ALL_NAMESPACES],
+            "nothing watched yet"
+        );
+        let (a, b) = (health.add("a"), health.add("b"));
+        let b_records = health.add("b");
+        for id in [a, b, b_records] {
+            health.set(id, State::Synced);
+        }
+        assert!(health.incomplete(|_| true).is_empty());
+        // One of b's watches is refused: b is incomplete, for those who may touch b only.
+        health.set(b_records, State::Refused);
+        assert_eq!(health.incomplete(|_| true), ["b"]);
+        assert_eq!(health.incomplete(|ns| ns == "b"), ["b"]);
+        assert!(health.incomplete(|ns| ns == "a").is_empty());
+        health.set(a, State::Listing);
+        assert_eq!(health.incomplete(|_| true), ["a", "b"]);
+        assert_eq!(health.scopes(), ["a", "b"]);
+        // A cluster-wide watch that fails concerns every caller.
+        let all = Health::default();
+        all.add(ALL_NAMESPACES);
+        assert_eq!(all.incomplete(|_| false), [ALL_NAMESPACES]);
     }
 
     #[test]

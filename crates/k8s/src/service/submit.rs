@@ -27,6 +27,9 @@ use crate::record::{
     KUEUE_QUEUE_LABEL, SUBMISSION_ANNOTATION,
 };
 
+/// How long SubmitJob waits for its Job to reach the watch cache before it answers.
+const READ_AFTER_WRITE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The UUID v5 namespace of job IDs derived from invocation IDs.
 const INVOCATION_NAMESPACE: Uuid = Uuid::from_u128(0x6b1f_4a7e_2c1d_4f0e_9a55_3e7b_0c2d_8f41);
 
@@ -251,27 +254,32 @@ impl KubeJobService {
             field_manager: Some(FIELD_MANAGER.into()),
             ..Default::default()
         };
-        match api.create(&params, &job).await {
-            Ok(_) => tracing::info!(%job_id, job = plan.name, "job submitted"),
+        let created = match api.create(&params, &job).await {
+            Ok(created) => {
+                tracing::info!(%job_id, job = plan.name, "job submitted");
+                created
+            }
             Err(error) if is_already_exists(&error) => {
                 // A retry of this call (same invocation ID) finds the Job of its first attempt.
                 let existing = api
                     .get_opt(&plan.name)
                     .await
                     .map_err(|e| ServiceError::server("reading the existing Job", e))?;
-                let same = existing
-                    .as_ref()
-                    .is_some_and(|j| j.labels().get(JOB_ID_LABEL) == Some(&job_id));
-                if !same {
-                    return Err(ServiceError::Server {
-                        message: format!(
-                            "a Job named {} exists in {} already and is another job",
-                            plan.name, plan.namespace
-                        ),
-                        source: None,
-                    });
+                match existing {
+                    Some(job) if job.labels().get(JOB_ID_LABEL) == Some(&job_id) => {
+                        tracing::info!(%job_id, "a retried SubmitJob; answering the job it created");
+                        job
+                    }
+                    _ => {
+                        return Err(ServiceError::Server {
+                            message: format!(
+                                "a Job named {} exists in {} already and is another job",
+                                plan.name, plan.namespace
+                            ),
+                            source: None,
+                        });
+                    }
                 }
-                tracing::info!(%job_id, "a retried SubmitJob; answering the job it created");
             }
             Err(kube::Error::Api(status)) if status.code == 404 => {
                 return Err(ServiceError::Client(format!(
@@ -286,6 +294,16 @@ impl KubeJobService {
                 )));
             }
             Err(error) => return Err(ServiceError::server("creating the Job", error)),
+        };
+        // Read-after-write: a DescribeJobs right after this answer must find the job, so wait
+        // for the Job's watch event. Past the bound the answer is still 200: the Job exists.
+        let uid = created.uid().unwrap_or_default();
+        if !self.index.wait_for_job(&uid, READ_AFTER_WRITE_WAIT).await {
+            tracing::warn!(
+                %job_id,
+                "the Job is not in the watch cache after {READ_AFTER_WRITE_WAIT:?}; a DescribeJobs \
+                 now may not find it yet"
+            );
         }
         Ok(SubmitJobResponse {
             job_arn: batch::job_arn(&self.settings.region, &self.settings.account_id, &job_id),
@@ -417,7 +435,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            submission.job_definition,
+            submission.shown.job_definition,
             "arn:aws:batch:r:a:job-definition/d:1"
         );
     }

@@ -1,3 +1,7 @@
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
 use super::*;
 
 fn attrs(method: &str, path: &str, query: Option<&str>) -> RequestAttributes {

@@ -12,6 +12,12 @@ const ANY_JSON: &[&str] = &[
     // "any valid JSON value", but k8s-openapi says `type: object`.
     "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSON",
 ];
+/// Fields k8s-openapi requires that the API server defaults (`SetDefaults_Job` gives a
+/// pattern without a status `True`).
+const DEFAULTED: &[(&str, &str)] = &[(
+    "io.k8s.api.batch.v1.PodFailurePolicyOnPodConditionsPattern",
+    "status",
+)];
 const FREE_FORM_OBJECTS: &[&str] = &[
     "io.k8s.apimachinery.pkg.runtime.RawExtension",
     "io.k8s.apimachinery.pkg.apis.meta.v1.FieldsV1",
@@ -106,6 +112,15 @@ pub(super) fn fix_up(mut root: Value) -> Value {
             if let Some(Value::Object(d)) = defs.get_mut(*name) {
                 d.remove("type");
                 d.insert("x-kubernetes-preserve-unknown-fields".into(), json!(true));
+            }
+        }
+        for (name, field) in DEFAULTED {
+            if let Some(req) = defs
+                .get_mut(*name)
+                .and_then(|d| d.get_mut("required"))
+                .and_then(Value::as_array_mut)
+            {
+                req.retain(|r| r != field);
             }
         }
         for name in FREE_FORM_OBJECTS {

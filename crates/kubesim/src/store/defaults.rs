@@ -169,6 +169,30 @@ fn job_defaults(o: &mut Value) {
         "TerminatingOrFailed"
     };
     default(spec, "podReplacementPolicy", json!(replacement));
+    // A podFailurePolicy pattern without a status (or with "", as typed clients send it)
+    // matches `True`.
+    let rules = spec
+        .get_mut("podFailurePolicy")
+        .and_then(|p| p.get_mut("rules"))
+        .and_then(Value::as_array_mut);
+    for rule in rules.into_iter().flatten() {
+        let patterns = rule
+            .get_mut("onPodConditions")
+            .and_then(Value::as_array_mut);
+        for pattern in patterns
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object_mut)
+        {
+            if pattern
+                .get("status")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                pattern.insert("status".into(), json!("True"));
+            }
+        }
+    }
     pod_spec(&mut o["spec"]["template"]["spec"]);
 }
 

@@ -6,6 +6,8 @@ use serde_json::{Value, json};
 use crate::resources::{NameRule, StorageKey};
 use crate::status::Cause;
 
+mod job_policy;
+
 const DNS1123_LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 const DNS1123_SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 const DNS1035_LABEL_MSG: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
@@ -331,6 +333,7 @@ pub fn job_spec(job: &Value, causes: &mut Vec<Cause>) {
         ],
         causes,
     );
+    job_policy::rules(spec, causes);
     let field = "spec.template.spec.restartPolicy";
     match spec["template"]["spec"]["restartPolicy"]
         .as_str()
@@ -341,7 +344,7 @@ pub fn job_spec(job: &Value, causes: &mut Vec<Cause>) {
             message: "Required value: valid values: \"OnFailure\", \"Never\"".into(),
             field: field.into(),
         }),
-        "OnFailure" | "Never" => {}
+        rp @ ("OnFailure" | "Never") => job_policy::restart_policy(spec, rp, causes),
         other => {
             // The pod spec's own rule, then the Job's.
             causes.push(not_supported(

@@ -1,7 +1,10 @@
+use super::plan::{job_object_name, substitute, tag_labels};
 use super::*;
-use crate::batch::definition::{EksEnvironmentVariable, EksResources, EvaluateOnExit};
+use crate::batch::definition::{
+    DefinitionContent, EksEnvironmentVariable, EksResources, EvaluateOnExit,
+};
 use crate::batch::depends::ArrayJobDependency;
-use crate::batch::queue::QueueState;
+use crate::batch::queue::{QueueConfig, QueueState};
 use serde_json::json;
 
 fn request(value: serde_json::Value) -> SubmitJobRequest {
@@ -238,12 +241,13 @@ fn a_container_job_gets_its_command_env_and_resources_with_overrides() {
         .into()
     );
     assert!(plan.pod_labels.is_empty(), "no propagateTags");
-    let shown = plan.submission.container.as_ref().unwrap();
+    let shown = plan.submission.shown.container.as_ref().unwrap();
     assert_eq!(shown.command[1], "hello");
-    assert_eq!(plan.submission.parameters["msg"], "hello");
-    assert_eq!(plan.submission.parameters["m"], "short");
+    assert_eq!(plan.submission.shown.parameters["msg"], "hello");
+    assert_eq!(plan.submission.shown.parameters["m"], "short");
     assert!(
         plan.submission
+            .shown
             .job_definition
             .ends_with("job-definition/etl:1")
     );

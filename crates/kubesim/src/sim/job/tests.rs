@@ -1,6 +1,16 @@
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+
 use super::*;
-use crate::sim::clock::TimeScale;
-use k8s_openapi::jiff::SignedDuration;
+use crate::sim::clock::{SimTime, TimeScale};
+
+mod failure_policy;
+mod per_index;
 
 const T0: i64 = 1_750_000_000;
 
@@ -25,7 +35,7 @@ fn job(spec: Value, status: Value) -> Job {
         "metadata": {"labels": {"app": "pi"}},
         "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox"}]}
     });
-    default_job(&mut v);
+    crate::store::defaults::on_create("batch", "Job", &mut v);
     v["status"] = status;
     serde_json::from_value(v).unwrap()
 }
@@ -591,7 +601,7 @@ fn indexed_job_completes_with_completed_indexes() {
     );
     let s = sync_job(&j, &[p], &JobMemory::default(), &at(0));
     let st = last_status(&s);
-    assert_eq!(st["completedIndexes"], "0-1");
+    assert_eq!(st["completedIndexes"], "0,1");
     assert_eq!(st["succeeded"], 2);
     assert!(cond(&st, "Complete").is_some());
 }
@@ -603,77 +613,6 @@ fn indexes_parse_and_format() {
         s.iter().copied().collect::<Vec<_>>(),
         [0, 2, 3, 4, 7, 9, 10]
     );
-    assert_eq!(format_indexes(&s), "0,2-4,7,9-10");
+    assert_eq!(format_indexes(&s), "0,2-4,7,9,10");
     assert_eq!(format_indexes(&BTreeSet::new()), "");
-}
-
-#[test]
-fn default_job_matches_kube_apiserver() {
-    let mut v = json!({
-        "metadata": {"name": "pi", "uid": "u-1"},
-        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "perl:5.34"}],
-                                       "restartPolicy": "Never"}}},
-        "status": {"active": 3}
-    });
-    default_job(&mut v);
-    let spec = &v["spec"];
-    assert_eq!(spec["completions"], 1);
-    assert_eq!(spec["parallelism"], 1);
-    assert_eq!(spec["backoffLimit"], 6);
-    assert_eq!(spec["completionMode"], "NonIndexed");
-    assert_eq!(spec["suspend"], false);
-    assert_eq!(spec["podReplacementPolicy"], "TerminatingOrFailed");
-    assert!(spec.get("manualSelector").is_none());
-    assert_eq!(
-        spec["selector"],
-        json!({"matchLabels": {CONTROLLER_UID_LABEL: "u-1"}})
-    );
-    let labels = &spec["template"]["metadata"]["labels"];
-    assert_eq!(labels[CONTROLLER_UID_LABEL], "u-1");
-    assert_eq!(labels[LEGACY_CONTROLLER_UID_LABEL], "u-1");
-    assert_eq!(labels[JOB_NAME_LABEL], "pi");
-    assert_eq!(labels[LEGACY_JOB_NAME_LABEL], "pi");
-    assert_eq!(&v["metadata"]["labels"], labels);
-    let ps = &spec["template"]["spec"];
-    assert_eq!(ps["restartPolicy"], "Never");
-    assert_eq!(ps["terminationGracePeriodSeconds"], 30);
-    assert_eq!(ps["dnsPolicy"], "ClusterFirst");
-    assert_eq!(ps["schedulerName"], "default-scheduler");
-    assert_eq!(ps["containers"][0]["imagePullPolicy"], "IfNotPresent");
-    assert_eq!(
-        ps["containers"][0]["terminationMessagePath"],
-        "/dev/termination-log"
-    );
-    assert_eq!(v["status"], json!({}));
-}
-
-#[test]
-fn default_job_keeps_user_choices() {
-    let mut v = json!({
-        "metadata": {"name": "pi", "uid": "u-1", "labels": {"team": "a"}},
-        "spec": {"parallelism": 4, "backoffLimitPerIndex": 1, "completionMode": "Indexed",
-                 "completions": 8, "podFailurePolicy": {"rules": []}, "manualSelector": true,
-                 "selector": {"matchLabels": {"x": "y"}},
-                 "template": {"metadata": {"labels": {"x": "y"}},
-                              "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}
-    });
-    default_job(&mut v);
-    let spec = &v["spec"];
-    assert_eq!(spec["parallelism"], 4);
-    assert_eq!(spec["completions"], 8);
-    assert_eq!(spec["backoffLimit"], i32::MAX);
-    assert_eq!(spec["podReplacementPolicy"], "Failed");
-    assert_eq!(spec["selector"], json!({"matchLabels": {"x": "y"}}));
-    assert_eq!(spec["template"]["metadata"]["labels"], json!({"x": "y"}));
-    assert_eq!(v["metadata"]["labels"], json!({"team": "a"}));
-    assert_eq!(
-        spec["template"]["spec"]["containers"][0]["imagePullPolicy"],
-        "Always"
-    );
-
-    // Only parallelism given: completions stays unset (a work queue).
-    let mut w =
-        json!({"metadata": {"name": "q", "uid": "u"}, "spec": {"parallelism": 3, "template": {}}});
-    default_job(&mut w);
-    assert!(w["spec"].get("completions").is_none());
 }
