@@ -34,7 +34,7 @@ use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::{Error, Reason, Result};
 pub use object::now_rfc3339;
 use object::{meta_str, obj_key};
-pub use shape::{to_served, to_stored};
+pub use shape::{served_shared, to_served, to_stored};
 
 /// (namespace, name); the namespace is empty for cluster-scoped objects.
 pub type ObjKey = (String, String);
@@ -176,8 +176,9 @@ impl WriteOptions {
 /// The result of a write.
 #[derive(Debug, Clone)]
 pub struct Written {
-    /// The object as stored, in the shape of the version written through.
-    pub object: Value,
+    /// The object as stored, in the shape of the version written through (shared with the
+    /// store when that is its stored shape).
+    pub object: Arc<Value>,
     /// `Warning` header texts (unknown fields under `fieldValidation=Warn`).
     pub warnings: Vec<String>,
     /// The write created the object.
@@ -379,7 +380,7 @@ impl Store {
     /// Creates an object (POST) as the default manager.
     pub fn create(&self, gvr: &Gvr, namespace: Option<&str>, obj: Value) -> Result<Value> {
         self.create_with(gvr, namespace, obj, &WriteOptions::default())
-            .map(|w| w.object)
+            .map(|w| Arc::unwrap_or_clone(w.object))
     }
 
     pub fn create_with(
@@ -389,9 +390,14 @@ impl Store {
         obj: Value,
         opts: &WriteOptions,
     ) -> Result<Written> {
+        // Validation and the schema walk run before the lock: concurrent creates (HTTP
+        // clients, the controllers' pods and Events) only serialize on the stored change.
+        let info = self.lock().info(gvr)?;
+        let prepared = State::prepare_create(&info, namespace, obj, opts)?;
         let mut st = self.lock();
-        let info = st.info(gvr)?;
-        st.create(&info, namespace, obj, opts)
+        // A resource gone meanwhile (its CRD deleted) takes no new objects.
+        st.info(gvr)?;
+        st.commit_create(&info, prepared, opts)
     }
 
     /// Replaces an object (PUT). A non-empty `metadata.resourceVersion` must match (409
@@ -406,7 +412,7 @@ impl Store {
             Subresource::Main,
             &WriteOptions::default(),
         )
-        .map(|w| w.object)
+        .map(|w| Arc::unwrap_or_clone(w.object))
     }
 
     /// Replaces an object's status (PUT on `/status`).
@@ -420,7 +426,7 @@ impl Store {
             Subresource::Status,
             &WriteOptions::default(),
         )
-        .map(|w| w.object)
+        .map(|w| Arc::unwrap_or_clone(w.object))
     }
 
     pub fn update_with(
@@ -452,7 +458,7 @@ impl Store {
             &WriteOptions::default(),
             f,
         )
-        .map(|w| w.object)
+        .map(|w| Arc::unwrap_or_clone(w.object))
     }
 
     /// [`Store::mutate`] of the status subresource: only `.status` edits are kept.
@@ -474,7 +480,7 @@ impl Store {
             &WriteOptions::default(),
             f,
         )
-        .map(|w| w.object)
+        .map(|w| Arc::unwrap_or_clone(w.object))
     }
 
     pub fn mutate_with<F>(

@@ -458,7 +458,13 @@ fn item_matches(pe: &str, item: &Value) -> bool {
 
 /// Paths the API server never records in managedFields (its stripMeta manager, plus the
 /// deletion fields only the server sets).
-fn stripped() -> FieldSet {
+fn stripped() -> &'static FieldSet {
+    // Built once: every tracked write reads it.
+    static STRIPPED: std::sync::LazyLock<FieldSet> = std::sync::LazyLock::new(build_stripped);
+    &STRIPPED
+}
+
+fn build_stripped() -> FieldSet {
     let mut s = FieldSet::default();
     for p in [
         &["apiVersion"][..],
@@ -681,7 +687,7 @@ pub(crate) fn server_side_apply(
     let strip = stripped();
 
     let mut merged = merge(Slot::Root, Some(&live_clean), &config, ty)?.unwrap_or_default();
-    let config_set = to_field_set(&config, ty)?.difference(&strip);
+    let config_set = to_field_set(&config, ty)?.difference(strip);
     let previous = managers.remove(&me);
     let last_set = previous.as_ref().map(|m| m.set.clone()).unwrap_or_default();
 
@@ -697,7 +703,7 @@ pub(crate) fn server_side_apply(
 
     // Conflicts: fields other managers own whose value this apply changes.
     let cmp = compare(&live_clean, &merged, ty);
-    let changed = cmp.modified.union(&cmp.added).difference(&strip);
+    let changed = cmp.modified.union(&cmp.added).difference(strip);
     let mut conflicts = Vec::new();
     for (id, m) in &managers {
         for path in m.set.intersection(&changed).members() {
@@ -763,7 +769,7 @@ pub(crate) fn track_update(
     let empty = json!({});
     let cmp = compare(old.unwrap_or(&empty), new, ty);
     let strip = stripped();
-    let changed = cmp.modified.union(&cmp.added).difference(&strip);
+    let changed = cmp.modified.union(&cmp.added).difference(strip);
 
     for m in managers.values_mut() {
         m.set = m.set.difference(&changed).difference(&cmp.removed);

@@ -7,6 +7,10 @@
 //! state and writes the results back through the store. Decisions are idempotent, so the
 //! events of the controllers' own writes settle after one more pass.
 
+mod expiry;
+mod jobs;
+mod pods;
+
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
@@ -14,6 +18,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -24,17 +29,10 @@ use tokio::time::Instant;
 use super::SimConfig;
 use super::clock::SimTime;
 use super::events::{EventExpiry, EventSpec, Regarding};
-use super::job::{self, JobAction, JobMemory, TRACKING_FINALIZER};
-use super::kubelet::{self, KubeletAction, KubeletConfig, PodMemory};
-use super::scheduler::{self, Decision};
-use super::ttl::{self, TtlDecision};
-use crate::resources::Propagation;
-use crate::selectors::LabelSelector;
+use super::job::JobMemory;
+use super::kubelet::{KubeletConfig, PodMemory};
 use crate::status::{Error, Reason};
-use crate::store::{
-    DeleteOptions, EventType, Gvr, ListOptions, Store, StoreEvent, Subresource, WriteOptions,
-    Written,
-};
+use crate::store::{EventType, Gvr, ListOptions, Store, StoreEvent, Subresource, WriteOptions};
 
 type Key = (String, String);
 
@@ -66,6 +64,37 @@ fn ns_opt(ns: &str) -> Option<&str> {
 
 fn not_found(e: &Error) -> bool {
     e.reason == Reason::NotFound
+}
+
+/// `metadata` without its managedFields: no controller reads them, and they are most of an
+/// object's metadata to parse.
+fn object_meta(v: &Value) -> serde_json::Result<ObjectMeta> {
+    let m: serde_json::Map<String, Value> = v["metadata"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| *k != "managedFields")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    ObjectMeta::deserialize(&Value::Object(m))
+}
+
+/// A stored pod as the controllers read it (see [`object_meta`]).
+fn pod_view(v: &Value) -> serde_json::Result<Pod> {
+    Ok(Pod {
+        metadata: object_meta(v)?,
+        spec: Option::deserialize(&v["spec"])?,
+        status: Option::deserialize(&v["status"])?,
+    })
+}
+
+/// A stored Job as the controllers read it (see [`object_meta`]).
+fn job_view(v: &Value) -> serde_json::Result<Job> {
+    Ok(Job {
+        metadata: object_meta(v)?,
+        spec: Option::deserialize(&v["spec"])?,
+        status: Option::deserialize(&v["status"])?,
+    })
 }
 
 /// The controller Job of a pod, as (namespace, name).
@@ -149,27 +178,36 @@ impl ControlPlane {
         }
     }
 
-    /// A status write of values serialized from k8s-openapi types ([`WriteOptions::typed`]).
+    /// A read-modify-write by a simulated controller. Its edits are values serialized from
+    /// k8s-openapi types on objects the store already checked ([`WriteOptions::typed`]); the
+    /// result is not copied out.
+    fn write<F>(
+        &self,
+        gvr: &Gvr,
+        namespace: Option<&str>,
+        name: &str,
+        sub: Subresource,
+        f: F,
+    ) -> crate::status::Result<()>
+    where
+        F: FnOnce(&mut Value) -> crate::status::Result<()>,
+    {
+        self.store
+            .mutate_with(gvr, namespace, name, sub, &WriteOptions::typed(), f)
+            .map(drop)
+    }
+
     fn write_status<F>(
         &self,
         gvr: &Gvr,
         namespace: Option<&str>,
         name: &str,
         f: F,
-    ) -> crate::status::Result<Value>
+    ) -> crate::status::Result<()>
     where
         F: FnOnce(&mut Value) -> crate::status::Result<()>,
     {
-        self.store
-            .mutate_with(
-                gvr,
-                namespace,
-                name,
-                Subresource::Status,
-                &WriteOptions::typed(),
-                f,
-            )
-            .map(|w| w.object)
+        self.write(gvr, namespace, name, Subresource::Status, f)
     }
 
     fn ensure_nodes(&mut self) {
@@ -353,436 +391,6 @@ impl ControlPlane {
             name: meta(o, "name").to_string(),
             uid: meta(o, "uid").to_string(),
             resource_version: Some(meta(o, "resourceVersion").to_string()),
-        }
-    }
-
-    // --- pods: scheduler, kubelet, orphaned tracking finalizers ---
-
-    fn process_pod(&mut self, k: &Key) {
-        let Ok(v) = self.store.get_shared(&Gvr::pods(), ns_opt(&k.0), &k.1) else {
-            return;
-        };
-        let Ok(pod) = Pod::deserialize(&*v) else {
-            tracing::warn!(pod = %k.1, "pod does not parse; skipped");
-            return;
-        };
-        self.release_orphan(&v);
-        let node_name = pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.node_name.clone())
-            .unwrap_or_default();
-        if node_name.is_empty() {
-            self.schedule(&v, &pod);
-            return;
-        }
-        let Some(node) = self
-            .nodes
-            .iter()
-            .find(|n| n.metadata.name.as_deref() == Some(node_name.as_str()))
-            .cloned()
-        else {
-            // Bound to a node nobody simulates: it stays as it is, as on a lost node.
-            return;
-        };
-        self.run_kubelet(k, &v, &pod, &node);
-    }
-
-    /// The job controller's orphan worker: a pod whose controller Job is gone or finished
-    /// loses its tracking finalizer.
-    fn release_orphan(&mut self, pod: &Value) {
-        let has = pod["metadata"]["finalizers"]
-            .as_array()
-            .is_some_and(|f| f.iter().any(|x| x == TRACKING_FINALIZER));
-        if !has {
-            return;
-        }
-        let owner_uid = pod["metadata"]["ownerReferences"]
-            .as_array()
-            .and_then(|rs| {
-                rs.iter()
-                    .find(|r| r["controller"] == json!(true) && r["kind"] == "Job")
-                    .map(|r| {
-                        (
-                            r["name"].as_str().unwrap_or_default(),
-                            r["uid"].as_str().unwrap_or_default(),
-                        )
-                    })
-            });
-        let orphan = match owner_uid {
-            None => true,
-            Some((name, uid)) => {
-                match self
-                    .store
-                    .get_shared(&Gvr::jobs(), ns_opt(meta(pod, "namespace")), name)
-                {
-                    Ok(j) => {
-                        meta(&j, "uid") != uid
-                            || Job::deserialize(&*j).is_ok_and(|j| job::is_finished(&j))
-                    }
-                    Err(_) => true,
-                }
-            }
-        };
-        if orphan {
-            self.remove_finalizer(meta(pod, "namespace"), meta(pod, "name"), meta(pod, "uid"));
-        }
-    }
-
-    fn remove_finalizer(&self, ns: &str, name: &str, uid: &str) -> bool {
-        let res = self.store.mutate(&Gvr::pods(), ns_opt(ns), name, |o| {
-            if meta(o, "uid") != uid {
-                return Ok(());
-            }
-            if let Some(f) = o["metadata"]["finalizers"].as_array_mut() {
-                f.retain(|x| x != TRACKING_FINALIZER);
-            }
-            Ok(())
-        });
-        match res {
-            Ok(_) => true,
-            Err(e) if not_found(&e) => true,
-            Err(e) => {
-                tracing::warn!(error = %e, pod = %name, "removing tracking finalizer");
-                false
-            }
-        }
-    }
-
-    fn schedule(&mut self, v: &Value, pod: &Pod) {
-        let decision = scheduler::schedule(pod, &self.nodes);
-        let t = self.now();
-        let Some((cond, event)) = scheduler::outcome(pod, &decision, &t) else {
-            return;
-        };
-        let (ns, name, uid) = (meta(v, "namespace"), meta(v, "name"), meta(v, "uid"));
-        if let Decision::Bind { node } = &decision {
-            let bound = self.store.mutate(&Gvr::pods(), ns_opt(ns), name, |o| {
-                if meta(o, "uid") == uid
-                    && o["spec"]["nodeName"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .is_empty()
-                {
-                    o["spec"]["nodeName"] = json!(node);
-                }
-                Ok(())
-            });
-            if let Err(e) = bound {
-                if !not_found(&e) {
-                    tracing::warn!(error = %e, pod = %name, "binding pod");
-                }
-                return;
-            }
-        } else if scheduler::has_condition(pod, &cond) {
-            return;
-        }
-        if self.set_pod_condition(ns, name, uid, &cond) {
-            self.emit(&event, &Self::regarding(v, "v1", "Pod"));
-        }
-    }
-
-    fn set_pod_condition(
-        &self,
-        ns: &str,
-        name: &str,
-        uid: &str,
-        cond: &k8s_openapi::api::core::v1::PodCondition,
-    ) -> bool {
-        let Ok(c) = serde_json::to_value(cond) else {
-            return false;
-        };
-        let res = self.write_status(&Gvr::pods(), ns_opt(ns), name, |o| {
-            if meta(o, "uid") != uid {
-                return Ok(());
-            }
-            if !o["status"].is_object() {
-                o["status"] = json!({});
-            }
-            if o["status"]["phase"].is_null() {
-                o["status"]["phase"] = json!("Pending");
-            }
-            let conds = o["status"]["conditions"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            let mut conds: Vec<Value> = conds
-                .into_iter()
-                .filter(|x| x["type"] != c["type"])
-                .collect();
-            conds.push(c.clone());
-            o["status"]["conditions"] = json!(conds);
-            Ok(())
-        });
-        match res {
-            Ok(_) => true,
-            Err(e) => {
-                if !not_found(&e) {
-                    tracing::warn!(error = %e, pod = %name, "writing pod condition");
-                }
-                false
-            }
-        }
-    }
-
-    fn run_kubelet(&mut self, k: &Key, v: &Value, pod: &Pod, node: &Node) {
-        let uid = meta(v, "uid").to_string();
-        let memory = self.pod_memory.get(&uid).cloned().unwrap_or_default();
-        let t = self.now();
-        let step = kubelet::step(pod, node, &memory, &t, &self.kubelet);
-        self.pod_memory.insert(uid.clone(), step.memory.clone());
-        let (ns, name) = (k.0.as_str(), k.1.as_str());
-        for action in &step.actions {
-            match action {
-                KubeletAction::UpdateStatus(status) => {
-                    let Ok(sv) = serde_json::to_value(status) else {
-                        continue;
-                    };
-                    let res = self.write_status(&Gvr::pods(), ns_opt(ns), name, |o| {
-                        if meta(o, "uid") == uid {
-                            o["status"] = sv;
-                        }
-                        Ok(())
-                    });
-                    if let Err(e) = res {
-                        if !not_found(&e) {
-                            tracing::warn!(error = %e, pod = %name, "kubelet status update");
-                            self.after(Duration::from_millis(50), Timer::Pod(k.clone()));
-                        }
-                        return;
-                    }
-                }
-                KubeletAction::Remove => {
-                    let opts = DeleteOptions {
-                        grace_period_seconds: Some(0),
-                        precondition_uid: Some(uid.clone()),
-                        ..DeleteOptions::default()
-                    };
-                    match self.store.delete(&Gvr::pods(), ns_opt(ns), name, &opts) {
-                        Ok(_) => {}
-                        Err(e) if not_found(&e) || e.reason == Reason::Conflict => {}
-                        Err(e) => tracing::warn!(error = %e, pod = %name, "kubelet final delete"),
-                    }
-                }
-                KubeletAction::Event(spec) => self.emit(spec, &Self::regarding(v, "v1", "Pod")),
-            }
-        }
-        if let Some(d) = step.requeue_after {
-            self.after(d, Timer::Pod(k.clone()));
-        }
-    }
-
-    // --- jobs: job controller and TTL-after-finished ---
-
-    fn job_pods(&self, j: &Value) -> Vec<Pod> {
-        let uid = meta(j, "uid");
-        let ns = meta(j, "namespace").to_string();
-        // Pods carry the controller-uid label unless the selector is manual.
-        let manual = j["spec"]["manualSelector"].as_bool() == Some(true);
-        let label_selector = if manual {
-            None
-        } else {
-            LabelSelector::parse(&format!("{}={uid}", job::CONTROLLER_UID_LABEL)).ok()
-        };
-        let opts = ListOptions {
-            namespace: Some(ns),
-            label_selector,
-            ..ListOptions::default()
-        };
-        self.list(&Gvr::pods(), &opts)
-            .iter()
-            .filter_map(|p| Pod::deserialize(&**p).ok())
-            .filter(|p| job::is_controlled_by(p, uid))
-            .collect()
-    }
-
-    fn process_job(&mut self, k: &Key) {
-        let Ok(v) = self.store.get_shared(&Gvr::jobs(), ns_opt(&k.0), &k.1) else {
-            return;
-        };
-        let Ok(job_obj) = Job::deserialize(&*v) else {
-            tracing::warn!(job = %k.1, "job does not parse; skipped");
-            return;
-        };
-        let uid = meta(&v, "uid").to_string();
-        let pods = self.job_pods(&v);
-        let memory = self.job_memory.get(&uid).cloned().unwrap_or_default();
-        let t = self.now();
-        let sync = job::sync_job(&job_obj, &pods, &memory, &t);
-        let regarding = Self::regarding(&v, "batch/v1", "Job");
-        let ok = self.apply_job_actions(k, &uid, &regarding, &sync.actions);
-        self.job_memory.insert(uid.clone(), sync.memory);
-        if !ok {
-            self.after(Duration::from_millis(50), Timer::Job(k.clone()));
-        } else if let Some(d) = sync.requeue_after {
-            self.after(d, Timer::Job(k.clone()));
-        }
-        self.ttl(k, &uid, &t);
-    }
-
-    fn apply_job_actions(
-        &mut self,
-        k: &Key,
-        uid: &str,
-        regarding: &Regarding,
-        actions: &[JobAction],
-    ) -> bool {
-        let (ns, name) = (k.0.as_str(), k.1.as_str());
-        let reason = |r: &str, m: String| {
-            EventSpec::new(job::CONTROLLER_NAME, super::events::EventType::Normal, r, m)
-        };
-        for action in actions {
-            match action {
-                JobAction::CreatePod(pod) => {
-                    let mut pv = match serde_json::to_value(pod) {
-                        Ok(v) => v,
-                        Err(e) => {
-                            tracing::error!(error = %e, "serializing pod");
-                            return false;
-                        }
-                    };
-                    pv["apiVersion"] = json!("v1");
-                    pv["kind"] = json!("Pod");
-                    match self
-                        .store
-                        .create_with(&Gvr::pods(), Some(ns), pv, &WriteOptions::typed())
-                    {
-                        Ok(Written {
-                            object: created, ..
-                        }) => {
-                            let e = reason(
-                                "SuccessfulCreate",
-                                format!("Created pod: {}", meta(&created, "name")),
-                            );
-                            self.emit(&e, regarding);
-                        }
-                        Err(err) => {
-                            let mut e =
-                                reason("FailedCreate", format!("Error creating: {}", err.message));
-                            e.type_ = super::events::EventType::Warning;
-                            self.emit(&e, regarding);
-                            return false;
-                        }
-                    }
-                }
-                JobAction::DeletePod(p) => {
-                    let opts = DeleteOptions {
-                        precondition_uid: Some(p.uid.clone()),
-                        ..DeleteOptions::default()
-                    };
-                    match self.store.delete(&Gvr::pods(), Some(ns), &p.name, &opts) {
-                        Ok(_) => {
-                            let e = reason("SuccessfulDelete", format!("Deleted pod: {}", p.name));
-                            self.emit(&e, regarding);
-                        }
-                        Err(err) if not_found(&err) => {}
-                        Err(err) => {
-                            let mut e =
-                                reason("FailedDelete", format!("Error deleting: {}", err.message));
-                            e.type_ = super::events::EventType::Warning;
-                            self.emit(&e, regarding);
-                            return false;
-                        }
-                    }
-                }
-                JobAction::RemoveTrackingFinalizer(p) => {
-                    if !self.remove_finalizer(ns, &p.name, &p.uid) {
-                        return false;
-                    }
-                }
-                JobAction::UpdateStatus(status) => {
-                    let Ok(sv) = serde_json::to_value(status) else {
-                        return false;
-                    };
-                    let res = self.write_status(&Gvr::jobs(), Some(ns), name, |o| {
-                        if meta(o, "uid") == uid {
-                            o["status"] = sv;
-                        }
-                        Ok(())
-                    });
-                    if let Err(e) = res {
-                        if !not_found(&e) {
-                            tracing::warn!(error = %e, job = %name, "job status update");
-                        }
-                        return false;
-                    }
-                }
-                JobAction::Event(spec) => self.emit(spec, regarding),
-            }
-        }
-        true
-    }
-
-    fn ttl(&mut self, k: &Key, uid: &str, t: &SimTime) {
-        // Re-read: the sync may just have finished the Job.
-        let Ok(v) = self.store.get_shared(&Gvr::jobs(), ns_opt(&k.0), &k.1) else {
-            return;
-        };
-        if meta(&v, "uid") != uid {
-            return;
-        }
-        let Ok(job_obj) = Job::deserialize(&*v) else {
-            return;
-        };
-        if job::is_finished(&job_obj) {
-            self.finished_seen.entry(uid.to_string()).or_insert(t.now);
-        }
-        let seen = self.finished_seen.get(uid).copied();
-        match ttl::decide(&job_obj, seen, t) {
-            TtlDecision::None => {}
-            TtlDecision::After(d) => self.after(d, Timer::Job(k.clone())),
-            TtlDecision::Delete => {
-                // As ttlafterfinished_controller.go: Foreground, so the Job goes after its pods.
-                let opts = DeleteOptions {
-                    propagation_policy: Some(Propagation::Foreground),
-                    precondition_uid: Some(uid.to_string()),
-                    ..DeleteOptions::default()
-                };
-                match self.store.delete(&Gvr::jobs(), ns_opt(&k.0), &k.1, &opts) {
-                    Ok(_) => {}
-                    Err(e) if not_found(&e) || e.reason == Reason::Conflict => {}
-                    Err(e) => tracing::warn!(error = %e, job = %k.1, "TTL delete"),
-                }
-            }
-        }
-    }
-
-    // --- events: expiry ---
-
-    fn process_event(&mut self, k: &Key) {
-        let created = match self.event_created.get(k) {
-            Some(c) => *c,
-            None => {
-                let Ok(v) = self.store.get_shared(&Gvr::events(), ns_opt(&k.0), &k.1) else {
-                    return;
-                };
-                // The stored time has whole seconds; an event never counts as older than that.
-                let now = Timestamp::now();
-                let c = meta(&v, "creationTimestamp")
-                    .parse::<Timestamp>()
-                    .ok()
-                    .filter(|c| *c <= now)
-                    .unwrap_or(now);
-                self.event_created.insert(k.clone(), c);
-                c
-            }
-        };
-        let t = self.now();
-        match self.expiry.remaining(created, &t) {
-            Some(left) => self.after(left, Timer::Event(k.clone())),
-            None => {
-                self.event_created.remove(k);
-                match self.store.delete(
-                    &Gvr::events(),
-                    ns_opt(&k.0),
-                    &k.1,
-                    &DeleteOptions::default(),
-                ) {
-                    Ok(_) => {}
-                    Err(e) if not_found(&e) => {}
-                    Err(e) => tracing::warn!(error = %e, event = %k.1, "expiring event"),
-                }
-            }
         }
     }
 }

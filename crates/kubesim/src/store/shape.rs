@@ -1,6 +1,8 @@
 //! Conversion between a resource's served shape and its stored shape. Only Events differ:
 //! events.k8s.io/v1 Events are stored as core/v1 Events, as the API server does.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use crate::resources::{ResourceInfo, Shape};
@@ -46,6 +48,25 @@ pub fn to_served(info: &ResourceInfo, stored: &Value) -> Value {
     out
 }
 
+/// [`to_served`] without a copy when the stored object already is in `info`'s shape (a
+/// native resource read through the version that wrote it: the common case).
+pub fn served_shared(info: &ResourceInfo, stored: &Arc<Value>) -> Arc<Value> {
+    let same = info.shape == Shape::Native
+        && stored.get("kind").and_then(Value::as_str) == Some(info.kind.as_str())
+        && stored
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|av| match av.split_once('/') {
+                Some((g, v)) => g == info.group && v == info.version,
+                None => info.group.is_empty() && av == info.version,
+            });
+    if same {
+        stored.clone()
+    } else {
+        Arc::new(to_served(info, stored))
+    }
+}
+
 /// A client's object in the stored shape.
 pub fn to_stored(info: &ResourceInfo, served: Value) -> Value {
     match (info.shape, served) {
@@ -78,5 +99,20 @@ mod tests {
         assert_eq!(stored["reportingComponent"], "bt");
         assert_eq!(stored["apiVersion"], "v1");
         assert_eq!(to_served(&v1, &stored), served);
+        assert_eq!(*served_shared(&v1, &Arc::new(stored)), served);
+    }
+
+    #[test]
+    fn a_native_object_in_its_served_shape_is_shared_not_copied() {
+        let r = Registry::new();
+        let v1 = r.lookup("batch", "v1", "jobs").unwrap();
+        let stored =
+            Arc::new(json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}}));
+        assert!(Arc::ptr_eq(&served_shared(&v1, &stored), &stored));
+        let other =
+            Arc::new(json!({"apiVersion": "batch/v2", "kind": "Job", "metadata": {"name": "j"}}));
+        let served = served_shared(&v1, &other);
+        assert!(!Arc::ptr_eq(&served, &other));
+        assert_eq!(served["apiVersion"], "batch/v1");
     }
 }

@@ -169,7 +169,7 @@ impl State {
     }
 
     /// Removes the object at `key`; `last` is its final state (gets the deletion's rv).
-    pub(super) fn remove(&mut self, sk: &StorageKey, key: &ObjKey, mut last: Value) -> Value {
+    pub(super) fn remove(&mut self, sk: &StorageKey, key: &ObjKey, mut last: Value) -> Arc<Value> {
         let previous = self.objects.get_mut(sk).and_then(|m| m.remove(key));
         let rv = self.next_rv();
         last["metadata"]["resourceVersion"] = json!(rv.to_string());
@@ -181,10 +181,11 @@ impl State {
         if sk.group == "apiextensions.k8s.io" && sk.resource == "customresourcedefinitions" {
             self.drop_crd(&key.1, &last);
         }
+        let last = Arc::new(last);
         self.emit(StoreEvent {
             event_type: EventType::Deleted,
             storage: sk.clone(),
-            object: Arc::new(last.clone()),
+            object: last.clone(),
             previous,
             resource_version: rv,
             lines: Arc::default(),

@@ -244,3 +244,65 @@ fn shared_reads_do_not_copy() {
     assert!(Arc::ptr_eq(&listed[0], &one));
     assert_eq!(*one, s.get(&gvr, Some("default"), "a").unwrap());
 }
+
+#[test]
+fn writes_answer_the_stored_object_without_copying_it() {
+    let s = Store::new(100);
+    let gvr = Gvr::configmaps();
+    let created = s
+        .create_with(&gvr, Some("default"), cm("a"), &WriteOptions::default())
+        .unwrap();
+    let stored = s.get_shared(&gvr, Some("default"), "a").unwrap();
+    assert!(Arc::ptr_eq(&created.object, &stored));
+    let updated = s
+        .mutate_with(
+            &gvr,
+            Some("default"),
+            "a",
+            Subresource::Main,
+            &WriteOptions::default(),
+            |o| {
+                o["data"]["a"] = json!("2");
+                Ok(())
+            },
+        )
+        .unwrap();
+    let stored = s.get_shared(&gvr, Some("default"), "a").unwrap();
+    assert!(Arc::ptr_eq(&updated.object, &stored));
+    assert_eq!(stored["data"]["a"], "2");
+}
+
+#[test]
+fn a_create_checks_its_namespace_before_its_validity() {
+    // Validation runs before the lock, but its errors still come after the namespace's.
+    let s = Store::new(100);
+    let gvr = Gvr::configmaps();
+    let invalid =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Not_Valid"}});
+    let e = s.create(&gvr, Some("nope"), invalid.clone()).unwrap_err();
+    assert_eq!(e.reason, Reason::NotFound, "{e:?}");
+    let e = s.create(&gvr, Some("default"), invalid).unwrap_err();
+    assert_eq!(e.code, 422, "{e:?}");
+    let dup = s.create(&gvr, Some("default"), cm("a"));
+    assert!(dup.is_ok());
+    let e = s.create(&gvr, Some("default"), cm("a")).unwrap_err();
+    assert_eq!(e.reason, Reason::AlreadyExists);
+}
+
+#[test]
+fn concurrent_creates_of_one_name_store_one_object() {
+    // The uniqueness check and the stored change share one hold of the lock.
+    let s = Store::new(100);
+    let gvr = Gvr::configmaps();
+    let outcomes: Vec<bool> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| s.create(&gvr, Some("default"), cm("same")).is_ok()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(outcomes.iter().filter(|ok| **ok).count(), 1);
+    assert_eq!(
+        s.list(&gvr, &ListOptions::default()).unwrap().items.len(),
+        1
+    );
+}

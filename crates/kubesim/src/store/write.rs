@@ -12,10 +12,19 @@ use super::object::{
 };
 use super::{
     DEFAULT_MANAGER, EventType, FieldValidation, ObjKey, State, StorageKey, Subresource,
-    WriteOptions, Written, defaults, to_served, to_stored, validate,
+    WriteOptions, Written, defaults, served_shared, to_served, to_stored, validate,
 };
 use crate::resources::{ResourceInfo, Shape, crd_resources};
 use crate::status::{Cause, Error, Result};
+
+/// A create checked and shaped outside the lock (see [`State::prepare_create`]).
+pub(super) struct PreparedCreate {
+    key: ObjKey,
+    /// The object to store and the resources it defines (a CRD), or the error to answer once
+    /// the namespace is known to exist.
+    stored: Result<(Value, Option<Vec<Arc<ResourceInfo>>>)>,
+    warnings: Vec<String>,
+}
 
 impl State {
     pub(super) fn check_type(info: &ResourceInfo, obj: &mut Value) -> Result<()> {
@@ -119,13 +128,29 @@ impl State {
         }
     }
 
+    /// A create under the lock (the create-on-update path): [`State::prepare_create`] then
+    /// [`State::commit_create`].
     pub(super) fn create(
         &mut self,
         info: &Arc<ResourceInfo>,
         namespace: Option<&str>,
-        mut obj: Value,
+        obj: Value,
         opts: &WriteOptions,
     ) -> Result<Written> {
+        let prepared = Self::prepare_create(info, namespace, obj, opts)?;
+        self.commit_create(info, prepared, opts)
+    }
+
+    /// The work of a create that reads no stored state (type and namespace checks, validation,
+    /// the schema walk, defaults, managedFields), done before the lock is taken. Errors that
+    /// a real server reports after the namespace check are kept in the result for
+    /// [`State::commit_create`].
+    pub(super) fn prepare_create(
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        mut obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<PreparedCreate> {
         Self::check_type(info, &mut obj)?;
         let meta_ns = meta_str(&obj, "namespace").to_string();
         let ns = if info.namespaced {
@@ -181,30 +206,37 @@ impl State {
             }
         }
         let name = meta_str(&obj, "name").to_string();
-        if info.namespaced {
-            self.check_namespace(info, &ns, &name)?;
-        }
+        let mut warnings = Vec::new();
+        let stored = Self::validate_new(info, obj, &name, opts, &mut warnings);
+        Ok(PreparedCreate {
+            key: (ns, name),
+            stored,
+            warnings,
+        })
+    }
+
+    /// Validation and the stored form of a new object named `name`.
+    fn validate_new(
+        info: &ResourceInfo,
+        mut obj: Value,
+        name: &str,
+        opts: &WriteOptions,
+        warnings: &mut Vec<String>,
+    ) -> Result<(Value, Option<Vec<Arc<ResourceInfo>>>)> {
         if info.has_status
             && let Some(m) = obj.as_object_mut()
         {
             m.remove("status");
         }
-        let mut warnings = Vec::new();
         let mut causes = Vec::new();
-        validate::name(info.name_rule, &name, &mut causes);
+        validate::name(info.name_rule, name, &mut causes);
         validate::labels_and_annotations(&obj["metadata"], &mut causes);
         if info.shape == Shape::EventsV1 {
             validate::events_v1(&obj, &mut causes);
         }
         validate::kind_rules(&info.storage, &obj, &mut causes);
         if !opts.typed {
-            Self::schema_pass(
-                info,
-                &mut obj,
-                opts.field_validation,
-                &mut warnings,
-                &mut causes,
-            )?;
+            Self::schema_pass(info, &mut obj, opts.field_validation, warnings, &mut causes)?;
         }
         let crd_infos = if is_crd(info) && causes.is_empty() {
             Some(crd_resources(&obj)?)
@@ -212,11 +244,7 @@ impl State {
             None
         };
         if !causes.is_empty() {
-            return Err(Error::invalid(&info.group, &info.kind, &name, causes));
-        }
-        let key = (ns, name.clone());
-        if self.get(&info.storage, &key).is_some() {
-            return Err(Error::already_exists(&info.group, &info.plural, &name));
+            return Err(Error::invalid(&info.group, &info.kind, name, causes));
         }
         let now = now_rfc3339();
         obj["metadata"]["uid"] = json!(uuid::Uuid::new_v4().to_string());
@@ -233,9 +261,33 @@ impl State {
         if !opts.server_side_apply {
             crate::patch::track_update(None, &mut stored, manager, None, &now);
         }
+        Ok((stored, crd_infos))
+    }
+
+    /// The part of a create that reads and changes the store: the namespace, the name's
+    /// uniqueness, then the stored change.
+    pub(super) fn commit_create(
+        &mut self,
+        info: &Arc<ResourceInfo>,
+        prepared: PreparedCreate,
+        opts: &WriteOptions,
+    ) -> Result<Written> {
+        let PreparedCreate {
+            key,
+            stored,
+            warnings,
+        } = prepared;
+        let name = key.1.clone();
+        if info.namespaced {
+            self.check_namespace(info, &key.0, &name)?;
+        }
+        let (stored, crd_infos) = stored?;
+        if self.get(&info.storage, &key).is_some() {
+            return Err(Error::already_exists(&info.group, &info.plural, &name));
+        }
         if opts.dry_run {
             return Ok(Written {
-                object: to_served(info, &stored),
+                object: Arc::new(to_served(info, &stored)),
                 warnings,
                 created: true,
             });
@@ -245,7 +297,7 @@ impl State {
         }
         let stored = self.put(&info.storage, key, stored, None, EventType::Added);
         Ok(Written {
-            object: to_served(info, &stored),
+            object: served_shared(info, &stored),
             warnings,
             created: true,
         })
@@ -302,10 +354,10 @@ impl State {
             .get(&info.storage, key)
             .cloned()
             .ok_or_else(|| Error::not_found(&info.group, &info.plural, &key.1))?;
-        let served = to_served(info, &old);
-        let mut new = served.clone();
+        let served = served_shared(info, &old);
+        let mut new = (*served).clone();
         f(&mut new)?;
-        if new == served {
+        if new == *served {
             return Ok(Written {
                 object: served,
                 warnings: Vec::new(),
@@ -351,14 +403,15 @@ impl State {
                 ),
             ));
         }
-        let old_served = to_served(info, &old);
+        let old_served = served_shared(info, &old);
         let mut causes = Vec::new();
         let mut warnings = Vec::new();
         let mut new = match sub {
             Subresource::Status => {
-                let mut n = old_served.clone();
-                match body.get("status") {
-                    Some(s) if !s.is_null() => n["status"] = s.clone(),
+                let mut n = (*old_served).clone();
+                let mut body = body;
+                match body.get_mut("status").map(Value::take) {
+                    Some(s) if !s.is_null() => n["status"] = s,
                     _ => {
                         if let Some(m) = n.as_object_mut() {
                             m.remove("status");
@@ -466,7 +519,7 @@ impl State {
         }
         if opts.dry_run {
             return Ok(Written {
-                object: to_served(info, &stored),
+                object: Arc::new(to_served(info, &stored)),
                 warnings,
                 created: false,
             });
@@ -485,7 +538,7 @@ impl State {
                     .as_array()
                     .is_some_and(|a| !a.is_empty()));
         let stored = if done {
-            Arc::new(self.remove(&info.storage, key, stored))
+            self.remove(&info.storage, key, stored)
         } else {
             self.put(
                 &info.storage,
@@ -496,7 +549,7 @@ impl State {
             )
         };
         Ok(Written {
-            object: to_served(info, &stored),
+            object: served_shared(info, &stored),
             warnings,
             created: false,
         })
