@@ -266,7 +266,7 @@ fn walk_cmp(
             let rm = rhs.and_then(Value::as_object).unwrap_or(&empty);
             let keys: std::collections::BTreeSet<&String> = lm.keys().chain(rm.keys()).collect();
             for k in keys {
-                // managedFields are not fields of the object (see `stripped`).
+                // managedFields are not fields of the object (see `STRIPPED`).
                 if k == "managedFields" && path.len() == 1 && path[0] == "f:metadata" {
                     continue;
                 }
@@ -457,14 +457,8 @@ fn item_matches(pe: &str, item: &Value) -> bool {
 // managedFields entries
 
 /// Paths the API server never records in managedFields (its stripMeta manager, plus the
-/// deletion fields only the server sets).
-fn stripped() -> &'static FieldSet {
-    // Built once: every tracked write reads it.
-    static STRIPPED: std::sync::LazyLock<FieldSet> = std::sync::LazyLock::new(build_stripped);
-    &STRIPPED
-}
-
-fn build_stripped() -> FieldSet {
+/// deletion fields only the server sets). Built once: every tracked write reads it.
+static STRIPPED: std::sync::LazyLock<FieldSet> = std::sync::LazyLock::new(|| {
     let mut s = FieldSet::default();
     for p in [
         &["apiVersion"][..],
@@ -486,7 +480,7 @@ fn build_stripped() -> FieldSet {
         s.insert(&path);
     }
     s
-}
+});
 
 /// What identifies a manager (the API server's `BuildManagerIdentifier`): appliers are one
 /// manager whatever API version they used, updaters one per API version.
@@ -684,7 +678,7 @@ pub(crate) fn server_side_apply(
         api_version: String::new(),
         subresource: subresource.unwrap_or("").to_owned(),
     };
-    let strip = stripped();
+    let strip = &*STRIPPED;
 
     let mut merged = merge(Slot::Root, Some(&live_clean), &config, ty)?.unwrap_or_default();
     let config_set = to_field_set(&config, ty)?.difference(strip);
@@ -768,7 +762,7 @@ pub(crate) fn track_update(
 
     let empty = json!({});
     let cmp = compare(old.unwrap_or(&empty), new, ty);
-    let strip = stripped();
+    let strip = &*STRIPPED;
     let changed = cmp.modified.union(&cmp.added).difference(strip);
 
     for m in managers.values_mut() {
