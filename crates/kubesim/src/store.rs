@@ -7,15 +7,18 @@
 //! One global counter gives every write its `resourceVersion`. Each write is broadcast as a
 //! [`StoreEvent`] and kept in a bounded log from which watches can resume.
 //!
-//! The lock is a `std::sync::Mutex` held only for the in-memory work of one call; closures
-//! passed to [`Store::mutate`] run under it and must not call back into the store.
+//! The lock is a `std::sync::Mutex` held only for the in-memory work of one call. Creates and
+//! updates validate and compute managedFields without it; closures passed to
+//! [`Store::mutate`] run without it too and may run more than once (see `optimistic.rs`).
 
 mod crd;
 pub(crate) mod defaults;
 mod delete;
+mod entry;
 mod internal;
 mod list;
 mod object;
+mod optimistic;
 mod shape;
 mod state;
 mod validate;
@@ -260,7 +263,8 @@ pub struct WatchInit {
 
 struct State {
     rv: u64,
-    objects: HashMap<StorageKey, BTreeMap<ObjKey, Arc<Value>>>,
+    /// Compact: serialized, parsed when read ([`entry::Entry`]).
+    objects: HashMap<StorageKey, BTreeMap<ObjKey, entry::Entry>>,
     log: VecDeque<StoreEvent>,
     log_capacity: usize,
     /// Watches from a resourceVersion below this get 410 Expired.
@@ -362,11 +366,16 @@ impl Store {
 
     /// GET. `namespace` is ignored for cluster-scoped resources.
     pub fn get(&self, gvr: &Gvr, namespace: Option<&str>, name: &str) -> Result<Value> {
-        let st = self.lock();
-        let info = st.info(gvr)?;
-        let key = obj_key(&info, namespace, name)?;
-        st.get(&info.storage, &key)
-            .map(|o| to_served(&info, o))
+        let (info, entry) = {
+            let st = self.lock();
+            let info = st.info(gvr)?;
+            let key = obj_key(&info, namespace, name)?;
+            let entry = st.entry(&info.storage, &key).cloned();
+            (info, entry)
+        };
+        // Parsed after the lock is released.
+        entry
+            .map(|e| to_served(&info, &e.value()))
             .ok_or_else(|| Error::not_found(&info.group, &info.plural, name))
     }
 
@@ -438,17 +447,35 @@ impl Store {
         sub: Subresource,
         opts: &WriteOptions,
     ) -> Result<Written> {
-        let mut st = self.lock();
-        let info = st.info(gvr)?;
-        st.update(&info, namespace, name, obj, sub, opts)
+        let info = self.lock().info(gvr)?;
+        let mut body = obj;
+        let key = State::check_put(&info, namespace, name, &mut body)?;
+        loop {
+            let updated = self.write_optimistic(
+                |st| Ok((st.info(gvr)?, key.clone())),
+                |info, key, old| State::prepare_update(info, key, old, body.clone(), sub, opts),
+            )?;
+            match updated {
+                Some(w) => return Ok(w),
+                None if info.create_on_update && sub == Subresource::Main => {
+                    match self.create_with(gvr, namespace, body.clone(), opts) {
+                        // Created by another write meanwhile: update it.
+                        Err(e) if e.reason == Reason::AlreadyExists => continue,
+                        r => return r,
+                    }
+                }
+                None => return Err(Error::not_found(&info.group, &info.plural, name)),
+            }
+        }
     }
 
     /// Atomic read-modify-write of an object: `f` gets the current object (in `gvr`'s shape)
     /// and edits it in place; the result is written as an update. If `f` changes nothing, nothing
-    /// is written. If `f` fails, nothing is written and its error is returned.
+    /// is written. If `f` fails, nothing is written and its error is returned. `f` runs without
+    /// the store's lock, and again on the newer version if another write commits first.
     pub fn mutate<F>(&self, gvr: &Gvr, namespace: Option<&str>, name: &str, f: F) -> Result<Value>
     where
-        F: FnOnce(&mut Value) -> Result<()>,
+        F: FnMut(&mut Value) -> Result<()>,
     {
         self.mutate_with(
             gvr,
@@ -470,7 +497,7 @@ impl Store {
         f: F,
     ) -> Result<Value>
     where
-        F: FnOnce(&mut Value) -> Result<()>,
+        F: FnMut(&mut Value) -> Result<()>,
     {
         self.mutate_with(
             gvr,
@@ -493,12 +520,24 @@ impl Store {
         f: F,
     ) -> Result<Written>
     where
-        F: FnOnce(&mut Value) -> Result<()>,
+        F: FnMut(&mut Value) -> Result<()>,
     {
-        let mut st = self.lock();
-        let info = st.info(gvr)?;
-        let key = obj_key(&info, namespace, name)?;
-        st.mutate(&info, &key, sub, opts, f)
+        let mut f = f;
+        self.write_optimistic(
+            |st| {
+                let info = st.info(gvr)?;
+                let key = obj_key(&info, namespace, name)?;
+                Ok((info, key))
+            },
+            |info, key, old| State::prepare_mutate(info, key, old, sub, opts, &mut f),
+        )?
+        .ok_or_else(|| {
+            let info = self.resource(gvr);
+            match info {
+                Ok(info) => Error::not_found(&info.group, &info.plural, name),
+                Err(e) => e,
+            }
+        })
     }
 
     /// DELETE with options: preconditions, grace period (pods), finalizers and propagation.
@@ -555,7 +594,6 @@ impl Store {
         let key = obj_key(&info, namespace, name)?;
         let old = st
             .get(&info.storage, &key)
-            .cloned()
             .ok_or_else(|| Error::not_found(&info.group, &info.plural, name))?;
         let last = st.remove(&info.storage, &key, (*old).clone());
         Ok(to_served(&info, &last))
@@ -592,14 +630,14 @@ impl Store {
                 .objects
                 .get(&info.storage)
                 .map(|m| {
-                    m.values()
-                        .filter(|o| in_ns(o))
-                        .map(|o| StoreEvent {
+                    m.iter()
+                        .filter(|(k, _)| namespace.is_none_or(|ns| k.0 == ns))
+                        .map(|(_, e)| StoreEvent {
                             event_type: EventType::Added,
                             storage: info.storage.clone(),
-                            object: o.clone(),
+                            object: e.value(),
                             previous: None,
-                            resource_version: meta_str(o, "resourceVersion").parse().unwrap_or(0),
+                            resource_version: e.resource_version(),
                             lines: Arc::default(),
                         })
                         .collect()

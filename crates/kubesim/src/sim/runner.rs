@@ -190,7 +190,7 @@ impl ControlPlane {
         f: F,
     ) -> crate::status::Result<()>
     where
-        F: FnOnce(&mut Value) -> crate::status::Result<()>,
+        F: FnMut(&mut Value) -> crate::status::Result<()>,
     {
         self.store
             .mutate_with(gvr, namespace, name, sub, &WriteOptions::typed(), f)
@@ -205,7 +205,7 @@ impl ControlPlane {
         f: F,
     ) -> crate::status::Result<()>
     where
-        F: FnOnce(&mut Value) -> crate::status::Result<()>,
+        F: FnMut(&mut Value) -> crate::status::Result<()>,
     {
         self.write(gvr, namespace, name, Subresource::Status, f)
     }
@@ -236,7 +236,7 @@ impl ControlPlane {
             }
             // As a kubelet does: register the Node, then post its status.
             if let Err(e) = self.write_status(&Gvr::nodes(), None, &n.name, |o| {
-                o["status"] = status;
+                o["status"] = status.clone();
                 Ok(())
             }) {
                 tracing::error!(error = %e, node = %n.name, "posting node status");

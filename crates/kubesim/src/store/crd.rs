@@ -17,7 +17,8 @@ impl State {
         let sk = StorageKey::new(group, plural);
         self.labels.remove(&sk);
         if let Some(m) = self.objects.remove(&sk) {
-            for (key, obj) in m {
+            for (key, entry) in m {
+                let obj = entry.value();
                 let rv = self.next_rv();
                 let mut last = (*obj).clone();
                 last["metadata"]["resourceVersion"] = json!(rv.to_string());

@@ -19,7 +19,6 @@ impl State {
         let name = key.1.as_str();
         let old = self
             .get(&info.storage, key)
-            .cloned()
             .ok_or_else(|| Error::not_found(&info.group, &info.plural, name))?;
         let uid = meta_str(&old, "uid");
         if let Some(p) = &opts.precondition_uid

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::object::{finalizers, is_deleting};
 use super::{
-    DeleteOptions, Deleted, EventType, Gvr, ListOptions, ObjKey, ResourceInfo, StorageKey, Store,
-    Subresource, WriteOptions, Written,
+    DeleteOptions, Deleted, EventType, Gvr, ListOptions, ObjKey, ResourceInfo, State, StorageKey,
+    Store, Subresource, WriteOptions, Written,
 };
 use crate::status::{Error, Result};
 
@@ -16,7 +16,7 @@ impl Store {
     pub(crate) fn by_uid(&self, uid: &str) -> Option<(Arc<ResourceInfo>, ObjKey, Arc<Value>)> {
         let st = self.lock();
         let (sk, key) = st.uids.get(uid)?;
-        let obj = st.get(sk, key)?.clone();
+        let obj = st.get(sk, key)?;
         let info = st.registry.by_storage(sk)?;
         Some((info, key.clone(), obj))
     }
@@ -40,7 +40,7 @@ impl Store {
         key: &ObjKey,
     ) -> Option<(Arc<ResourceInfo>, Arc<Value>)> {
         let st = self.lock();
-        let obj = st.get(sk, key)?.clone();
+        let obj = st.get(sk, key)?;
         Some((st.registry.by_storage(sk)?, obj))
     }
 
@@ -56,7 +56,6 @@ impl Store {
         let info = st.info(gvr)?;
         let key = super::object::obj_key(&info, namespace, name)?;
         st.get(&info.storage, &key)
-            .cloned()
             .ok_or_else(|| Error::not_found(&info.group, &info.plural, name))
     }
 
@@ -75,7 +74,7 @@ impl Store {
             .get(node)
             .into_iter()
             .flatten()
-            .filter_map(|k| st.get(&pods, k).cloned())
+            .filter_map(|k| st.get(&pods, k))
             .collect()
     }
 
@@ -90,7 +89,7 @@ impl Store {
             if let Some(m) = st.objects.get(&sk) {
                 let start = (ns.to_string(), String::new());
                 for (k, o) in m.range(start..).take_while(|(k, _)| k.0 == ns) {
-                    out.push((sk.clone(), k.clone(), o.clone()));
+                    out.push((sk.clone(), k.clone(), o.value()));
                 }
             }
         }
@@ -119,20 +118,23 @@ impl Store {
         f: F,
     ) -> Result<Written>
     where
-        F: FnOnce(&mut Value) -> Result<()>,
+        F: FnMut(&mut Value) -> Result<()>,
     {
-        let mut st = self.lock();
-        let info = st
-            .registry
-            .by_storage(sk)
-            .ok_or_else(Error::path_not_found)?;
-        st.mutate(
-            &info,
-            key,
-            Subresource::Main,
-            &WriteOptions::manager(manager),
-            f,
-        )
+        let mut f = f;
+        let opts = WriteOptions::manager(manager);
+        self.write_optimistic(
+            |st| {
+                let info = st
+                    .registry
+                    .by_storage(sk)
+                    .ok_or_else(Error::path_not_found)?;
+                Ok((info, key.clone()))
+            },
+            |info, key, old| {
+                State::prepare_mutate(info, key, old, Subresource::Main, &opts, &mut f)
+            },
+        )?
+        .ok_or_else(|| Error::not_found(&sk.group, &sk.resource, &key.1))
     }
 
     /// Clears a terminating namespace's `spec.finalizers` and removes it when nothing else holds it.
@@ -140,7 +142,7 @@ impl Store {
         let mut st = self.lock();
         let info = st.info(&Gvr::namespaces())?;
         let key = (String::new(), name.to_string());
-        let Some(old) = st.get(&info.storage, &key).cloned() else {
+        let Some(old) = st.get(&info.storage, &key) else {
             return Ok(());
         };
         if !is_deleting(&old) {

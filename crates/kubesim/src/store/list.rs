@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use super::entry::Entry;
 use super::object::meta_str;
 use super::{EventType, ListOptions, ObjKey, ObjectList, State, StorageKey, to_served};
 use crate::resources::{ResourceInfo, Shape};
@@ -268,8 +269,8 @@ impl State {
         let mut last_key: Option<&ObjKey> = None;
         for k in keys {
             let object = match rewound.get(k) {
-                Some(then) => then.as_ref(),
-                None => current.get(k),
+                Some(then) => then.clone(),
+                None => current.get(k).map(Entry::value),
             };
             let Some(o) = object else { continue };
             if let Some(l) = limit
@@ -284,13 +285,13 @@ impl State {
             // Native objects are matched as stored; only matches are copied (by the caller).
             let converted = match info.shape {
                 Shape::Native => None,
-                Shape::EventsV1 => Some(to_served(info, o)),
+                Shape::EventsV1 => Some(to_served(info, &o)),
             };
-            let view = converted.as_ref().unwrap_or(o);
+            let view = converted.as_ref().unwrap_or(&o);
             let ok = opts.label_selector.as_ref().is_none_or(|s| s.matches(view))
                 && opts.field_selector.as_ref().is_none_or(|s| s.matches(view));
             if ok {
-                items.push(o.clone());
+                items.push(o);
                 last_key = Some(k);
             }
         }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use super::entry::Entry;
 use super::object::{meta_str, owner_uids};
 use super::{EventType, Gvr, ObjKey, State, StorageKey, StoreEvent};
 use crate::resources::ResourceInfo;
@@ -23,8 +24,14 @@ impl State {
         })
     }
 
-    pub(super) fn get(&self, sk: &StorageKey, key: &ObjKey) -> Option<&Arc<Value>> {
+    /// The stored entry at `key`: cheap to clone, parsed with [`Entry::value`].
+    pub(super) fn entry(&self, sk: &StorageKey, key: &ObjKey) -> Option<&Entry> {
         self.objects.get(sk)?.get(key)
+    }
+
+    /// The object at `key`, parsed (or shared) under the lock.
+    pub(super) fn get(&self, sk: &StorageKey, key: &ObjKey) -> Option<Arc<Value>> {
+        self.entry(sk, key).map(Entry::value)
     }
 
     pub(super) fn next_rv(&mut self) -> u64 {
@@ -156,7 +163,7 @@ impl State {
         self.objects
             .entry(sk.clone())
             .or_default()
-            .insert(key, obj.clone());
+            .insert(key, Entry::new(&obj, rv));
         self.emit(StoreEvent {
             event_type,
             storage: sk.clone(),
@@ -170,7 +177,11 @@ impl State {
 
     /// Removes the object at `key`; `last` is its final state (gets the deletion's rv).
     pub(super) fn remove(&mut self, sk: &StorageKey, key: &ObjKey, mut last: Value) -> Arc<Value> {
-        let previous = self.objects.get_mut(sk).and_then(|m| m.remove(key));
+        let previous = self
+            .objects
+            .get_mut(sk)
+            .and_then(|m| m.remove(key))
+            .map(|e| e.value());
         let rv = self.next_rv();
         last["metadata"]["resourceVersion"] = json!(rv.to_string());
         self.index_owners(sk, key, previous.as_deref(), None);

@@ -306,3 +306,4 @@ fn concurrent_creates_of_one_name_store_one_object() {
         1
     );
 }
+

@@ -26,6 +26,23 @@ pub(super) struct PreparedCreate {
     warnings: Vec<String>,
 }
 
+/// An update computed outside the lock (see [`State::prepare_update`]).
+pub(super) enum Prepared {
+    /// Nothing to store (no change, or a dry run): the answer as is.
+    Done(Written),
+    Store(PreparedUpdate),
+}
+
+/// The new state of an updated object, to commit under the lock.
+pub(super) struct PreparedUpdate {
+    stored: Value,
+    /// The resources a CRD update serves.
+    crd_infos: Option<Vec<Arc<ResourceInfo>>>,
+    warnings: Vec<String>,
+    /// The update removes the last finalizer of a deleted object: it goes.
+    done: bool,
+}
+
 impl State {
     pub(super) fn check_type(info: &ResourceInfo, obj: &mut Value) -> Result<()> {
         let Some(m) = obj.as_object_mut() else {
@@ -109,7 +126,7 @@ impl State {
         let nsk = StorageKey::new("", "namespaces");
         match self.get(&nsk, &(String::new(), ns.to_string())) {
             None => Err(Error::not_found("", "namespaces", ns)),
-            Some(n) if is_deleting(n) => Err(Error::forbidden(format!(
+            Some(n) if is_deleting(&n) => Err(Error::forbidden(format!(
                 "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
                 crate::status::qualified(&info.group, &info.plural)
             ))
@@ -126,19 +143,6 @@ impl State {
             })),
             Some(_) => Ok(()),
         }
-    }
-
-    /// A create under the lock (the create-on-update path): [`State::prepare_create`] then
-    /// [`State::commit_create`].
-    pub(super) fn create(
-        &mut self,
-        info: &Arc<ResourceInfo>,
-        namespace: Option<&str>,
-        obj: Value,
-        opts: &WriteOptions,
-    ) -> Result<Written> {
-        let prepared = Self::prepare_create(info, namespace, obj, opts)?;
-        self.commit_create(info, prepared, opts)
     }
 
     /// The work of a create that reads no stored state (type and namespace checks, validation,
@@ -282,7 +286,7 @@ impl State {
             self.check_namespace(info, &key.0, &name)?;
         }
         let (stored, crd_infos) = stored?;
-        if self.get(&info.storage, &key).is_some() {
+        if self.entry(&info.storage, &key).is_some() {
             return Err(Error::already_exists(&info.group, &info.plural, &name));
         }
         if opts.dry_run {
@@ -303,17 +307,15 @@ impl State {
         })
     }
 
-    pub(super) fn update(
-        &mut self,
-        info: &Arc<ResourceInfo>,
+    /// The checks of a PUT's body that read no stored state; the object's key.
+    pub(super) fn check_put(
+        info: &ResourceInfo,
         namespace: Option<&str>,
         name: &str,
-        mut obj: Value,
-        sub: Subresource,
-        opts: &WriteOptions,
-    ) -> Result<Written> {
-        Self::check_type(info, &mut obj)?;
-        let body_name = meta_str(&obj, "name").to_string();
+        obj: &mut Value,
+    ) -> Result<ObjKey> {
+        Self::check_type(info, obj)?;
+        let body_name = meta_str(obj, "name").to_string();
         if body_name.is_empty() {
             obj["metadata"]["name"] = json!(name);
         } else if body_name != name {
@@ -323,46 +325,38 @@ impl State {
         }
         let key = obj_key(info, namespace, name)?;
         if info.namespaced {
-            let body_ns = meta_str(&obj, "namespace");
+            let body_ns = meta_str(obj, "namespace");
             if !body_ns.is_empty() && body_ns != key.0 {
                 return Err(Error::bad_request(
                     "the namespace of the provided object does not match the namespace sent on the request",
                 ));
             }
         }
-        let Some(old) = self.get(&info.storage, &key).cloned() else {
-            if info.create_on_update && sub == Subresource::Main {
-                return self.create(info, namespace, obj, opts);
-            }
-            return Err(Error::not_found(&info.group, &info.plural, name));
-        };
-        self.commit_update(info, &key, old, obj, sub, opts)
+        Ok(key)
     }
 
-    pub(super) fn mutate<F>(
-        &mut self,
-        info: &Arc<ResourceInfo>,
+    /// A read-modify-write's edit of `old` by `f`, then [`State::prepare_update`]; nothing to
+    /// store when `f` changes nothing.
+    pub(super) fn prepare_mutate<F>(
+        info: &ResourceInfo,
         key: &ObjKey,
+        old: &Arc<Value>,
         sub: Subresource,
         opts: &WriteOptions,
-        f: F,
-    ) -> Result<Written>
+        f: &mut F,
+    ) -> Result<Prepared>
     where
-        F: FnOnce(&mut Value) -> Result<()>,
+        F: FnMut(&mut Value) -> Result<()>,
     {
-        let old = self
-            .get(&info.storage, key)
-            .cloned()
-            .ok_or_else(|| Error::not_found(&info.group, &info.plural, &key.1))?;
-        let served = served_shared(info, &old);
+        let served = served_shared(info, old);
         let mut new = (*served).clone();
         f(&mut new)?;
         if new == *served {
-            return Ok(Written {
+            return Ok(Prepared::Done(Written {
                 object: served,
                 warnings: Vec::new(),
                 created: false,
-            });
+            }));
         }
         Self::check_type(info, &mut new)?;
         let new_name = meta_str(&new, "name");
@@ -372,20 +366,20 @@ impl State {
                 key.1
             )));
         }
-        self.commit_update(info, key, old, new, sub, opts)
+        Self::prepare_update(info, key, old, new, sub, opts)
     }
 
-    /// The common path of every update: preconditions, subresource separation, validation,
-    /// generation, managedFields, then store (or complete a pending deletion).
-    pub(super) fn commit_update(
-        &mut self,
-        info: &Arc<ResourceInfo>,
+    /// The common path of every update, run without the lock on the version `old` read:
+    /// preconditions, subresource separation, validation, generation, managedFields. The
+    /// result is committed by [`State::commit_update`] if `old` is still the stored version.
+    pub(super) fn prepare_update(
+        info: &ResourceInfo,
         key: &ObjKey,
-        old: Arc<Value>,
+        old: &Arc<Value>,
         body: Value,
         sub: Subresource,
         opts: &WriteOptions,
-    ) -> Result<Written> {
+    ) -> Result<Prepared> {
         let name = key.1.as_str();
         let body_rv = meta_str(&body, "resourceVersion");
         if !body_rv.is_empty() && body_rv != meta_str(&old, "resourceVersion") {
@@ -403,7 +397,7 @@ impl State {
                 ),
             ));
         }
-        let old_served = served_shared(info, &old);
+        let old_served = served_shared(info, old);
         let mut causes = Vec::new();
         let mut warnings = Vec::new();
         let mut new = match sub {
@@ -498,12 +492,12 @@ impl State {
             return Err(Error::invalid(&info.group, &info.kind, name, causes));
         }
         let mut stored = to_stored(info, new);
-        if same_content(&stored, &old, opts.server_side_apply) {
-            return Ok(Written {
+        if same_content(&stored, old, opts.server_side_apply) {
+            return Ok(Prepared::Done(Written {
                 object: old_served,
                 warnings,
                 created: false,
-            });
+            }));
         }
         if info.has_generation && !same_spec(&stored, &old, info.has_status) {
             let g = old["metadata"]["generation"].as_i64().unwrap_or(0);
@@ -515,17 +509,14 @@ impl State {
         let now = now_rfc3339();
         let manager = opts.field_manager.as_deref().unwrap_or(DEFAULT_MANAGER);
         if !opts.server_side_apply {
-            crate::patch::track_update(Some(&old), &mut stored, manager, sub.name(), &now);
+            crate::patch::track_update(Some(old), &mut stored, manager, sub.name(), &now);
         }
         if opts.dry_run {
-            return Ok(Written {
+            return Ok(Prepared::Done(Written {
                 object: Arc::new(to_served(info, &stored)),
                 warnings,
                 created: false,
-            });
-        }
-        if let Some(infos) = crd_infos {
-            self.registry.set_crd(name, infos);
+            }));
         }
         let done = is_deleting(&stored)
             && finalizers(&stored).is_empty()
@@ -537,6 +528,32 @@ impl State {
                 && stored["spec"]["finalizers"]
                     .as_array()
                     .is_some_and(|a| !a.is_empty()));
+        Ok(Prepared::Store(PreparedUpdate {
+            stored,
+            crd_infos,
+            warnings,
+            done,
+        }))
+    }
+
+    /// Stores a prepared update of `old` (the caller checked it is still the stored version),
+    /// or completes the pending deletion it finishes.
+    pub(super) fn commit_update(
+        &mut self,
+        info: &ResourceInfo,
+        key: &ObjKey,
+        old: Arc<Value>,
+        prepared: PreparedUpdate,
+    ) -> Written {
+        let PreparedUpdate {
+            stored,
+            crd_infos,
+            warnings,
+            done,
+        } = prepared;
+        if let Some(infos) = crd_infos {
+            self.registry.set_crd(&key.1, infos);
+        }
         let stored = if done {
             self.remove(&info.storage, key, stored)
         } else {
@@ -548,10 +565,10 @@ impl State {
                 EventType::Modified,
             )
         };
-        Ok(Written {
+        Written {
             object: served_shared(info, &stored),
             warnings,
             created: false,
-        })
+        }
     }
 }

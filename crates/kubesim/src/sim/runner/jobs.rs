@@ -142,7 +142,7 @@ impl ControlPlane {
                     };
                     let res = self.write_status(&Gvr::jobs(), Some(ns), name, |o| {
                         if meta(o, "uid") == uid {
-                            o["status"] = sv;
+                            o["status"] = sv.clone();
                         }
                         Ok(())
                     });

@@ -194,7 +194,7 @@ impl ControlPlane {
                     };
                     let res = self.write_status(&Gvr::pods(), ns_opt(ns), name, |o| {
                         if meta(o, "uid") == uid {
-                            o["status"] = sv;
+                            o["status"] = sv.clone();
                         }
                         Ok(())
                     });
