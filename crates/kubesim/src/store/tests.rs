@@ -307,3 +307,134 @@ fn concurrent_creates_of_one_name_store_one_object() {
     );
 }
 
+
+#[test]
+fn an_object_nobody_holds_is_kept_as_bytes_and_parsed_on_read() {
+    // A log of one event and no subscriber: after the next write nothing holds "a"'s value.
+    let s = Store::new(1);
+    let gvr = Gvr::configmaps();
+    let created = s.create(&gvr, Some("default"), cm("a")).unwrap();
+    // More writes than the broadcast channel keeps (1,024).
+    for i in 0..1100 {
+        s.create(&gvr, Some("default"), cm(&format!("b{i}")))
+            .unwrap();
+    }
+    let one = s.get_shared(&gvr, Some("default"), "a").unwrap();
+    let two = s.get_shared(&gvr, Some("default"), "a").unwrap();
+    assert!(!Arc::ptr_eq(&one, &two), "each read parses the bytes");
+    assert_eq!(*one, created);
+    assert_eq!(*two, created);
+    let listed = s.list_shared(&gvr, &ListOptions::default()).unwrap();
+    assert_eq!(*listed[0], created);
+    let st = s.lock();
+    let key = ("default".to_string(), "a".to_string());
+    let entry = st.entry(&StorageKey::new("", "configmaps"), &key).unwrap();
+    assert_eq!(
+        entry.json_len(),
+        serde_json::to_vec(&created).unwrap().len(),
+        "only the JSON is held"
+    );
+}
+
+#[test]
+fn a_write_between_read_and_commit_makes_the_edit_run_again_on_the_new_version() {
+    let s = Store::new(100);
+    let gvr = Gvr::configmaps();
+    let c = s.create(&gvr, Some("default"), cm("a")).unwrap();
+    let rv0: u64 = meta_str(&c, "resourceVersion").parse().unwrap();
+    let mut feed = s.feed();
+    let mut seen = Vec::new();
+    let other = s.clone();
+    let out = s
+        .mutate(&gvr, Some("default"), "a", |o| {
+            seen.push(o["data"].clone());
+            if seen.len() == 1 {
+                // The edit runs without the lock: another writer commits first.
+                other
+                    .mutate(&gvr, Some("default"), "a", |o| {
+                        o["data"]["b"] = json!("other");
+                        Ok(())
+                    })
+                    .unwrap();
+            }
+            o["data"]["a"] = json!("mine");
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(
+        seen,
+        [json!({"a": "1"}), json!({"a": "1", "b": "other"})],
+        "the edit ran again on the other writer's version"
+    );
+    assert_eq!(out["data"], json!({"a": "mine", "b": "other"}));
+    assert_eq!(meta_str(&out, "resourceVersion"), (rv0 + 2).to_string());
+    let first = feed.try_recv().unwrap();
+    let second = feed.try_recv().unwrap();
+    assert_eq!(
+        (first.resource_version, second.resource_version),
+        (rv0 + 1, rv0 + 2),
+        "events in resourceVersion order"
+    );
+    assert_eq!(second.previous.unwrap()["data"]["b"], "other");
+    assert!(feed.try_recv().is_err());
+}
+
+#[test]
+fn a_stale_resource_version_still_conflicts_when_the_object_changes_before_commit() {
+    let s = Store::new(100);
+    let gvr = Gvr::configmaps();
+    s.create(&gvr, Some("default"), cm("a")).unwrap();
+    let other = s.clone();
+    let mut pinned: Option<Value> = None;
+    let mut runs = 0;
+    // As a patch carrying the client's resourceVersion: pinned to the first version read.
+    let err = s
+        .mutate(&gvr, Some("default"), "a", |o| {
+            runs += 1;
+            let rv = pinned.get_or_insert_with(|| o["metadata"]["resourceVersion"].clone());
+            o["metadata"]["resourceVersion"] = rv.clone();
+            if runs == 1 {
+                other
+                    .mutate(&gvr, Some("default"), "a", |o| {
+                        o["data"]["b"] = json!("other");
+                        Ok(())
+                    })
+                    .unwrap();
+            }
+            o["data"]["a"] = json!("mine");
+            Ok(())
+        })
+        .unwrap_err();
+    assert_eq!(err.code, 409);
+    assert_eq!(runs, 2);
+    let now = s.get(&gvr, Some("default"), "a").unwrap();
+    assert_eq!(now["data"], json!({"a": "1", "b": "other"}), "nothing stored");
+}
+
+#[test]
+fn concurrent_read_modify_writes_lose_no_update() {
+    let s = Store::new(10_000);
+    let gvr = Gvr::configmaps();
+    s.create(&gvr, Some("default"), json!({"metadata": {"name": "n"}, "data": {"n": "0"}}))
+        .unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for _ in 0..100 {
+                    s.mutate(&Gvr::configmaps(), Some("default"), "n", |o| {
+                        let n: u64 = o["data"]["n"].as_str().unwrap().parse().unwrap();
+                        o["data"]["n"] = json!((n + 1).to_string());
+                        Ok(())
+                    })
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let n = s.get(&gvr, Some("default"), "n").unwrap();
+    assert_eq!(n["data"]["n"], "400");
+}
