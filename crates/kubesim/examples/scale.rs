@@ -263,6 +263,16 @@ async fn hold(n: usize) -> anyhow::Result<()> {
             "stored {size} Jobs + {size} pods in {took:.2?} (in-process); rss {rss0:.0} -> {rss:.0} MiB ({:.1} KiB per object)",
             (rss - rss0) * 1024.0 / (2 * size) as f64
         );
+        if size == n {
+            let json_len = |gvr: &Gvr, name: &str| -> anyhow::Result<usize> {
+                Ok(serde_json::to_vec(&store.get(gvr, Some("default"), name)?)?.len())
+            };
+            println!(
+                "stored JSON: a Job {} bytes, a pod {} bytes",
+                json_len(&Gvr::jobs(), "job-000000")?,
+                json_len(&Gvr::pods(), "job-000000-x")?
+            );
+        }
         let pods: Api<Pod> = Api::default_namespaced(client_for(&sim)?);
         let (inp, http) = selected_list(&store, &pods, &uid).await?;
         println!(

@@ -57,7 +57,9 @@ mod tests {
 
     #[test]
     fn a_held_version_is_shared_and_a_dropped_one_is_parsed_again() {
-        let obj = Arc::new(json!({"metadata": {"name": "a", "resourceVersion": "7"}, "data": {"k": "v"}}));
+        let obj = Arc::new(
+            json!({"metadata": {"name": "a", "resourceVersion": "7"}, "data": {"k": "v"}}),
+        );
         let e = Entry::new(&obj, 7);
         assert_eq!(e.resource_version(), 7);
         assert!(Arc::ptr_eq(&e.value(), &obj), "shared while held");

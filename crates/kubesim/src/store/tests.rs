@@ -307,7 +307,6 @@ fn concurrent_creates_of_one_name_store_one_object() {
     );
 }
 
-
 #[test]
 fn an_object_nobody_holds_is_kept_as_bytes_and_parsed_on_read() {
     // A log of one event and no subscriber: after the next write nothing holds "a"'s value.
@@ -408,15 +407,23 @@ fn a_stale_resource_version_still_conflicts_when_the_object_changes_before_commi
     assert_eq!(err.code, 409);
     assert_eq!(runs, 2);
     let now = s.get(&gvr, Some("default"), "a").unwrap();
-    assert_eq!(now["data"], json!({"a": "1", "b": "other"}), "nothing stored");
+    assert_eq!(
+        now["data"],
+        json!({"a": "1", "b": "other"}),
+        "nothing stored"
+    );
 }
 
 #[test]
 fn concurrent_read_modify_writes_lose_no_update() {
     let s = Store::new(10_000);
     let gvr = Gvr::configmaps();
-    s.create(&gvr, Some("default"), json!({"metadata": {"name": "n"}, "data": {"n": "0"}}))
-        .unwrap();
+    s.create(
+        &gvr,
+        Some("default"),
+        json!({"metadata": {"name": "n"}, "data": {"n": "0"}}),
+    )
+    .unwrap();
     let threads: Vec<_> = (0..4)
         .map(|_| {
             let s = s.clone();

@@ -382,18 +382,18 @@ impl State {
     ) -> Result<Prepared> {
         let name = key.1.as_str();
         let body_rv = meta_str(&body, "resourceVersion");
-        if !body_rv.is_empty() && body_rv != meta_str(&old, "resourceVersion") {
+        if !body_rv.is_empty() && body_rv != meta_str(old, "resourceVersion") {
             return Err(Error::stale(&info.group, &info.plural, name));
         }
         let body_uid = meta_str(&body, "uid");
-        if !body_uid.is_empty() && body_uid != meta_str(&old, "uid") {
+        if !body_uid.is_empty() && body_uid != meta_str(old, "uid") {
             return Err(Error::conflict(
                 &info.group,
                 &info.plural,
                 name,
                 &format!(
                     "Precondition failed: UID in precondition: {body_uid}, UID in object meta: {}",
-                    meta_str(&old, "uid")
+                    meta_str(old, "uid")
                 ),
             ));
         }
@@ -456,8 +456,8 @@ impl State {
                     // spec.finalizers change only through /finalize.
                     n["spec"] = old_served["spec"].clone();
                 }
-                if is_deleting(&old) {
-                    let before = finalizers(&old);
+                if is_deleting(old) {
+                    let before = finalizers(old);
                     if finalizers(&n).iter().any(|f| !before.contains(f)) {
                         causes.push(Cause {
                             reason: "FieldValueForbidden".into(),
@@ -499,7 +499,7 @@ impl State {
                 created: false,
             }));
         }
-        if info.has_generation && !same_spec(&stored, &old, info.has_status) {
+        if info.has_generation && !same_spec(&stored, old, info.has_status) {
             let g = old["metadata"]["generation"].as_i64().unwrap_or(0);
             stored["metadata"]["generation"] = json!(g + 1);
         }
