@@ -335,6 +335,16 @@ fn an_object_nobody_holds_is_kept_as_bytes_and_parsed_on_read() {
     );
 }
 
+/// Another writer's change of ConfigMap "a" (`data.b`), committed while an edit runs.
+fn set_b_meanwhile(other: &Store) {
+    other
+        .mutate(&Gvr::configmaps(), Some("default"), "a", |o| {
+            o["data"]["b"] = json!("other");
+            Ok(())
+        })
+        .unwrap();
+}
+
 #[test]
 fn a_write_between_read_and_commit_makes_the_edit_run_again_on_the_new_version() {
     let s = Store::new(100);
@@ -349,12 +359,7 @@ fn a_write_between_read_and_commit_makes_the_edit_run_again_on_the_new_version()
             seen.push(o["data"].clone());
             if seen.len() == 1 {
                 // The edit runs without the lock: another writer commits first.
-                other
-                    .mutate(&gvr, Some("default"), "a", |o| {
-                        o["data"]["b"] = json!("other");
-                        Ok(())
-                    })
-                    .unwrap();
+                set_b_meanwhile(&other);
             }
             o["data"]["a"] = json!("mine");
             Ok(())
@@ -393,12 +398,7 @@ fn a_stale_resource_version_still_conflicts_when_the_object_changes_before_commi
             let rv = pinned.get_or_insert_with(|| o["metadata"]["resourceVersion"].clone());
             o["metadata"]["resourceVersion"] = rv.clone();
             if runs == 1 {
-                other
-                    .mutate(&gvr, Some("default"), "a", |o| {
-                        o["data"]["b"] = json!("other");
-                        Ok(())
-                    })
-                    .unwrap();
+                set_b_meanwhile(&other);
             }
             o["data"]["a"] = json!("mine");
             Ok(())
