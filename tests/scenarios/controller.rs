@@ -564,6 +564,8 @@ fn at(env: &Env, endpoint: &str) -> Env {
         client: env.client.clone(),
         endpoint: endpoint.to_string(),
         ns: env.ns.clone(),
+        definitions_ns: env.definitions_ns.clone(),
+        key: env.key.clone(),
         http: env.http.clone(),
         sim: None,
         server: None,
