@@ -43,12 +43,13 @@ e2e_export_key() {
 
 # Runs the scenarios against the service at $1 (with BT_E2E_KUBECONFIG and the key exported),
 # skipping what `e2e_skips $2` lists, $3 at a time; prints how many ran, and how many of the
-# submit scenarios, from libtest's own lines. Its output goes to $4 too.
+# submit scenarios, from libtest's own lines. Its output goes to $4 too; more arguments are
+# passed to the test binary (e.g. a filter).
 e2e_run_scenarios() {
   local endpoint=$1 script=$2 threads=$3 log=$4
   local skips
   mapfile -t skips < <(e2e_skips "$script")
-  BT_E2E_ENDPOINT=$endpoint cargo test --test scenarios -- --test-threads "$threads" "${skips[@]}" 2>&1 | tee "$log"
+  BT_E2E_ENDPOINT=$endpoint cargo test --test scenarios -- --test-threads "$threads" "${skips[@]}" "${@:5}" 2>&1 | tee "$log"
   local status=${PIPESTATUS[0]}
   local ran submit
   ran=$(grep -cE '^test .* \.\.\. ok$' "$log" || true)

@@ -9,6 +9,7 @@
 #
 #   tests/e2e/external.sh            # builds what it runs, logs in target/e2e-external
 #   THREADS=2 tests/e2e/external.sh  # scenarios at once (default 4)
+#   tests/e2e/external.sh NAME       # more arguments go to the test binary (with --exact)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -99,5 +100,5 @@ wait_for ready
 
 step "scenarios against the service"
 started=$(date +%s)
-BT_E2E_KUBECONFIG=$KUBECONFIG e2e_run_scenarios "http://127.0.0.1:$api_port" external "$threads" "$work/scenarios.log"
+BT_E2E_KUBECONFIG=$KUBECONFIG e2e_run_scenarios "http://127.0.0.1:$api_port" external "$threads" "$work/scenarios.log" "$@"
 echo "external.sh: scenarios took $(($(date +%s) - started)) s"

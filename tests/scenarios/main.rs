@@ -447,19 +447,8 @@ async fn aws_sdk_batch_terminates_and_describes() {
     let id = uid(&job);
     env.wait_running(&job).await;
 
-    let config = aws_sdk_batch::Config::builder()
-        .endpoint_url(&env.endpoint)
-        .region(aws_sdk_batch::config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "AKIDEXAMPLE",
-            "secret",
-            None,
-            None,
-            "test",
-        ))
-        .behavior_version_latest()
-        .build();
-    let batch = aws_sdk_batch::Client::from_conf(config);
+    // Default settings (retries on), signing with the environment's key.
+    let batch = env.sdk(|config| config);
 
     batch
         .terminate_job()
