@@ -155,14 +155,21 @@ impl Env {
         let http = reqwest::Client::new();
         let (client, endpoint, definitions_ns, key, sim, server) = match external() {
             Some(external) => {
-                let kc = kube::config::Kubeconfig::read_from(&external.kubeconfig)
-                    .expect("kubeconfig");
+                let kc =
+                    kube::config::Kubeconfig::read_from(&external.kubeconfig).expect("kubeconfig");
                 let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
                     .await
                     .expect("kube config");
                 let client = Client::try_from(cfg).expect("client");
                 let namespace = external.definition_namespace;
-                (client, external.endpoint, namespace, external.key, None, None)
+                (
+                    client,
+                    external.endpoint,
+                    namespace,
+                    external.key,
+                    None,
+                    None,
+                )
             }
             None => {
                 let sim = kubesim::start(config).await.expect("kubesim starts");
@@ -396,7 +403,12 @@ impl Env {
     }
 
     /// A POST of `body` to `path`, signed with the environment's key when it has one.
-    pub fn request(&self, path: &str, body: &str, headers: &[(&str, &str)]) -> reqwest::RequestBuilder {
+    pub fn request(
+        &self,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> reqwest::RequestBuilder {
         let url = format!("{}{path}", self.endpoint);
         let mut all = vec![("content-type", "application/json")];
         all.extend_from_slice(headers);

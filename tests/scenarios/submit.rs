@@ -111,7 +111,12 @@ fn sdk(env: &Env) -> aws_sdk_batch::Client {
 
 /// An EKS definition (named after the test, see [`def`]) whose pod exits after a second with
 /// `exit_code`; `echo Ref::greeting` first.
-async fn register_eks(env: &Env, client: &aws_sdk_batch::Client, name: &str, exit_code: u8) -> String {
+async fn register_eks(
+    env: &Env,
+    client: &aws_sdk_batch::Client,
+    name: &str,
+    exit_code: u8,
+) -> String {
     register_eks_with(env, client, name, exit_code, |r| r).await
 }
 
@@ -201,7 +206,10 @@ async fn definitions_register_revisions_describe_and_deregister() {
         .await
         .expect("register");
     assert_eq!(first.revision(), Some(1));
-    assert_eq!(first.job_definition_arn().unwrap(), def_arn(&env, "etl_Job:1"));
+    assert_eq!(
+        first.job_definition_arn().unwrap(),
+        def_arn(&env, "etl_Job:1")
+    );
     // Five registrations at once: each gets its own revision, 2 to 6.
     let racing = futures::future::join_all((0..5).map(|i| {
         client
@@ -274,7 +282,10 @@ async fn definitions_register_revisions_describe_and_deregister() {
     let names: Vec<(String, i32)> = inactive
         .job_definitions()
         .iter()
-        .filter(|d| d.job_definition_name().is_some_and(|n| n.ends_with(&env.ns)))
+        .filter(|d| {
+            d.job_definition_name()
+                .is_some_and(|n| n.ends_with(&env.ns))
+        })
         .map(|d| {
             (
                 d.job_definition_name().unwrap().to_owned(),
@@ -566,7 +577,14 @@ async fn container_jobs_take_overrides_resources_arrays_retries_and_timeouts() {
     assert_eq!(c["name"], "default");
     assert_eq!(
         c["command"],
-        json!(["sh", "-c", long, "crunch", "--input=s3://bucket/key", "--gpu"])
+        json!([
+            "sh",
+            "-c",
+            long,
+            "crunch",
+            "--input=s3://bucket/key",
+            "--gpu"
+        ])
     );
     assert_eq!(
         c["resources"]["requests"],
@@ -675,10 +693,7 @@ async fn evaluate_on_exit_exits_on_its_code_and_retries_the_rest() {
             .build()
     };
     for (name, code) in [("exits-42", 42), ("exits-1", 1)] {
-        register_eks_with(&env, &client, name, code, |r| {
-            r.retry_strategy(strategy())
-        })
-        .await;
+        register_eks_with(&env, &client, name, code, |r| r.retry_strategy(strategy())).await;
     }
     let submit = |definition: &'static str| {
         client

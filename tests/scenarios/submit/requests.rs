@@ -20,7 +20,10 @@ async fn every_invalid_submit_names_its_field() {
         ),
         (json!({"jobQueue": OFF}), "job queue e2e-off is DISABLED"),
         (json!({"jobDefinition": null}), "jobDefinition is required"),
-        (json!({"jobDefinition": format!("{defn}:x")}), "jobDefinition"),
+        (
+            json!({"jobDefinition": format!("{defn}:x")}),
+            "jobDefinition",
+        ),
         (
             json!({"jobDefinition": "nothing"}),
             "job definition nothing not found",
