@@ -47,8 +47,13 @@ e2e_export_key() {
 # passed to the test binary (e.g. a filter).
 e2e_run_scenarios() {
   local endpoint=$1 script=$2 threads=$3 log=$4
-  local skips
+  local skips scenarios name
   mapfile -t skips < <(e2e_skips "$script")
+  # A renamed scenario must not leave a line that skips nothing.
+  scenarios=$(cargo test -q --test scenarios -- --list 2>/dev/null | sed -n 's/: test$//p')
+  for name in $(grep -v '^#' tests/e2e/kubesim-only.txt | awk 'NF {print $1}'); do
+    grep -qx "$name" <<<"$scenarios" || { echo "e2e: tests/e2e/kubesim-only.txt names no scenario: $name" >&2; return 1; }
+  done
   BT_E2E_ENDPOINT=$endpoint cargo test --test scenarios -- --test-threads "$threads" "${skips[@]}" "${@:5}" 2>&1 | tee "$log"
   local status=${PIPESTATUS[0]}
   local ran submit

@@ -104,6 +104,14 @@ where
     eventually_within(deadline(), what, check).await
 }
 
+/// A new test namespace's name.
+pub fn fresh_namespace() -> String {
+    format!(
+        "bt-test-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
+}
+
 pub struct Env {
     pub client: Client,
     pub endpoint: String,
@@ -139,11 +147,7 @@ impl Env {
         config: kubesim::Config,
         settings_for: impl FnOnce(&str) -> Settings,
     ) -> Env {
-        let ns = format!(
-            "bt-test-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..10]
-        );
-        Self::start_in(ns, config, settings_for).await
+        Self::start_in(fresh_namespace(), config, settings_for).await
     }
 
     /// [`Env::start_with_settings`] in the namespace `ns`, which must not exist yet.

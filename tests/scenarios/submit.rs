@@ -29,8 +29,8 @@ use kubesim::faults::{Effect, Rule};
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Env, QUEUES_JSON, REGION, code_and_message, eventually, exit_script, sdk_client, settings,
-    sim_config,
+    Env, QUEUES_JSON, REGION, code_and_message, eventually, exit_script, fresh_namespace,
+    sdk_client, settings, sim_config,
 };
 
 /// The Kueue queue of tests/e2e/queues.json (LocalQueue `lq`), and its namespace, where the
@@ -48,11 +48,7 @@ fn e2e_queues() -> Queues {
 
 /// A service as the chart configures it in tests/e2e, for a test in a fresh namespace.
 async fn start() -> Env {
-    let ns = format!(
-        "bt-test-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..10]
-    );
-    start_in(ns).await
+    start_in(fresh_namespace()).await
 }
 
 /// [`start`] in namespace `ns`.
