@@ -161,6 +161,7 @@ async fn running(jobs: usize) -> anyhow::Result<()> {
             let done = running.values().max().copied().unwrap_or(t0);
             let wall = done - t0;
             let cpu = cpu_time() - cpu0;
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
             let mut latency: Vec<Duration> = created
                 .iter()
                 .filter_map(|(name, at)| Some(running.get(name)?.saturating_duration_since(*at)))
@@ -168,12 +169,13 @@ async fn running(jobs: usize) -> anyhow::Result<()> {
             latency.sort();
             let pct = |q: f64| latency[((latency.len() - 1) as f64 * q) as usize];
             println!(
-                "all {jobs} pods Running {wall:.2?} after the first create ({:.2?} after the last); from each Job's creation to its pod Running: p50 {:.2?}, p99 {:.2?}, max {:.2?}; CPU {cpu:.1?} = {:.0}% of one core{}",
+                "all {jobs} pods Running {wall:.2?} after the first create ({:.2?} after the last); from each Job's creation to its pod Running: p50 {:.2?}, p99 {:.2?}, max {:.2?}; CPU {cpu:.1?} = {:.0}% of one core ({:.0}% of the {cores} cores){}",
                 wall.saturating_sub(took),
                 pct(0.5),
                 pct(0.99),
                 pct(1.0),
                 100.0 * cpu.as_secs_f64() / wall.as_secs_f64(),
+                100.0 * cpu.as_secs_f64() / wall.as_secs_f64() / cores as f64,
                 if lagged > 0 {
                     format!(" (the counter missed {lagged} events and read the store instead)")
                 } else {
@@ -352,8 +354,11 @@ async fn watch() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    kubesim::runtime()?.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let mut sections = Vec::new();
     let (mut jobs, mut held) = (10_000, 100_000);
     let mut args = std::env::args().skip(1);
