@@ -41,7 +41,7 @@ use crate::store::{EventType, Gvr, ListOptions, Store, StoreEvent, Subresource, 
 type Key = (String, String);
 
 /// Keys a loop takes per pass before it lets the other tasks run.
-const BATCH: usize = 256;
+const BATCH: usize = 32;
 
 fn meta<'a>(o: &'a Value, field: &str) -> &'a str {
     o["metadata"][field].as_str().unwrap_or_default()
@@ -136,12 +136,17 @@ impl Queue {
 
     fn after(&mut self, delay: Duration, k: Key) {
         self.seq += 1;
-        self.timers.push(Reverse((Instant::now() + delay, self.seq, k)));
+        self.timers
+            .push(Reverse((Instant::now() + delay, self.seq, k)));
     }
 
     fn fire_timers(&mut self) {
         let now = Instant::now();
-        while self.timers.peek().is_some_and(|Reverse((at, _, _))| *at <= now) {
+        while self
+            .timers
+            .peek()
+            .is_some_and(|Reverse((at, _, _))| *at <= now)
+        {
             if let Some(Reverse((_, _, k))) = self.timers.pop() {
                 self.add(k);
             }
@@ -485,3 +490,6 @@ pub fn spawn(store: &Store, cfg: SimConfig) -> Vec<JoinHandle<()>> {
     }));
     tasks
 }
+
+#[cfg(test)]
+mod tests;

@@ -36,7 +36,10 @@ impl Controller for Expiry {
         let created = match self.created.get(k) {
             Some(c) => *c,
             None => {
-                let Ok(v) = self.base.store.get_shared(&Gvr::events(), ns_opt(&k.0), &k.1)
+                let Ok(v) = self
+                    .base
+                    .store
+                    .get_shared(&Gvr::events(), ns_opt(&k.0), &k.1)
                 else {
                     return;
                 };

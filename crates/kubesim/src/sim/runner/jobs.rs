@@ -184,12 +184,17 @@ impl JobWorker {
             });
         let orphan = match owner {
             None => true,
-            Some((name, uid)) => match self.base.store.get_shared(&Gvr::jobs(), ns_opt(&k.0), name) {
+            Some((name, uid)) => match self.base.store.get_shared(&Gvr::jobs(), ns_opt(&k.0), name)
+            {
                 // Only the status decides "finished": no need to parse the whole Job.
                 Ok(j) => {
                     meta(&j, "uid") != uid
-                        || Option::deserialize(&j["status"])
-                            .is_ok_and(|status| job::is_finished(&Job { status, ..Job::default() }))
+                        || Option::deserialize(&j["status"]).is_ok_and(|status| {
+                            job::is_finished(&Job {
+                                status,
+                                ..Job::default()
+                            })
+                        })
                 }
                 Err(_) => true,
             },
@@ -200,15 +205,17 @@ impl JobWorker {
     }
 
     fn remove_finalizer(&self, ns: &str, name: &str, uid: &str) -> bool {
-        let res = self.base.write(&Gvr::pods(), ns_opt(ns), name, Subresource::Main, |o| {
-            if meta(o, "uid") != uid {
-                return Ok(());
-            }
-            if let Some(f) = o["metadata"]["finalizers"].as_array_mut() {
-                f.retain(|x| x != TRACKING_FINALIZER);
-            }
-            Ok(())
-        });
+        let res = self
+            .base
+            .write(&Gvr::pods(), ns_opt(ns), name, Subresource::Main, |o| {
+                if meta(o, "uid") != uid {
+                    return Ok(());
+                }
+                if let Some(f) = o["metadata"]["finalizers"].as_array_mut() {
+                    f.retain(|x| x != TRACKING_FINALIZER);
+                }
+                Ok(())
+            });
         match res {
             Ok(_) => true,
             Err(e) if not_found(&e) => true,
@@ -247,11 +254,12 @@ impl JobWorker {
                     };
                     pv["apiVersion"] = json!("v1");
                     pv["kind"] = json!("Pod");
-                    match self
-                        .base
-                        .store
-                        .create_with(&Gvr::pods(), Some(ns), pv, &WriteOptions::typed())
-                    {
+                    match self.base.store.create_with(
+                        &Gvr::pods(),
+                        Some(ns),
+                        pv,
+                        &WriteOptions::typed(),
+                    ) {
                         Ok(Written {
                             object: created, ..
                         }) => {
@@ -275,7 +283,11 @@ impl JobWorker {
                         precondition_uid: Some(p.uid.clone()),
                         ..DeleteOptions::default()
                     };
-                    match self.base.store.delete(&Gvr::pods(), Some(ns), &p.name, &opts) {
+                    match self
+                        .base
+                        .store
+                        .delete(&Gvr::pods(), Some(ns), &p.name, &opts)
+                    {
                         Ok(_) => {
                             let e = reason("SuccessfulDelete", format!("Deleted pod: {}", p.name));
                             self.base.emit(&e, regarding);
@@ -343,7 +355,11 @@ impl JobWorker {
                     precondition_uid: Some(uid.to_string()),
                     ..DeleteOptions::default()
                 };
-                match self.base.store.delete(&Gvr::jobs(), ns_opt(&k.0), &k.1, &opts) {
+                match self
+                    .base
+                    .store
+                    .delete(&Gvr::jobs(), ns_opt(&k.0), &k.1, &opts)
+                {
                     Ok(_) => {}
                     Err(e) if not_found(&e) || e.reason == Reason::Conflict => {}
                     Err(e) => tracing::warn!(error = %e, job = %k.1, "TTL delete"),

@@ -135,7 +135,11 @@ impl KubeletWorker {
                         precondition_uid: Some(uid.clone()),
                         ..DeleteOptions::default()
                     };
-                    match self.base.store.delete(&Gvr::pods(), ns_opt(ns), name, &opts) {
+                    match self
+                        .base
+                        .store
+                        .delete(&Gvr::pods(), ns_opt(ns), name, &opts)
+                    {
                         Ok(_) => {}
                         Err(e) if not_found(&e) || e.reason == Reason::Conflict => {}
                         Err(e) => tracing::warn!(error = %e, pod = %name, "kubelet final delete"),
