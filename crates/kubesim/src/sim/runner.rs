@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use serde::Deserialize;
@@ -196,6 +196,14 @@ impl Base {
                 Vec::new()
             }
         }
+    }
+
+    /// The Nodes as the scheduler and the kubelets read them.
+    fn nodes(&self) -> Vec<Node> {
+        self.list(&Gvr::nodes(), &ListOptions::default())
+            .iter()
+            .filter_map(|n| Node::deserialize(&**n).ok())
+            .collect()
     }
 
     /// A read-modify-write by a simulated controller. Its edits are values serialized from

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
@@ -51,12 +50,7 @@ impl Controller for KubeletWorker {
     fn prepare(&mut self) {
         if self.nodes_changed {
             self.nodes_changed = false;
-            self.nodes = self
-                .base
-                .list(&Gvr::nodes(), &ListOptions::default())
-                .iter()
-                .filter_map(|n| Node::deserialize(&**n).ok())
-                .collect();
+            self.nodes = self.base.nodes();
         }
     }
 

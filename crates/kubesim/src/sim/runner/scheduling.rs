@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 
 use k8s_openapi::api::core::v1::{Node, Pod, PodCondition};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Base, Controller, Key, Queue, key_of, meta, meta_node, not_found, ns_opt, pod_view};
@@ -41,12 +40,7 @@ impl Controller for Scheduler {
             return;
         }
         self.nodes_changed = false;
-        self.nodes = self
-            .base
-            .list(&Gvr::nodes(), &ListOptions::default())
-            .iter()
-            .filter_map(|n| Node::deserialize(&**n).ok())
-            .collect();
+        self.nodes = self.base.nodes();
         for k in self.unscheduled.clone() {
             self.queue.add(k);
         }
