@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs the tools it drives, then checks
 # formatting, lints, generated files, runs every test of the workspace, then the aws-cli and
-# boto3 suites against the built binary (tests/clients).
+# boto3 suites against the built binary (tests/clients), then the scenarios against the
+# chart's service (tests/e2e/external.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,6 +56,12 @@ fi
 echo "== client suites (aws-cli, boto3)"
 cargo build --bin batch-terminator
 .venv/bin/python -m pytest -q tests/clients
+
+# The scenarios again, in external mode, against the chart installed into the kubesim binary
+# and the batch-terminator binary run with the Deployment's arguments: what tests/e2e/kind.sh
+# runs on kind, with the same values and skip list. Prints how many ran, submit ones apart.
+echo "== scenarios against the chart's service (tests/e2e/external.sh)"
+tests/e2e/external.sh
 
 # A smoke test of the benchmark: the reduced run must produce every figure. It asserts no
 # speed (figures are printed, never asserted), only that each scenario measured something;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end on a real cluster: creates a kind cluster, builds and loads the image, installs the
-# chart, runs `helm test` and the scenario suite (tests/scenarios, the same code the kubesim
-# tests run) against it through a port-forward, collects logs, and deletes the cluster.
+# chart (with the values of tests/e2e/common.sh, which tests/e2e/external.sh installs too), runs
+# `helm test` and the scenario suite (tests/scenarios, the same code the kubesim tests run)
+# against it through a port-forward, signed with the chart's generated key, skipping what
+# tests/e2e/kubesim-only.txt lists for all scripts; collects logs, and deletes the cluster.
 #
 # Needs: docker (a running engine), kind, kubectl, helm, cargo. Not run in this project's CI,
 # whose machines have no Docker engine; .github/workflows/e2e-kind.yml runs it on GitHub.
@@ -14,25 +16,18 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 export PATH="$root/.tools/bin:$PATH"
 
+# shellcheck source=tests/e2e/common.sh
+source tests/e2e/common.sh
+
 cluster=${KIND_CLUSTER:-batch-terminator-e2e}
 image=${IMAGE:-batch-terminator:e2e}
-release=bt
-namespace=batch-terminator
-service=$release-batch-terminator
+release=$e2e_release
+namespace=$e2e_namespace
+service=$e2e_service
 port=${LOCAL_PORT:-18080}
 artifacts=${ARTIFACTS:-$root/target/e2e-artifacts}
 kubeconfig=$artifacts/kubeconfig
 mkdir -p "$artifacts"
-
-# Scenarios that drive kubesim itself (its fault injection, its simulated kubelet's
-# exit-after/start-after annotations, or a service started with other settings) and so cannot
-# run against a real cluster and the installed service.
-kubesim_only=(
-  a_starting_job_is_terminated
-  finished_jobs_are_left_alone
-  a_restart_between_steps_completes_the_termination_once
-  records_expire_after_the_retention_period
-)
 
 for tool in docker kind kubectl helm cargo; do
   command -v "$tool" >/dev/null || { echo "kind.sh: $tool is required" >&2; exit 2; }
@@ -76,6 +71,7 @@ step "installing the chart"
 helm install "$release" charts/batch-terminator \
   --namespace "$namespace" --create-namespace \
   --set image.repository="${image%:*}" --set image.tag="${image##*:}" --set image.pullPolicy=Never \
+  "${e2e_chart_values[@]}" \
   --set config.logFormat=text --set 'config.logLevel=info\,batch_terminator=debug' \
   --set podDisruptionBudget.enabled=true --set networkPolicy.enabled=true \
   --wait --timeout 3m
@@ -88,16 +84,15 @@ step "port-forwarding service/$service to 127.0.0.1:$port"
 kubectl -n "$namespace" port-forward "service/$service" "$port:8080" >"$artifacts/port-forward.log" 2>&1 &
 pf_pid=$!
 endpoint=http://127.0.0.1:$port
+# Unsigned, the service answers 403 (auth: sigv4).
 for _ in $(seq 1 60); do
   code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
     -d '{"jobs":["kind-sh-probe"]}' "$endpoint/v1/describejobs" || true)
-  [[ $code == 200 ]] && break
+  [[ $code == 403 ]] && break
   sleep 1
 done
-[[ $code == 200 ]] || { echo "kind.sh: $endpoint does not answer (last status $code)" >&2; exit 1; }
+[[ $code == 403 ]] || { echo "kind.sh: $endpoint does not answer (last status $code)" >&2; exit 1; }
 
 step "scenarios against the cluster"
-skips=()
-for s in "${kubesim_only[@]}"; do skips+=(--skip "$s"); done
-BT_E2E_KUBECONFIG=$kubeconfig BT_E2E_ENDPOINT=$endpoint \
-  cargo test --test scenarios -- --test-threads 4 "${skips[@]}"
+e2e_export_key
+BT_E2E_KUBECONFIG=$kubeconfig e2e_run_scenarios "$endpoint" kind 4 "$artifacts/scenarios.log"

@@ -78,9 +78,6 @@ fn calls(verb: &str, resource: &str) -> (String, String) {
 #[tokio::test]
 async fn a_termination_and_a_cancel_keep_to_their_api_call_budget() {
     let env = Env::start().await;
-    if env.sim.is_none() {
-        return;
-    }
     let running = env.create_job("budget-running", json!({}), json!({})).await;
     env.wait_running(&running).await;
     let queued = env
@@ -182,9 +179,6 @@ async fn a_terminate_after_a_no_op_cancel_terminates() {
 #[tokio::test]
 async fn a_failing_event_never_blocks_the_termination_and_is_written_once() {
     let env = Env::start().await;
-    if env.sim.is_none() {
-        return;
-    }
     let (job, id) = running_job(&env, "event-fails", json!({})).await;
     fail(&env, &["create"], &["events"]);
 
@@ -209,9 +203,6 @@ async fn a_failing_event_never_blocks_the_termination_and_is_written_once() {
 #[tokio::test]
 async fn a_job_that_succeeds_before_the_fence_completes_and_keeps_its_pods() {
     let env = Env::start().await;
-    if env.sim.is_none() {
-        return;
-    }
     // The pod exits 0 on its own 200 simulated seconds (2 s) after it starts.
     let (_, id) = running_job(
         &env,
@@ -262,7 +253,7 @@ async fn assert_server_exception(env: &Env, id: &str, says: &str) {
 #[tokio::test]
 async fn an_unknown_id_is_a_server_exception_while_a_watch_fails() {
     let env = Env::start().await;
-    let Some(server) = &env.server else { return };
+    let server = env.server.as_ref().expect("the in-process service");
     let readyz = format!("{}/readyz", server.admin_url());
     let ready = || async {
         env.http
@@ -305,7 +296,7 @@ async fn a_missing_namespace_does_not_stop_the_others() {
         ..harness::settings()
     })
     .await;
-    let Some(server) = &env.server else { return };
+    let server = env.server.as_ref().expect("the in-process service");
     let job = env
         .create_job("served", json!({"suspend": true}), json!({}))
         .await;
@@ -377,9 +368,6 @@ async fn a_failing_namespace_fails_only_the_callers_who_may_touch_it() {
         settings
     })
     .await;
-    if env.server.is_none() {
-        return;
-    }
     let other = other(&env.ns);
     env.create_namespace(&other).await;
     let job = env
@@ -476,7 +464,7 @@ async fn a_failing_namespace_fails_only_the_callers_who_may_touch_it() {
 #[tokio::test]
 async fn a_job_the_watch_has_not_delivered_yet_is_terminated_not_ignored() {
     let env = Env::start().await;
-    let Some(server) = &env.server else { return };
+    let server = env.server.as_ref().expect("the in-process service");
     // The service's next Job watch (cluster-wide; nothing else watches Jobs) is served only
     // after `millis`: its events wait meanwhile.
     let hold_job_watch = |millis: u64| {
@@ -538,9 +526,6 @@ async fn a_job_the_watch_has_not_delivered_yet_is_terminated_not_ignored() {
 #[tokio::test]
 async fn a_stopped_service_leaves_no_pod_terminating() {
     let mut env = Env::start().await;
-    if env.sim.is_none() {
-        return;
-    }
     let (job, id) = running_job(&env, "unheld", json!({})).await;
     assert_eq!(env.terminate(&id, REASON).await.0, 200);
     env.wait_pods_terminating(&job).await;
@@ -564,6 +549,8 @@ fn at(env: &Env, endpoint: &str) -> Env {
         client: env.client.clone(),
         endpoint: endpoint.to_string(),
         ns: env.ns.clone(),
+        definitions_ns: env.definitions_ns.clone(),
+        key: env.key.clone(),
         http: env.http.clone(),
         sim: None,
         server: None,
@@ -620,9 +607,6 @@ async fn leader_election_fails_over_when_the_leader_is_killed() {
     use std::process::{Command, Stdio};
     const DURATION: std::time::Duration = std::time::Duration::from_secs(2);
     let mut env = Env::start().await;
-    if env.sim.is_none() {
-        return;
-    }
     // Only the replicas may act.
     drop(env.server.take());
     let dir =

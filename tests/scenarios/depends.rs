@@ -272,10 +272,6 @@ async fn array_dependencies() {
 #[tokio::test]
 async fn a_restart_mid_hold_takes_up_from_the_cluster() {
     let mut env = Env::start().await;
-    if env.server.is_none() {
-        // An external service cannot be restarted from here.
-        return;
-    }
     let first = env
         .create_job("first", json!({"suspend": true}), exits(0))
         .await;
@@ -454,9 +450,6 @@ async fn only_the_leader_releases() {
         ..harness::settings()
     })
     .await;
-    if env.server.is_none() {
-        return;
-    }
     let first = env.create_job("first", json!({}), exits(0)).await;
     let second = held(&env, "second", on(&[&uid(&first)]), json!({}), exits(0)).await;
     env.wait_condition("first", "Complete").await;

@@ -2,8 +2,17 @@
 //! kind), the service, and one fresh namespace per test.
 //!
 //! With `BT_E2E_KUBECONFIG` and `BT_E2E_ENDPOINT` set, the scenarios run against that cluster and
-//! that already running service (tests/e2e/kind.sh sets them). Otherwise each test starts its own
-//! kubesim with its control plane, installs the CRD and runs the service in-process.
+//! that already running service, installed by the chart with the values of tests/e2e (its
+//! `queues:` from tests/e2e/queues.json): tests/e2e/kind.sh (kind) and tests/e2e/external.sh
+//! (the kubesim and batch-terminator binaries) set them, with `BT_E2E_DEFINITION_NAMESPACE`
+//! (the release namespace, where job definitions live) and the chart's SigV4 key in
+//! `BT_E2E_ACCESS_KEY_ID` and `BT_E2E_SECRET_ACCESS_KEY`, which sign every request. The
+//! scenarios that cannot run so are listed, with the reason, in tests/e2e/kubesim-only.txt.
+//! Otherwise each test starts its own kubesim with its control plane, installs the CRD and runs
+//! the service in-process.
+
+use std::future::Future;
+use std::time::{Duration, SystemTime};
 
 pub use batch_terminator::serve::Settings;
 use batch_terminator::serve::{Server, install_crd};
@@ -13,15 +22,105 @@ use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
-pub use test_support::{eventually, eventually_within, settings};
+pub use test_support::{eventually_within, settings};
 
 /// Label on every namespace a test creates, for cleanup of leftovers.
 pub const TEST_LABEL: &str = "batch-terminator.dev/test";
+
+/// The region the service presents itself as (the chart's default), which requests are
+/// signed for.
+pub const REGION: &str = "us-east-1";
+
+/// The job queues the e2e scripts give the chart (`queues:`); in-process services of the
+/// submit scenarios get the same.
+pub const QUEUES_JSON: &str = include_str!("../e2e/queues.json");
+
+/// The time scale of the scenarios' kubesim (tests/e2e/external.sh passes the same).
+pub const TIME_SCALE: f64 = 0.01;
+
+/// A SigV4 access key.
+#[derive(Clone, Debug)]
+pub struct Key {
+    pub id: String,
+    pub secret: String,
+}
+
+/// The external cluster and service, when the environment names them.
+struct External {
+    kubeconfig: String,
+    endpoint: String,
+    definition_namespace: String,
+    key: Option<Key>,
+}
+
+fn external() -> Option<External> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (kubeconfig, endpoint) = (var("BT_E2E_KUBECONFIG")?, var("BT_E2E_ENDPOINT")?);
+    let key = match (var("BT_E2E_ACCESS_KEY_ID"), var("BT_E2E_SECRET_ACCESS_KEY")) {
+        (Some(id), Some(secret)) => Some(Key { id, secret }),
+        (None, None) => None,
+        _ => panic!("set both BT_E2E_ACCESS_KEY_ID and BT_E2E_SECRET_ACCESS_KEY, or neither"),
+    };
+    Some(External {
+        kubeconfig,
+        endpoint,
+        definition_namespace: var("BT_E2E_DEFINITION_NAMESPACE")
+            .expect("BT_E2E_DEFINITION_NAMESPACE: the release namespace, with the definitions"),
+        key,
+    })
+}
+
+/// Whether the scenarios run against an external cluster and service.
+pub fn is_external() -> bool {
+    external().is_some()
+}
+
+/// The shell script of a container that exits with `code` after `seconds` of kubesim's clock,
+/// as the pod annotations `kubesim.dev/exit-after` and `kubesim.dev/exit-code` make kubesim's
+/// kubelet do: `sleep S; exit CODE`, S being as long in real time (rounded up to whole
+/// seconds), for a real kubelet, which ignores the annotations. SIGTERM ends it with 143, as
+/// in kubesim (a shell that is PID 1 would ignore it).
+pub fn exit_script(seconds: f64, code: i32) -> String {
+    let real = (seconds * TIME_SCALE).ceil().max(1.0);
+    format!("trap 'exit 143' TERM; sleep {real} & wait; exit {code}")
+}
+
+/// How long a wait polls before it fails: real pods (kind) start and stop in seconds, and the
+/// Job controller waits 10 s and more between retries.
+fn deadline() -> Duration {
+    if is_external() {
+        Duration::from_secs(180)
+    } else {
+        test_support::DEADLINE
+    }
+}
+
+/// Polls `check` until it returns Some, or panics with `what` after [`deadline`].
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    eventually_within(deadline(), what, check).await
+}
+
+/// A new test namespace's name.
+pub fn fresh_namespace() -> String {
+    format!(
+        "bt-test-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
+}
 
 pub struct Env {
     pub client: Client,
     pub endpoint: String,
     pub ns: String,
+    /// Where job definitions live: the test's namespace in-process, the release namespace of
+    /// an external service.
+    pub definitions_ns: String,
+    /// The key requests are signed with (an external service's); none in-process.
+    pub key: Option<Key>,
     pub http: reqwest::Client,
     pub sim: Option<kubesim::Handle>,
     pub server: Option<Server>,
@@ -30,7 +129,7 @@ pub struct Env {
 pub fn sim_config() -> kubesim::Config {
     kubesim::Config::default()
         .control_plane(true)
-        .time_scale(kubesim::sim::clock::TimeScale::new(0.01).expect("time scale"))
+        .time_scale(kubesim::sim::clock::TimeScale::new(TIME_SCALE).expect("time scale"))
 }
 
 impl Env {
@@ -48,37 +147,53 @@ impl Env {
         config: kubesim::Config,
         settings_for: impl FnOnce(&str) -> Settings,
     ) -> Env {
+        Self::start_in(fresh_namespace(), config, settings_for).await
+    }
+
+    /// [`Env::start_with_settings`] in the namespace `ns`, which must not exist yet.
+    pub async fn start_in(
+        ns: String,
+        config: kubesim::Config,
+        settings_for: impl FnOnce(&str) -> Settings,
+    ) -> Env {
         let http = reqwest::Client::new();
-        let ns = format!(
-            "bt-test-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..10]
-        );
-        let external = (
-            std::env::var("BT_E2E_KUBECONFIG").ok(),
-            std::env::var("BT_E2E_ENDPOINT").ok(),
-        );
-        let (client, endpoint, sim, server) = match external {
-            (Some(kubeconfig), Some(endpoint)) => {
-                let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("kubeconfig");
+        let (client, endpoint, definitions_ns, key, sim, server) = match external() {
+            Some(external) => {
+                let kc =
+                    kube::config::Kubeconfig::read_from(&external.kubeconfig).expect("kubeconfig");
                 let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
                     .await
                     .expect("kube config");
-                (Client::try_from(cfg).expect("client"), endpoint, None, None)
+                let client = Client::try_from(cfg).expect("client");
+                let namespace = external.definition_namespace;
+                (
+                    client,
+                    external.endpoint,
+                    namespace,
+                    external.key,
+                    None,
+                    None,
+                )
             }
-            _ => {
+            None => {
                 let sim = kubesim::start(config).await.expect("kubesim starts");
                 let client = sim_client(&sim);
                 install_crd(&client).await.expect("CRD installs");
-                let server = Server::start(service_client(&sim), settings_for(&ns))
+                let settings = settings_for(&ns);
+                let definitions_ns = settings.service.job_definition_namespace.clone();
+                let server = Server::start(service_client(&sim), settings)
                     .await
                     .expect("service starts");
-                (client, server.api_url(), Some(sim), Some(server))
+                let url = server.api_url();
+                (client, url, definitions_ns, None, Some(sim), Some(server))
             }
         };
         let env = Env {
             client,
             endpoint,
             ns,
+            definitions_ns,
+            key,
             http,
             sim,
             server,
@@ -121,7 +236,9 @@ impl Env {
             .expect("namespace created");
     }
 
-    /// Creates a Job running `busybox` with the given extra pod annotations and spec fields.
+    /// Creates a Job running `busybox` with the given extra pod annotations and spec fields: it
+    /// runs for an hour, or exits as `kubesim.dev/exit-after` and `kubesim.dev/exit-code` say
+    /// (see [`exit_script`]).
     pub async fn create_job(&self, name: &str, job_spec: Value, pod_annotations: Value) -> Job {
         self.create_job_in(&self.ns, name, json!({}), job_spec, pod_annotations)
             .await
@@ -152,6 +269,16 @@ impl Env {
             .as_str()
             .unwrap_or(&self.ns)
             .to_string();
+        let command = match pod_annotations["kubesim.dev/exit-after"].as_str() {
+            Some(seconds) => {
+                let code = pod_annotations["kubesim.dev/exit-code"]
+                    .as_str()
+                    .map_or(0, |c| c.parse().expect("exit code"));
+                let script = exit_script(seconds.parse().expect("exit-after seconds"), code);
+                json!(["sh", "-c", script])
+            }
+            None => json!(["sh", "-c", exit_script(360_000.0, 0)]),
+        };
         let mut spec = json!({
             "backoffLimit": 3,
             "template": {
@@ -159,7 +286,7 @@ impl Env {
                 "spec": {
                     "restartPolicy": "Never",
                     "terminationGracePeriodSeconds": 5,
-                    "containers": [{"name": "main", "image": "busybox", "command": ["sleep", "3600"]}]
+                    "containers": [{"name": "main", "image": "busybox", "command": command}]
                 }
             }
         });
@@ -266,7 +393,79 @@ impl Env {
 
     /// POSTs a JSON body to an operation path; returns status, error type header and body.
     pub async fn post(&self, path: &str, body: &str) -> (u16, Option<String>, Value) {
-        test_support::post(&self.http, &format!("{}{path}", self.endpoint), body).await
+        self.post_with(path, body, &[]).await
+    }
+
+    /// [`Env::post`] with these extra headers.
+    pub async fn post_with(
+        &self,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, Option<String>, Value) {
+        test_support::send(self.request(path, body, headers)).await
+    }
+
+    /// A POST of `body` to `path`, signed with the environment's key when it has one.
+    pub fn request(
+        &self,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> reqwest::RequestBuilder {
+        let url = format!("{}{path}", self.endpoint);
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        let mut request = self.http.post(&url).body(body.to_owned());
+        for (name, value) in &all {
+            request = request.header(*name, *value);
+        }
+        let Some(key) = &self.key else {
+            return request;
+        };
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+        let parsed = reqwest::Url::parse(&url).expect("endpoint URL");
+        let host = match parsed.port() {
+            Some(port) => format!("{}:{port}", parsed.host_str().expect("host")),
+            None => parsed.host_str().expect("host").to_owned(),
+        };
+        all.push(("host", &host));
+        let identity =
+            aws_credential_types::Credentials::new(&key.id, &key.secret, None, None, "e2e").into();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(REGION)
+            .name("batch")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .expect("signing parameters")
+            .into();
+        let signable = SignableRequest::new(
+            "POST",
+            &url,
+            all.into_iter(),
+            SignableBody::Bytes(body.as_bytes()),
+        )
+        .expect("signable request");
+        let (instructions, _) = sign(signable, &params).expect("signed").into_parts();
+        for (name, value) in instructions.headers() {
+            request = request.header(name, value);
+        }
+        request
+    }
+
+    /// An `aws-sdk-batch` client for the service, signing with the environment's key (any key
+    /// in-process, where the service checks none); `configure` as for [`sdk_client`].
+    pub fn sdk(
+        &self,
+        configure: impl FnOnce(aws_sdk_batch::config::Builder) -> aws_sdk_batch::config::Builder,
+    ) -> aws_sdk_batch::Client {
+        let (id, secret) = match &self.key {
+            Some(key) => (key.id.as_str(), key.secret.as_str()),
+            None => ("AKIDEXAMPLE", "secret"),
+        };
+        sdk_client(self, id, secret, configure)
     }
 
     pub async fn terminate(&self, job_id: &str, reason: &str) -> (u16, Value) {
@@ -283,7 +482,8 @@ impl Env {
 
     /// DescribeJobs for one ID: the JobDetail, or None when it is left out.
     pub async fn describe(&self, job_id: &str) -> Option<Value> {
-        test_support::describe(&self.http, &self.endpoint, job_id).await
+        let body = json!({"jobs": [job_id]}).to_string();
+        test_support::first_job(self.post("/v1/describejobs", &body).await, false)
     }
 
     /// Waits until DescribeJobs shows the job with this status.
@@ -310,7 +510,7 @@ pub fn sdk_client(
 ) -> aws_sdk_batch::Client {
     let config = aws_sdk_batch::Config::builder()
         .endpoint_url(&env.endpoint)
-        .region(aws_sdk_batch::config::Region::new("us-east-1"))
+        .region(aws_sdk_batch::config::Region::new(REGION))
         .credentials_provider(aws_credential_types::Credentials::new(
             key, secret, None, None, "test",
         ))

@@ -1,9 +1,12 @@
 //! Job definitions, job queues and SubmitJob, end to end with the unmodified `aws-sdk-batch`
 //! crate: jobs run to SUCCEEDED and FAILED through kubesim's kubelet (the pod annotations
-//! `kubesim.dev/exit-after` and `kubesim.dev/exit-code`, given as EKS pod metadata).
+//! `kubesim.dev/exit-after` and `kubesim.dev/exit-code`, given as EKS pod metadata) or a real
+//! one (the container's command exits the same way).
 //!
-//! Each test runs a service of its own, configured with queues in the test's namespace, so
-//! these skip against an external service.
+//! The service has what the chart gives it in tests/e2e: the queues of tests/e2e/queues.json,
+//! any other queue name being the namespace of that name (the plain queue of a test is its
+//! namespace), and definitions in one namespace, so each test names its definitions after its
+//! namespace. They run against an external service as well (see the harness).
 
 use std::time::Duration;
 
@@ -25,44 +28,70 @@ use kube::api::ListParams;
 use kubesim::faults::{Effect, Rule};
 use serde_json::{Value, json};
 
-use crate::harness::{Env, code_and_message, eventually, sdk_client, settings, sim_config};
+use crate::harness::{
+    Env, QUEUES_JSON, REGION, code_and_message, eventually, exit_script, fresh_namespace,
+    sdk_client, settings, sim_config,
+};
 
-const REGION: &str = "us-east-1";
+/// The Kueue queue of tests/e2e/queues.json (LocalQueue `lq`), and its namespace, where the
+/// one test that submits to it runs.
+const KUEUED: &str = "e2e-kueued";
+const KUEUED_NS: &str = "bt-e2e-kueued";
+/// The DISABLED queue of tests/e2e/queues.json.
+const OFF: &str = "e2e-off";
 
-/// The test's queues: `high` (plain), `kueued` (a Kueue LocalQueue) and `off` (DISABLED), all
-/// in the test's namespace; definitions live there too.
-fn queues(ns: &str) -> Queues {
-    let queue = |name: &str, kueue: Option<&str>, state| QueueConfig {
-        name: name.into(),
-        namespace: ns.into(),
-        kueue_local_queue: kueue.map(str::to_owned),
-        priority: 10,
-        state,
-    };
-    Queues::new(vec![
-        queue("high", None, QueueState::Enabled),
-        queue("kueued", Some("lq"), QueueState::Enabled),
-        queue("off", None, QueueState::Disabled),
-    ])
-    .expect("queues")
+/// The queues of tests/e2e/queues.json.
+fn e2e_queues() -> Queues {
+    let configs: Vec<QueueConfig> = serde_json::from_str(QUEUES_JSON).expect("queues.json");
+    Queues::new(configs).expect("queues")
 }
 
-/// A service with the test's queues, definitions in the test's namespace, and `auth`.
-async fn start(auth: impl FnOnce(&str) -> Auth) -> Option<Env> {
-    if std::env::var("BT_E2E_ENDPOINT").is_ok() {
-        eprintln!("skipped: needs an in-process service configured with queues");
-        return None;
-    }
-    Some(
-        Env::start_with_settings(sim_config(), |ns| {
-            let mut settings = settings();
-            settings.service.queues = queues(ns);
-            settings.service.job_definition_namespace = ns.to_owned();
-            settings.auth = auth(ns);
-            settings
-        })
-        .await,
+/// A service as the chart configures it in tests/e2e, for a test in a fresh namespace.
+async fn start() -> Env {
+    start_in(fresh_namespace()).await
+}
+
+/// [`start`] in namespace `ns`.
+async fn start_in(ns: String) -> Env {
+    Env::start_in(ns, sim_config(), |ns| {
+        let mut settings = settings();
+        settings.service.queues = e2e_queues();
+        settings.service.job_definition_namespace = ns.to_owned();
+        settings
+    })
+    .await
+}
+
+/// A service with these queues and this authentication, definitions in the test's namespace
+/// (in-process only).
+async fn start_with(queues: impl FnOnce(&str) -> Queues, auth: impl FnOnce(&str) -> Auth) -> Env {
+    Env::start_with_settings(sim_config(), |ns| {
+        let mut settings = settings();
+        settings.service.queues = queues(ns);
+        settings.service.job_definition_namespace = ns.to_owned();
+        settings.auth = auth(ns);
+        settings
+    })
+    .await
+}
+
+/// The name of the test's definition `name`: definitions of every test share a namespace
+/// against an external service.
+fn def(env: &Env, name: &str) -> String {
+    format!("{name}-{}", env.ns)
+}
+
+/// A job definition ARN of the service's account.
+fn def_arn(env: &Env, name_revision: &str) -> String {
+    format!(
+        "arn:aws:batch:{REGION}:123456789012:job-definition/{}",
+        name_revision.replacen(':', &format!("-{}:", env.ns), 1)
     )
+}
+
+/// The ARN of job queue `name`.
+fn queue_arn(name: &str) -> String {
+    format!("arn:aws:batch:{REGION}:123456789012:job-queue/{name}")
 }
 
 fn sdk_with(env: &Env, key: &str, secret: &str) -> aws_sdk_batch::Client {
@@ -71,17 +100,30 @@ fn sdk_with(env: &Env, key: &str, secret: &str) -> aws_sdk_batch::Client {
     })
 }
 
+/// The environment's client, without retries: each error is the server's first answer.
 fn sdk(env: &Env) -> aws_sdk_batch::Client {
-    sdk_with(env, "AKID", "secret")
+    env.sdk(|c| c.retry_config(RetryConfig::disabled()))
 }
 
-/// An EKS definition whose pod exits after a second with `exit_code` (kubesim's kubelet).
-async fn register_eks(client: &aws_sdk_batch::Client, name: &str, exit_code: u8) -> String {
-    register_eks_with(client, name, exit_code, |r| r).await
+/// An EKS definition (named after the test, see [`def`]) whose pod exits after a second with
+/// `exit_code`; `echo Ref::greeting` first.
+async fn register_eks(
+    env: &Env,
+    client: &aws_sdk_batch::Client,
+    name: &str,
+    exit_code: u8,
+) -> String {
+    register_eks_with(env, client, name, exit_code, |r| r).await
+}
+
+/// The shell script of [`register_eks`]'s container, with the greeting.
+fn eks_script(greeting: &str, exit_code: u8) -> String {
+    format!("echo {greeting}; {}", exit_script(1.0, exit_code.into()))
 }
 
 /// [`register_eks`], with `configure` adding to the request (a retry strategy, say).
 async fn register_eks_with(
+    env: &Env,
     client: &aws_sdk_batch::Client,
     name: &str,
     exit_code: u8,
@@ -92,7 +134,7 @@ async fn register_eks_with(
         .image("busybox")
         .command("sh")
         .args("-c")
-        .args("echo Ref::greeting")
+        .args(eks_script("Ref::greeting", exit_code))
         .env(
             EksContainerEnvironmentVariable::builder()
                 .name("STAGE")
@@ -111,7 +153,7 @@ async fn register_eks_with(
         .build();
     let request = client
         .register_job_definition()
-        .job_definition_name(name)
+        .job_definition_name(def(env, name))
         .r#type(JobDefinitionType::Container)
         .parameters("greeting", "hello")
         .eks_properties(EksProperties::builder().pod_properties(pod).build());
@@ -119,10 +161,16 @@ async fn register_eks_with(
     out.job_definition_arn().unwrap().to_owned()
 }
 
+/// The Job of a submitted job, in the namespace of the test's queue.
 async fn job_of(env: &Env, job_id: &str) -> Job {
+    job_in(env, &env.ns, job_id).await
+}
+
+/// The Job of a submitted job, in namespace `ns`.
+async fn job_in(env: &Env, ns: &str, job_id: &str) -> Job {
     let selector = format!("batch-terminator.dev/job-id={job_id}");
-    let jobs = env
-        .jobs()
+    let jobs: kube::Api<Job> = kube::Api::namespaced(env.client.clone(), ns);
+    let jobs = jobs
         .list(&ListParams::default().labels(&selector))
         .await
         .expect("jobs");
@@ -136,13 +184,12 @@ fn json_of(job: &Job) -> Value {
 
 #[tokio::test]
 async fn definitions_register_revisions_describe_and_deregister() {
-    let Some(env) = start(|_| Auth::None).await else {
-        return;
-    };
+    let env = start().await;
     let client = sdk(&env);
+    let etl = def(&env, "etl_Job");
     let first = client
         .register_job_definition()
-        .job_definition_name("etl_Job")
+        .job_definition_name(&etl)
         .r#type(JobDefinitionType::Container)
         .container_properties(
             ContainerProperties::builder()
@@ -157,13 +204,13 @@ async fn definitions_register_revisions_describe_and_deregister() {
     assert_eq!(first.revision(), Some(1));
     assert_eq!(
         first.job_definition_arn().unwrap(),
-        "arn:aws:batch:us-east-1:123456789012:job-definition/etl_Job:1"
+        def_arn(&env, "etl_Job:1")
     );
     // Five registrations at once: each gets its own revision, 2 to 6.
     let racing = futures::future::join_all((0..5).map(|i| {
         client
             .register_job_definition()
-            .job_definition_name("etl_Job")
+            .job_definition_name(&etl)
             .r#type(JobDefinitionType::Container)
             .container_properties(
                 ContainerProperties::builder()
@@ -186,7 +233,7 @@ async fn definitions_register_revisions_describe_and_deregister() {
     loop {
         let page = client
             .describe_job_definitions()
-            .job_definition_name("etl_Job")
+            .job_definition_name(&etl)
             .max_results(2)
             .set_next_token(token)
             .send()
@@ -202,7 +249,7 @@ async fn definitions_register_revisions_describe_and_deregister() {
     let by_arn = client
         .describe_job_definitions()
         .job_definitions(first.job_definition_arn().unwrap())
-        .job_definitions("etl_Job:2")
+        .job_definitions(format!("{etl}:2"))
         .send()
         .await
         .expect("describe by arn");
@@ -217,7 +264,7 @@ async fn definitions_register_revisions_describe_and_deregister() {
     // Deregistered: INACTIVE, selectable by status, and no longer the latest to submit.
     client
         .deregister_job_definition()
-        .job_definition("etl_Job:1")
+        .job_definition(format!("{etl}:1"))
         .send()
         .await
         .expect("deregister");
@@ -227,9 +274,14 @@ async fn definitions_register_revisions_describe_and_deregister() {
         .send()
         .await
         .expect("describe inactive");
+    // Definitions of other tests may share the namespace.
     let names: Vec<(String, i32)> = inactive
         .job_definitions()
         .iter()
+        .filter(|d| {
+            d.job_definition_name()
+                .is_some_and(|n| n.ends_with(&env.ns))
+        })
         .map(|d| {
             (
                 d.job_definition_name().unwrap().to_owned(),
@@ -237,13 +289,13 @@ async fn definitions_register_revisions_describe_and_deregister() {
             )
         })
         .collect();
-    assert_eq!(names, [("etl_Job".to_owned(), 1)]);
+    assert_eq!(names, [(etl.clone(), 1)]);
     let (code, message) = code_and_message!(
         client
             .submit_job()
             .job_name("x")
-            .job_queue("high")
-            .job_definition("etl_Job:1")
+            .job_queue(&env.ns)
+            .job_definition(format!("{etl}:1"))
             .send()
             .await
     );
@@ -252,7 +304,7 @@ async fn definitions_register_revisions_describe_and_deregister() {
     let (code, message) = code_and_message!(
         client
             .deregister_job_definition()
-            .job_definition("etl_Job")
+            .job_definition(&etl)
             .send()
             .await
     );
@@ -268,32 +320,31 @@ async fn definitions_register_revisions_describe_and_deregister() {
     assert_eq!(code, "ClientException");
     // The revisions are JobDefinition objects in the definitions namespace.
     let objects: kube::Api<batch_terminator::definition::JobDefinition> =
-        kube::Api::namespaced(env.client.clone(), &env.ns);
-    assert_eq!(
-        objects
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .len(),
-        6
-    );
+        kube::Api::namespaced(env.client.clone(), &env.definitions_ns);
+    let ours = objects
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|d| d.spec.job_definition_name == etl)
+        .count();
+    assert_eq!(ours, 6);
 }
 
 #[tokio::test]
 async fn submitted_jobs_run_to_succeeded_and_failed_and_describe_as_aws() {
-    let Some(env) = start(|_| Auth::None).await else {
-        return;
-    };
+    let env = start().await;
     let client = sdk(&env);
-    let ok_arn = register_eks(&client, "says-hello", 0).await;
-    register_eks(&client, "fails", 7).await;
+    let ok_arn = register_eks(&env, &client, "says-hello", 0).await;
+    register_eks(&env, &client, "fails", 7).await;
 
+    // The queue is the test's namespace, no configured queue: by its ARN.
     let ok = client
         .submit_job()
         .job_name("greet_Once")
-        .job_queue("arn:aws:batch:us-east-1:123456789012:job-queue/high")
-        .job_definition("says-hello")
+        .job_queue(queue_arn(&env.ns))
+        .job_definition(def(&env, "says-hello"))
         .parameters("greeting", "bonjour")
         .tags("owner", "team a")
         .propagate_tags(true)
@@ -334,8 +385,8 @@ async fn submitted_jobs_run_to_succeeded_and_failed_and_describe_as_aws() {
     let failing = client
         .submit_job()
         .job_name("fails")
-        .job_queue("high")
-        .job_definition("fails:1")
+        .job_queue(&env.ns)
+        .job_definition(format!("{}:1", def(&env, "fails")))
         .send()
         .await
         .expect("submit");
@@ -350,14 +401,14 @@ async fn submitted_jobs_run_to_succeeded_and_failed_and_describe_as_aws() {
     );
     assert_eq!(
         job["metadata"]["labels"]["batch-terminator.dev/job-queue"],
-        "high"
+        env.ns.as_str()
     );
     assert_eq!(job["metadata"]["labels"]["owner"], "team_a");
     let template = &job["spec"]["template"];
     assert_eq!(template["metadata"]["labels"]["owner"], "team_a");
     let main = &template["spec"]["containers"][0];
     assert_eq!(main["image"], "busybox:1.36");
-    assert_eq!(main["args"], json!(["-c", "echo bonjour"]));
+    assert_eq!(main["args"], json!(["-c", eks_script("bonjour", 0)]));
     let env_vars: Vec<(String, String)> = main["env"]
         .as_array()
         .unwrap()
@@ -376,7 +427,7 @@ async fn submitted_jobs_run_to_succeeded_and_failed_and_describe_as_aws() {
             .map(|(_, v)| v.as_str())
     };
     assert_eq!(get("AWS_BATCH_JOB_ID"), Some(ok.job_id().unwrap()));
-    assert_eq!(get("AWS_BATCH_JQ_NAME"), Some("high"));
+    assert_eq!(get("AWS_BATCH_JQ_NAME"), Some(env.ns.as_str()));
     assert_eq!(get("AWS_BATCH_CE_NAME"), Some(env.ns.as_str()));
     assert_eq!(get("AWS_BATCH_JOB_ATTEMPT"), Some("1"));
     assert_eq!((get("STAGE"), get("EXTRA")), (Some("prod"), Some("1")));
@@ -407,7 +458,10 @@ async fn submitted_jobs_run_to_succeeded_and_failed_and_describe_as_aws() {
         .and_then(|e| e.pod_properties())
         .expect("podProperties");
     assert_eq!(pod.containers()[0].image(), Some("busybox:1.36"));
-    assert_eq!(pod.containers()[0].args(), ["-c", "echo bonjour"]);
+    assert_eq!(
+        pod.containers()[0].args(),
+        ["-c".to_owned(), eks_script("bonjour", 0)]
+    );
     let failed = jobs
         .iter()
         .find(|j| j.job_id() == failing.job_id())
@@ -417,13 +471,10 @@ async fn submitted_jobs_run_to_succeeded_and_failed_and_describe_as_aws() {
     assert_eq!(attempt.container().and_then(|c| c.exit_code()), Some(7));
 
     // ListJobs by queue name and by ARN finds both.
-    for queue in [
-        "high",
-        "arn:aws:batch:us-east-1:123456789012:job-queue/high",
-    ] {
+    for queue in [env.ns.clone(), queue_arn(&env.ns)] {
         let listed = client
             .list_jobs()
-            .job_queue(queue)
+            .job_queue(&queue)
             .job_status(JobStatus::Succeeded)
             .send()
             .await
@@ -439,18 +490,22 @@ async fn submitted_jobs_run_to_succeeded_and_failed_and_describe_as_aws() {
 
 #[tokio::test]
 async fn container_jobs_take_overrides_resources_arrays_retries_and_timeouts() {
-    let Some(env) = start(|_| Auth::None).await else {
-        return;
-    };
+    let env = start().await;
     let client = sdk(&env);
+    // `sh -c SCRIPT crunch --input=...`: the shell runs (longer than any deadline here) with
+    // the parameters substituted into its arguments.
+    let long = exit_script(36_000.0, 0);
     client
         .register_job_definition()
-        .job_definition_name("crunch")
+        .job_definition_name(def(&env, "crunch"))
         .r#type(JobDefinitionType::Container)
         .parameters("input", "s3://default")
         .container_properties(
             ContainerProperties::builder()
                 .image("busybox")
+                .command("sh")
+                .command("-c")
+                .command(&long)
                 .command("crunch")
                 .command("--input=Ref::input")
                 .environment(KeyValuePair::builder().name("MODE").value("fast").build())
@@ -476,11 +531,14 @@ async fn container_jobs_take_overrides_resources_arrays_retries_and_timeouts() {
     let array = client
         .submit_job()
         .job_name("crunch-all")
-        .job_queue("kueued")
-        .job_definition("crunch")
+        .job_queue(&env.ns)
+        .job_definition(def(&env, "crunch"))
         .array_properties(ArrayProperties::builder().size(3).build())
         .container_overrides(
             ContainerOverrides::builder()
+                .command("sh")
+                .command("-c")
+                .command(&long)
                 .command("crunch")
                 .command("--input=Ref::input")
                 .command("--gpu")
@@ -501,7 +559,6 @@ async fn container_jobs_take_overrides_resources_arrays_retries_and_timeouts() {
         .expect("submit array");
     let job = json_of(&job_of(&env, array.job_id().unwrap()).await);
     let spec = &job["spec"];
-    assert_eq!(job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"], "lq");
     assert_eq!(spec["completionMode"], "Indexed");
     assert_eq!(
         (spec["completions"].clone(), spec["parallelism"].clone()),
@@ -516,7 +573,14 @@ async fn container_jobs_take_overrides_resources_arrays_retries_and_timeouts() {
     assert_eq!(c["name"], "default");
     assert_eq!(
         c["command"],
-        json!(["crunch", "--input=s3://bucket/key", "--gpu"])
+        json!([
+            "sh",
+            "-c",
+            long,
+            "crunch",
+            "--input=s3://bucket/key",
+            "--gpu"
+        ])
     );
     assert_eq!(
         c["resources"]["requests"],
@@ -544,32 +608,31 @@ async fn container_jobs_take_overrides_resources_arrays_retries_and_timeouts() {
         .collect();
     assert_eq!(mode.len(), 1);
     assert_eq!(mode[0]["value"], "slow");
-    // DescribeJobs: the array, the effective container, the definition's revision.
-    let detail = env.wait_described(array.job_id().unwrap(), "RUNNING").await;
+    // DescribeJobs: the array, the effective container, the definition's revision. (Its pods
+    // ask for a GPU, which a real cluster may not have: it may stay RUNNABLE.)
+    let detail = eventually("the array to be described", || {
+        env.describe(array.job_id().unwrap())
+    })
+    .await;
     assert_eq!(detail["arrayProperties"]["size"], 3);
-    assert_eq!(
-        detail["jobDefinition"],
-        "arn:aws:batch:us-east-1:123456789012:job-definition/crunch:1"
-    );
+    assert_eq!(detail["jobDefinition"], def_arn(&env, "crunch:1"));
     assert_eq!(detail["container"]["image"], "busybox");
-    assert_eq!(detail["container"]["command"][2], "--gpu");
+    assert_eq!(detail["container"]["command"][5], "--gpu");
     assert_eq!(detail["retryStrategy"]["attempts"], 2);
     assert_eq!(detail["timeout"]["attemptDurationSeconds"], 120);
     assert_eq!(detail["parameters"]["input"], "s3://bucket/key");
-    assert_eq!(
-        detail["jobQueue"],
-        "arn:aws:batch:us-east-1:123456789012:job-queue/kueued"
-    );
+    assert_eq!(detail["jobQueue"], queue_arn(&env.ns));
     let (status, _) = env.terminate(array.job_id().unwrap(), "done looking").await;
     assert_eq!(status, 200);
     env.wait_described(array.job_id().unwrap(), "FAILED").await;
 
-    // A timeout: the deadline (60 s of kubesim's scaled clock) ends the job FAILED.
+    // A timeout: the deadline (60 s of kubesim's scaled clock, or of a real one) ends the job
+    // FAILED.
     let timed = client
         .submit_job()
         .job_name("slow")
-        .job_queue("high")
-        .job_definition("crunch")
+        .job_queue(&env.ns)
+        .job_definition(def(&env, "crunch"))
         .timeout(JobTimeout::builder().attempt_duration_seconds(60).build())
         .send()
         .await
@@ -581,16 +644,14 @@ async fn container_jobs_take_overrides_resources_arrays_retries_and_timeouts() {
 
 #[tokio::test]
 async fn retry_attempts_run_again_until_the_limit() {
-    let Some(env) = start(|_| Auth::None).await else {
-        return;
-    };
+    let env = start().await;
     let client = sdk(&env);
-    register_eks(&client, "flaky", 1).await;
+    register_eks(&env, &client, "flaky", 1).await;
     let out = client
         .submit_job()
         .job_name("flaky")
-        .job_queue("high")
-        .job_definition("flaky")
+        .job_queue(&env.ns)
+        .job_definition(def(&env, "flaky"))
         .retry_strategy(RetryStrategy::builder().attempts(2).build())
         .send()
         .await
@@ -608,9 +669,7 @@ async fn retry_attempts_run_again_until_the_limit() {
 /// attempts (Count).
 #[tokio::test]
 async fn evaluate_on_exit_exits_on_its_code_and_retries_the_rest() {
-    let Some(env) = start(|_| Auth::None).await else {
-        return;
-    };
+    let env = start().await;
     let client = sdk(&env);
     let strategy = || {
         RetryStrategy::builder()
@@ -630,14 +689,14 @@ async fn evaluate_on_exit_exits_on_its_code_and_retries_the_rest() {
             .build()
     };
     for (name, code) in [("exits-42", 42), ("exits-1", 1)] {
-        register_eks_with(&client, name, code, |r| r.retry_strategy(strategy())).await;
+        register_eks_with(&env, &client, name, code, |r| r.retry_strategy(strategy())).await;
     }
     let submit = |definition: &'static str| {
         client
             .submit_job()
             .job_name(definition)
-            .job_queue("high")
-            .job_definition(definition)
+            .job_queue(&env.ns)
+            .job_definition(def(&env, definition))
             .send()
     };
     let exits = submit("exits-42").await.expect("submit");
@@ -689,6 +748,50 @@ async fn evaluate_on_exit_exits_on_its_code_and_retries_the_rest() {
             {"action": "Count", "onExitCodes": {"operator": "NotIn", "values": [0]}},
         ])
     );
+}
+
+/// DescribeJobQueues shows the configured queues (tests/e2e/queues.json), by name and ARN;
+/// a name that is no configured queue is left out, as an unknown one is.
+#[tokio::test]
+async fn the_configured_queues_are_described() {
+    let env = start().await;
+    let client = sdk(&env);
+    let all = client.describe_job_queues().send().await.expect("queues");
+    let shown: Vec<(&str, Option<i32>, Option<&str>)> = all
+        .job_queues()
+        .iter()
+        .map(|q| {
+            (
+                q.job_queue_name().unwrap_or_default(),
+                q.priority(),
+                q.state().map(|s| s.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (KUEUED, Some(10), Some("ENABLED")),
+            (OFF, Some(1), Some("DISABLED"))
+        ]
+    );
+    assert_eq!(
+        all.job_queues()[0].job_queue_arn(),
+        Some(queue_arn(KUEUED).as_str())
+    );
+    let by_arn = client
+        .describe_job_queues()
+        .job_queues(queue_arn(OFF))
+        .job_queues(&env.ns)
+        .send()
+        .await
+        .expect("by ARN");
+    let names: Vec<&str> = by_arn
+        .job_queues()
+        .iter()
+        .filter_map(|q| q.job_queue_name())
+        .collect();
+    assert_eq!(names, [OFF]);
 }
 
 mod requests;

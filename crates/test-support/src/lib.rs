@@ -26,4 +26,4 @@ where
 mod product;
 
 #[cfg(feature = "product")]
-pub use product::{describe, describe_retryable, post, settings};
+pub use product::{describe, describe_retryable, first_job, post, send, settings};

@@ -7,13 +7,17 @@ use serde_json::{Value, json};
 /// POSTs a JSON body to `url`; returns the status, the `X-Amzn-ErrorType` header and the body.
 /// Panics on a body that is not JSON: every answer of the API is.
 pub async fn post(http: &reqwest::Client, url: &str, body: &str) -> (u16, Option<String>, Value) {
-    let resp = http
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("request sent");
+    send(
+        http.post(url)
+            .header("content-type", "application/json")
+            .body(body.to_string()),
+    )
+    .await
+}
+
+/// Sends a request built elsewhere (signed, with more headers); answers as [`post`] does.
+pub async fn send(request: reqwest::RequestBuilder) -> (u16, Option<String>, Value) {
+    let resp = request.send().await.expect("request sent");
     let status = resp.status().as_u16();
     let error_type = resp
         .headers()
@@ -48,8 +52,17 @@ async fn describe_answer(
     retryable: bool,
 ) -> Option<Value> {
     let body = json!({"jobs": [job_id]}).to_string();
-    let (status, error_type, body) =
-        post(http, &format!("{endpoint}/v1/describejobs"), &body).await;
+    let answer = post(http, &format!("{endpoint}/v1/describejobs"), &body).await;
+    first_job(answer, retryable)
+}
+
+/// The JobDetail a DescribeJobs for one ID answered (status, error type, body), or None when
+/// it is left out; with `retryable`, a 500 ServerException is None too (see
+/// [`describe_retryable`]). Panics on any other answer than 200.
+pub fn first_job(
+    (status, error_type, body): (u16, Option<String>, Value),
+    retryable: bool,
+) -> Option<Value> {
     if retryable && status == 500 && error_type.as_deref() == Some("ServerException") {
         return None;
     }

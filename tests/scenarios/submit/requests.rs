@@ -5,11 +5,11 @@ use super::*;
 
 #[tokio::test]
 async fn every_invalid_submit_names_its_field() {
-    let Some(env) = start(|_| Auth::None).await else {
-        return;
-    };
-    register_eks(&sdk(&env), "defn", 0).await;
-    let base = json!({"jobName": "j", "jobQueue": "high", "jobDefinition": "defn"});
+    let env = start().await;
+    register_eks(&env, &sdk(&env), "defn", 0).await;
+    let defn = def(&env, "defn");
+    let base = json!({"jobName": "j", "jobQueue": env.ns, "jobDefinition": defn});
+    let missing_revision = format!("job definition {defn}:9 not found");
     let cases: Vec<(Value, &str)> = vec![
         (json!({"jobName": null}), "jobName is required"),
         (json!({"jobName": "-bad"}), "jobName"),
@@ -18,16 +18,19 @@ async fn every_invalid_submit_names_its_field() {
             json!({"jobQueue": "No_Such_Queue"}),
             "job queue No_Such_Queue not found",
         ),
-        (json!({"jobQueue": "off"}), "job queue off is DISABLED"),
+        (json!({"jobQueue": OFF}), "job queue e2e-off is DISABLED"),
         (json!({"jobDefinition": null}), "jobDefinition is required"),
-        (json!({"jobDefinition": "defn:x"}), "jobDefinition"),
+        (
+            json!({"jobDefinition": format!("{defn}:x")}),
+            "jobDefinition",
+        ),
         (
             json!({"jobDefinition": "nothing"}),
             "job definition nothing not found",
         ),
         (
-            json!({"jobDefinition": "defn:9"}),
-            "job definition defn:9 not found",
+            json!({"jobDefinition": format!("{defn}:9")}),
+            &missing_revision,
         ),
         (json!({"arrayProperties": {"size": 1}}), "arrayProperties"),
         (
@@ -105,27 +108,17 @@ async fn every_invalid_submit_names_its_field() {
 
 #[tokio::test]
 async fn a_retried_submit_answers_the_job_its_first_attempt_created() {
-    let Some(env) = start(|_| Auth::None).await else {
-        return;
-    };
-    register_eks(&sdk(&env), "once", 0).await;
-    let body = json!({"jobName": "once", "jobQueue": "high", "jobDefinition": "once"}).to_string();
+    let env = start().await;
+    register_eks(&env, &sdk(&env), "once", 0).await;
+    let body = json!({"jobName": "once", "jobQueue": env.ns, "jobDefinition": def(&env, "once")})
+        .to_string();
     let submit = |invocation: &'static str| {
-        let http = env.http.clone();
-        let url = format!("{}/v1/submitjob", env.endpoint);
         let body = body.clone();
+        let env = &env;
         async move {
-            let answer: Value = http
-                .post(url)
-                .header("content-type", "application/json")
-                .header("amz-sdk-invocation-id", invocation)
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let headers = [("amz-sdk-invocation-id", invocation)];
+            let (status, _, answer) = env.post_with("/v1/submitjob", &body, &headers).await;
+            assert_eq!(status, 200, "{answer}");
             answer["jobId"].as_str().unwrap().to_owned()
         }
     };
@@ -143,9 +136,14 @@ async fn a_retried_submit_answers_the_job_its_first_attempt_created() {
             .len(),
         2
     );
+}
 
-    // The SDK's own retry: its first attempt times out while kubesim holds the create, the
-    // retry (same invocation ID) answers, and there is one Job.
+/// The SDK's own retry: its first attempt times out while kubesim holds the create, the retry
+/// (same invocation ID) answers, and there is one Job.
+#[tokio::test]
+async fn the_sdks_own_retry_of_a_submit_creates_one_job() {
+    let env = start().await;
+    register_eks(&env, &sdk(&env), "once", 0).await;
     env.sim()
         .faults()
         .add(Rule {
@@ -155,7 +153,7 @@ async fn a_retried_submit_answers_the_job_its_first_attempt_created() {
             ..Rule::new(Effect::Latency { millis: 1500 })
         })
         .expect("fault");
-    let retrying = sdk_client(&env, "AKID", "secret", |c| {
+    let retrying = env.sdk(|c| {
         c.retry_config(RetryConfig::standard().with_max_attempts(3))
             .timeout_config(
                 TimeoutConfig::builder()
@@ -166,14 +164,14 @@ async fn a_retried_submit_answers_the_job_its_first_attempt_created() {
     let out = retrying
         .submit_job()
         .job_name("retried")
-        .job_queue("high")
-        .job_definition("once")
+        .job_queue(&env.ns)
+        .job_definition(def(&env, "once"))
         .send()
         .await
         .expect("the retry answers");
     let found = eventually("the delayed create to land", || async {
         let jobs = env.jobs().list(&ListParams::default()).await.unwrap().items;
-        (jobs.len() == 3).then_some(jobs)
+        (jobs.len() == 1).then_some(jobs)
     })
     .await;
     let retried: Vec<&Job> = found
@@ -188,6 +186,24 @@ async fn a_retried_submit_answers_the_job_its_first_attempt_created() {
             .map(String::as_str),
         Some(out.job_id().unwrap())
     );
+}
+
+/// The queues of the authorization test: `high` (plain), `kueued` (a Kueue LocalQueue) and
+/// `off` (DISABLED), all in the test's namespace.
+fn queues_in(ns: &str) -> Queues {
+    let queue = |name: &str, kueue: Option<&str>, state| QueueConfig {
+        name: name.into(),
+        namespace: ns.into(),
+        kueue_local_queue: kueue.map(str::to_owned),
+        priority: 10,
+        state,
+    };
+    Queues::new(vec![
+        queue("high", None, QueueState::Enabled),
+        queue("kueued", Some("lq"), QueueState::Enabled),
+        queue("off", None, QueueState::Disabled),
+    ])
+    .expect("queues")
 }
 
 fn credentials(ns: &str) -> Credentials {
@@ -217,13 +233,12 @@ accessKeys:
 
 #[tokio::test]
 async fn keys_submit_only_to_queues_in_their_namespaces() {
-    let Some(env) = start(|ns| Auth::sigv4(credentials(ns), REGION)).await else {
-        return;
-    };
+    let env = start_with(queues_in, |ns| Auth::sigv4(credentials(ns), REGION)).await;
     let team = sdk_with(&env, "AKIDTEAM", "team-secret");
     let other = sdk_with(&env, "AKIDOTHER", "other-secret");
     let reader = sdk_with(&env, "AKIDREADER", "reader-secret");
-    register_eks(&team, "shared", 0).await;
+    register_eks(&env, &team, "shared", 0).await;
+    let shared = def(&env, "shared");
 
     let queues = team.describe_job_queues().send().await.expect("queues");
     let names: Vec<&str> = queues
@@ -265,7 +280,7 @@ async fn keys_submit_only_to_queues_in_their_namespaces() {
     assert!(theirs.job_queues().is_empty());
     let defs = other
         .describe_job_definitions()
-        .job_definition_name("shared")
+        .job_definition_name(&shared)
         .send()
         .await
         .expect("definitions");
@@ -275,7 +290,7 @@ async fn keys_submit_only_to_queues_in_their_namespaces() {
             .submit_job()
             .job_name("intruder")
             .job_queue("high")
-            .job_definition("shared")
+            .job_definition(&shared)
             .send()
             .await
     );
@@ -286,7 +301,7 @@ async fn keys_submit_only_to_queues_in_their_namespaces() {
             .submit_job()
             .job_name("reader")
             .job_queue("high")
-            .job_definition("shared")
+            .job_definition(&shared)
             .send()
             .await
     );
@@ -295,7 +310,7 @@ async fn keys_submit_only_to_queues_in_their_namespaces() {
         .submit_job()
         .job_name("mine")
         .job_queue("high")
-        .job_definition("shared")
+        .job_definition(&shared)
         .send()
         .await
         .expect("the team submits");
@@ -313,22 +328,28 @@ async fn keys_submit_only_to_queues_in_their_namespaces() {
 
 #[tokio::test]
 async fn a_job_with_dependencies_is_created_held_with_them_recorded() {
-    let Some(env) = start(|_| Auth::None).await else {
-        return;
-    };
+    // The Kueue queue's namespace (tests/e2e/queues.json) is this test's.
+    let env = start_in(KUEUED_NS.to_owned()).await;
     let client = sdk(&env);
-    register_eks(&client, "step", 0).await;
+    register_eks(&env, &client, "step", 0).await;
     // The first job runs until it is stopped, so the second stays held meanwhile (the
     // dependency controller releases it as soon as the first succeeds).
     let first = client
         .submit_job()
         .job_name("first")
-        .job_queue("kueued")
-        .job_definition("step")
+        .job_queue(KUEUED)
+        .job_definition(def(&env, "step"))
         .eks_properties_override(
             EksPropertiesOverride::builder()
                 .pod_properties(
                     EksPodPropertiesOverride::builder()
+                        .containers(
+                            EksContainerOverride::builder()
+                                .name("main")
+                                .args("-c")
+                                .args(exit_script(3600.0, 0))
+                                .build(),
+                        )
                         .metadata(
                             EksMetadata::builder()
                                 .annotations("kubesim.dev/exit-after", "3600")
@@ -350,8 +371,8 @@ async fn a_job_with_dependencies_is_created_held_with_them_recorded() {
     let second = client
         .submit_job()
         .job_name("second")
-        .job_queue("kueued")
-        .job_definition("step")
+        .job_queue(KUEUED)
+        .job_definition(def(&env, "step"))
         .depends_on(
             aws_sdk_batch::types::JobDependency::builder()
                 .job_id(&first_id)
@@ -373,7 +394,7 @@ async fn a_job_with_dependencies_is_created_held_with_them_recorded() {
         labels.get("kueue.x-k8s.io/queue-name").is_none(),
         "{labels}"
     );
-    assert_eq!(labels["batch-terminator.dev/job-queue"], "kueued");
+    assert_eq!(labels["batch-terminator.dev/job-queue"], KUEUED);
     let annotations = &held["metadata"]["annotations"];
     assert_eq!(annotations["batch-terminator.dev/kueue-queue"], "lq");
     let deps: Value = serde_json::from_str(
@@ -395,7 +416,7 @@ async fn a_job_with_dependencies_is_created_held_with_them_recorded() {
     // queue), terminated, and the held one with ours only, failed by its dependency.
     let listed = client
         .list_jobs()
-        .job_queue("kueued")
+        .job_queue(KUEUED)
         .job_status(JobStatus::Failed)
         .send()
         .await
@@ -410,10 +431,7 @@ async fn a_job_with_dependencies_is_created_held_with_them_recorded() {
     want.sort();
     assert_eq!(ids, want);
     let first_detail = env.describe(&first_id).await.expect("described");
-    assert_eq!(
-        first_detail["jobQueue"],
-        "arn:aws:batch:us-east-1:123456789012:job-queue/kueued"
-    );
+    assert_eq!(first_detail["jobQueue"], queue_arn(KUEUED));
 }
 
 /// Read-after-write: a DescribeJobs sent the moment SubmitJob answers finds the job, 20 times
@@ -422,11 +440,9 @@ async fn a_job_with_dependencies_is_created_held_with_them_recorded() {
 /// created). SubmitJob answers once its Job is in the cache.
 #[tokio::test]
 async fn a_submitted_job_is_described_at_once() {
-    let Some(env) = start(|_| Auth::None).await else {
-        return;
-    };
+    let env = start().await;
     let client = sdk(&env);
-    register_eks(&client, "quick", 0).await;
+    register_eks(&env, &client, "quick", 0).await;
     let jobs_watch = |effect| Rule {
         verbs: vec!["watch".into()],
         resources: vec!["jobs".into()],
@@ -460,8 +476,8 @@ async fn a_submitted_job_is_described_at_once() {
         let out = client
             .submit_job()
             .job_name(format!("quick-{i}"))
-            .job_queue("high")
-            .job_definition("quick")
+            .job_queue(&env.ns)
+            .job_definition(def(&env, "quick"))
             .send()
             .await
             .expect("submit");
