@@ -8,7 +8,7 @@
 # lists for all scripts or for this one.
 #
 #   tests/e2e/external.sh            # builds what it runs, logs in target/e2e-external
-#   THREADS=4 tests/e2e/external.sh  # scenarios at once (default 2: see kubesim-only.txt)
+#   THREADS=1 tests/e2e/external.sh  # scenarios at once (default 4)
 #   tests/e2e/external.sh NAME       # more arguments go to the test binary (with --exact)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,7 +20,7 @@ source tests/e2e/common.sh
 work=${ARTIFACTS:-$root/target/e2e-external}
 rm -rf "$work"
 mkdir -p "$work"
-threads=${THREADS:-2}
+threads=${THREADS:-4}
 for tool in kubectl helm cargo curl python3; do
   command -v "$tool" >/dev/null || { echo "external.sh: $tool is required (scripts/setup-tools.sh)" >&2; exit 2; }
 done

@@ -158,7 +158,17 @@ async fn array_children_that_finish_succeed_one_by_one() {
         parent["arrayProperties"]["statusSummary"]["SUCCEEDED"], 2,
         "{parent}"
     );
-    let page = list(&env, json!({"arrayJobId": id, "jobStatus": "SUCCEEDED"})).await;
+    // The children's exit codes come from the pod watch, which may lag the Job watch.
+    let page = eventually("both children listed with their exit codes", || async {
+        let page = list(&env, json!({"arrayJobId": id, "jobStatus": "SUCCEEDED"})).await;
+        let children = page["jobSummaryList"].as_array()?;
+        let settled = children.len() == 2
+            && children
+                .iter()
+                .all(|c| c["container"]["exitCode"].is_number());
+        settled.then_some(page)
+    })
+    .await;
     assert_eq!(ids(&page), [format!("{id}:0"), format!("{id}:1")]);
     for child in page["jobSummaryList"].as_array().expect("list") {
         assert_eq!(child["container"]["exitCode"], 0, "{child}");

@@ -236,11 +236,11 @@ async fn array_dependencies() {
     assert_eq!(seq.spec.as_ref().and_then(|s| s.parallelism), Some(1));
     let mut runs: Vec<(i64, i64)> = Vec::new();
     for i in 0..3 {
+        // A child's times come from its pod, and the pod watch may lag the Job watch.
+        let ran = |d: &Value| d["startedAt"].is_i64() && d["stoppedAt"].is_i64();
         let child = env
-            .describe(&format!("{}:{i}", uid(&sequential)))
-            .await
-            .expect("child");
-        assert_eq!(child["status"], "SUCCEEDED", "{child}");
+            .wait_described_with(&format!("{}:{i}", uid(&sequential)), "SUCCEEDED", ran)
+            .await;
         runs.push((
             child["startedAt"].as_i64().expect("started"),
             child["stoppedAt"].as_i64().expect("stopped"),

@@ -488,12 +488,24 @@ impl Env {
 
     /// Waits until DescribeJobs shows the job with this status.
     pub async fn wait_described(&self, job_id: &str, status: &str) -> Value {
+        self.wait_described_with(job_id, status, |_| true).await
+    }
+
+    /// [`Env::wait_described`] until `settled` holds too. A job's final state comes from the
+    /// Job watch and its attempts from the pod watch, which may lag it: a test that reads the
+    /// attempts of a finished job waits for them.
+    pub async fn wait_described_with(
+        &self,
+        job_id: &str,
+        status: &str,
+        settled: impl Fn(&Value) -> bool,
+    ) -> Value {
         eventually(
-            &format!("DescribeJobs to show {job_id} as {status}"),
+            &format!("DescribeJobs to show {job_id} as {status}, settled"),
             || async {
                 self.describe(job_id)
                     .await
-                    .filter(|d| d["status"] == status)
+                    .filter(|d| d["status"] == status && settled(d))
             },
         )
         .await

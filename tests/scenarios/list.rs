@@ -204,13 +204,20 @@ async fn list_jobs_pages_filters_and_orders_a_queue() {
     env.wait_condition("broken", "Failed").await;
     let succeeded = eventually("done to be listed SUCCEEDED", || async {
         let page = list(&env, json!({"jobQueue": queue, "jobStatus": "SUCCEEDED"})).await;
-        (ids(&page) == [uid(&done)]).then_some(page)
+        let settled = page["jobSummaryList"][0]["container"]["exitCode"].is_number();
+        (ids(&page) == [uid(&done)] && settled).then_some(page)
     })
     .await;
     let s = &succeeded["jobSummaryList"][0];
     assert_eq!(s["container"]["exitCode"], 0, "{s}");
     assert!(s["stoppedAt"].as_i64() >= s["startedAt"].as_i64(), "{s}");
-    let failed = list(&env, json!({"jobQueue": queue, "jobStatus": "FAILED"})).await;
+    // The exit code comes from the pod watch, which may lag the Job watch.
+    let failed = eventually("broken to be listed FAILED with its exit code", || async {
+        let page = list(&env, json!({"jobQueue": queue, "jobStatus": "FAILED"})).await;
+        let settled = page["jobSummaryList"][0]["container"]["exitCode"].is_number();
+        settled.then_some(page)
+    })
+    .await;
     assert_eq!(ids(&failed), [uid(&broken)]);
     let f = &failed["jobSummaryList"][0];
     assert_eq!(f["container"]["exitCode"], 3, "{f}");
@@ -361,7 +368,8 @@ async fn describe_jobs_reports_attempts_placement_and_failure_reason() {
     .await;
     let id = format!("{}-flaky", env.ns);
     env.wait_condition("flaky", "Failed").await;
-    let detail = env.wait_described(&id, "FAILED").await;
+    let both = |d: &Value| d["attempts"].as_array().is_some_and(|a| a.len() >= 2);
+    let detail = env.wait_described_with(&id, "FAILED", both).await;
     assert_eq!(detail["jobId"], id.as_str());
     assert_eq!(detail["jobArn"], format!("{ACCOUNT_ARN}:job/{id}"));
     assert_eq!(

@@ -144,7 +144,11 @@ async fn a_terminated_job_keeps_its_attempt() {
         env.job_pods(&job).await.is_empty().then_some(())
     })
     .await;
-    let detail = env.wait_described(&id, "FAILED").await;
+    let detail = env
+        .wait_described_with(&id, "FAILED", |d| {
+            d["attempts"][0]["container"]["exitCode"].is_number()
+        })
+        .await;
     assert_failed_with(&detail, REASON, true);
     let attempts = detail["attempts"].as_array().expect("attempts");
     let eks = detail["eksAttempts"].as_array().expect("eksAttempts");

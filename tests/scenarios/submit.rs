@@ -433,8 +433,11 @@ async fn submitted_jobs_run_to_succeeded_and_failed_and_describe_as_aws() {
     assert_eq!((get("STAGE"), get("EXTRA")), (Some("prod"), Some("1")));
     assert_eq!(job["spec"]["backoffLimit"], 0);
 
-    env.wait_described(ok.job_id().unwrap(), "SUCCEEDED").await;
-    env.wait_described(failing.job_id().unwrap(), "FAILED")
+    // Attempts come from the pod watch, which may lag the Job watch.
+    let exited = |d: &Value| d["attempts"][0]["container"]["exitCode"].is_number();
+    env.wait_described_with(ok.job_id().unwrap(), "SUCCEEDED", exited)
+        .await;
+    env.wait_described_with(failing.job_id().unwrap(), "FAILED", exited)
         .await;
     let described = client
         .describe_jobs()
@@ -656,7 +659,10 @@ async fn retry_attempts_run_again_until_the_limit() {
         .send()
         .await
         .expect("submit");
-    let failed = env.wait_described(out.job_id().unwrap(), "FAILED").await;
+    let both = |d: &Value| d["attempts"].as_array().is_some_and(|a| a.len() >= 2);
+    let failed = env
+        .wait_described_with(out.job_id().unwrap(), "FAILED", both)
+        .await;
     assert_eq!(failed["attempts"].as_array().unwrap().len(), 2, "{failed}");
     let reason = failed["statusReason"].as_str().unwrap_or_default();
     assert!(reason.starts_with("BackoffLimitExceeded"), "{reason}");
@@ -702,7 +708,8 @@ async fn evaluate_on_exit_exits_on_its_code_and_retries_the_rest() {
     let exits = submit("exits-42").await.expect("submit");
     let retried = submit("exits-1").await.expect("submit");
 
-    let described = |id: String| {
+    // Waits for `attempts` attempts: they come from the pod watch, which may lag the Job watch.
+    let described = |id: String, attempts: usize| {
         let client = client.clone();
         async move {
             let out = client
@@ -712,11 +719,16 @@ async fn evaluate_on_exit_exits_on_its_code_and_retries_the_rest() {
                 .await
                 .expect("describe");
             let job = out.jobs().first().cloned().expect("described");
-            (job.status() == Some(&JobStatus::Failed)).then_some(job)
+            let exited = job
+                .attempts()
+                .iter()
+                .filter(|a| a.container().and_then(|c| c.exit_code()).is_some());
+            let settled = exited.count() >= attempts;
+            (job.status() == Some(&JobStatus::Failed) && settled).then_some(job)
         }
     };
     let exited = eventually("the exit-42 job to fail", || {
-        described(exits.job_id().unwrap().to_owned())
+        described(exits.job_id().unwrap().to_owned(), 1)
     })
     .await;
     assert_eq!(exited.attempts().len(), 1, "no retry: {exited:?}");
@@ -732,7 +744,7 @@ async fn evaluate_on_exit_exits_on_its_code_and_retries_the_rest() {
     assert!(reason.contains("exit code 42"), "{reason}");
 
     let failed = eventually("the exit-1 job to fail", || {
-        described(retried.job_id().unwrap().to_owned())
+        described(retried.job_id().unwrap().to_owned(), 3)
     })
     .await;
     assert_eq!(codes(&failed), [Some(1), Some(1), Some(1)], "{failed:?}");

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -244,6 +245,13 @@ const COND_COMPLETE: &str = "Complete";
 const COND_SUCCESS_CRITERIA_MET: &str = "SuccessCriteriaMet";
 const COND_FAILED: &str = "Failed";
 const COND_FAILURE_TARGET: &str = "FailureTarget";
+/// The conditions [`JobView::outcome`] reads.
+const FINAL_CONDITIONS: [&str; 4] = [
+    COND_COMPLETE,
+    COND_SUCCESS_CRITERIA_MET,
+    COND_FAILED,
+    COND_FAILURE_TARGET,
+];
 
 /// The Batch state of a Job, from its conditions and its pods.
 ///
@@ -307,6 +315,16 @@ impl JobView {
     /// The Job has finished, in either direction: see [`JobView::outcome`].
     pub fn is_finished(&self) -> bool {
         self.outcome().is_some()
+    }
+
+    /// When the last of the conditions behind [`JobView::outcome`] became True (`Failed`
+    /// comes after `FailureTarget`, once the pods are gone).
+    pub fn finished_at(&self) -> Option<Timestamp> {
+        self.conditions
+            .iter()
+            .filter(|c| c.is_true() && FINAL_CONDITIONS.contains(&c.type_.as_str()))
+            .filter_map(|c| c.last_transition)
+            .max()
     }
 }
 

@@ -93,12 +93,7 @@ pub async fn start(config: Config) -> Result<Handle> {
     tokio::spawn(gc::run(store.clone(), store.feed()));
     if config.control_plane {
         tokio::spawn(gc::pods::run(store.clone(), store.feed()));
-        tokio::spawn(sim::runner::run(
-            store.clone(),
-            store.feed(),
-            store.shutdown_signal(),
-            config.sim.clone(),
-        ));
+        sim::runner::spawn(&store, config.sim.clone());
     }
     for task in &config.background {
         tokio::spawn(task(store.clone(), store.shutdown_signal()));
@@ -148,6 +143,19 @@ pub async fn start(config: Config) -> Result<Handle> {
         authenticator,
         auth_enabled,
     })
+}
+
+/// The runtime kubesim's binary and examples run on: multi-threaded, one worker per core and
+/// at least two, so the control plane's loops and the API server run in parallel.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let workers = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(2)
+        .max(2);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
 }
 
 /// A kubeconfig for `url`: cluster, user and context all named `kubesim`, no auth.

@@ -38,6 +38,8 @@ pub struct JobView {
     pub completed_indexes: Option<String>,
     /// `status.failedIndexes` (only with `backoffLimitPerIndex`), same format.
     pub failed_indexes: Option<String>,
+    /// `status.succeeded + status.failed`: the pods the Job controller has counted as ended.
+    pub ended_pods: i32,
     /// The `dependsOn` of a submitted job (annotation `batch-terminator.dev/depends-on`).
     pub depends_on: Vec<JobDependency>,
     /// What the dependency controller decided (annotation `batch-terminator.dev/dependencies`).

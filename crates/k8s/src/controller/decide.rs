@@ -1,6 +1,7 @@
 //! The pure stage: from a record and what the caches hold of its Job, the next step, and the
 //! writes that carry it out (the Job patch, the Event, the status).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -26,6 +27,11 @@ const NOTE_LIMIT: usize = 1024;
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(120);
 /// The grace period of a pod that does not say (the Kubernetes default).
 const DEFAULT_GRACE: i64 = 30;
+/// How long a finished Job's record waits for the final states of the pods the Job counts
+/// but the pod cache has not shown yet. No order holds across two watches: under load the
+/// pod watch lags the Job watch, and a record completed meanwhile would keep no attempt.
+/// Bounded, because a pod deleted while this process was away never arrives.
+pub const POD_WATCH_LAG: Duration = Duration::from_secs(5);
 
 /// What the caches hold of one record's Job: the Job (only the one with the record's uid), its
 /// pods, and those that left meanwhile (their last state).
@@ -181,6 +187,10 @@ pub fn decide(
             let running = live(seen.pods).next().is_some();
             let settled = seen.job.is_none_or(|j| views::job_view(j).is_finished());
             if settled && !running {
+                if let Some(until) = awaiting_pods(record, seen).filter(|until| now < *until) {
+                    let until = deadline.map_or(until, |d| d.min(until));
+                    return Step::Wait { until: Some(until) };
+                }
                 return Step::Complete {
                     message: match seen.job {
                         None => "terminated: the Job is gone".into(),
@@ -204,6 +214,25 @@ pub fn decide(
         },
         false => Step::Wait { until: deadline },
     }
+}
+
+/// Until when a finished Job's record waits for its pods: set while the Job counts more
+/// ended pods than the caches and the record have shown, [`POD_WATCH_LAG`] after it finished.
+fn awaiting_pods(record: &JobTermination, seen: Seen<'_>) -> Option<Timestamp> {
+    let job = views::job_view(seen.job?);
+    let kept = record.status.as_ref().map_or(&[][..], |s| &s.attempts);
+    let shown: HashSet<&str> = seen
+        .pods
+        .iter()
+        .chain(seen.departed)
+        .filter_map(|p| p.metadata.name.as_deref())
+        .chain(kept.iter().map(|a| a.pod_name.as_str()))
+        .collect();
+    if usize::try_from(job.ended_pods).unwrap_or(0) <= shown.len() {
+        return None;
+    }
+    let lag = SignedDuration::try_from(POD_WATCH_LAG).unwrap_or_default();
+    job.finished_at()?.checked_add(lag).ok()
 }
 
 /// A finished record waits for retention to pass and its Job to be gone or finished.

@@ -69,6 +69,11 @@ pub fn job_view(job: &Job) -> JobView {
         deleted: job.metadata.deletion_timestamp.is_some(),
         completed_indexes: status.and_then(|s| s.completed_indexes.clone()),
         failed_indexes: status.and_then(|s| s.failed_indexes.clone()),
+        ended_pods: status.map_or(0, |s| {
+            s.succeeded
+                .unwrap_or(0)
+                .saturating_add(s.failed.unwrap_or(0))
+        }),
         depends_on: depends_on(job),
         dependencies: dependency_outcome(job),
     }

@@ -1,19 +1,24 @@
-//! The control plane's loop: feeds the pure controllers from the store and applies their
-//! actions.
+//! The control plane's loops: each controller runs as its own task, fed from the store and
+//! applying the actions of the pure controllers beside it, as in a cluster where the Job
+//! controller, the scheduler, every kubelet and the Event expiry are separate processes.
 //!
-//! One task owns every controller. Store events mark objects dirty (a pod event also marks its
-//! Job, a node event every unscheduled pod); controllers ask to look again after a delay
-//! through timers. Each pass takes the dirty objects, runs the controllers on their current
-//! state and writes the results back through the store. Decisions are idempotent, so the
-//! events of the controllers' own writes settle after one more pass.
+//! One dispatcher task reads the store's lossless feed and hands each change to the loops that
+//! care: the Job controller's workers (sharded by Job key, so one Job is synced by one worker
+//! at a time), the scheduler, the kubelet workers (sharded by pod key) and the Event expiry.
+//! Each loop keeps its own queue of dirty keys and timers (a controller asks to look again
+//! after a delay), takes a bounded batch per pass and writes the results through the store.
+//! Decisions are idempotent, so the events of a loop's own writes settle after one more pass.
 
 mod expiry;
 mod jobs;
-mod pods;
+mod kubelets;
+mod scheduling;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashSet, VecDeque};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
@@ -22,26 +27,21 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::mpsc::{self, error::TryRecvError};
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender, error::TryRecvError};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::SimConfig;
 use super::clock::SimTime;
-use super::events::{EventExpiry, EventSpec, Regarding};
-use super::job::JobMemory;
-use super::kubelet::{KubeletConfig, PodMemory};
+use super::events::{EventSpec, Regarding};
 use crate::status::{Error, Reason};
 use crate::store::{EventType, Gvr, ListOptions, Store, StoreEvent, Subresource, WriteOptions};
 
 type Key = (String, String);
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Timer {
-    Job(Key),
-    Pod(Key),
-    Event(Key),
-}
+/// Keys a loop takes per pass before it lets the other tasks run.
+const BATCH: usize = 32;
 
 fn meta<'a>(o: &'a Value, field: &str) -> &'a str {
     o["metadata"][field].as_str().unwrap_or_default()
@@ -111,60 +111,80 @@ fn owner_job(pod: &Value) -> Option<Key> {
         })
 }
 
-struct ControlPlane {
-    store: Store,
-    cfg: SimConfig,
-    kubelet: KubeletConfig,
-    expiry: EventExpiry,
-    nodes: Vec<Node>,
-    dirty_jobs: HashSet<Key>,
-    dirty_pods: HashSet<Key>,
-    dirty_events: HashSet<Key>,
-    nodes_changed: bool,
-    /// Pods not bound to a node: they get another try when nodes change.
-    unscheduled: HashSet<Key>,
-    timers: BinaryHeap<Reverse<(Instant, u64, Timer)>>,
-    seq: u64,
-    job_memory: HashMap<String, JobMemory>,
-    pod_memory: HashMap<String, PodMemory>,
-    finished_seen: HashMap<String, Timestamp>,
-    event_created: HashMap<Key, Timestamp>,
-    last_event_nanos: i128,
+/// Which of `n` workers owns `key`: the same one for the life of the process.
+fn shard(key: &Key, n: usize) -> usize {
+    let mut h = DefaultHasher::new();
+    key.hash(&mut h);
+    (h.finish() % n.max(1) as u64) as usize
 }
 
-impl ControlPlane {
-    fn new(store: Store, cfg: SimConfig) -> Self {
-        Self {
-            store,
-            kubelet: KubeletConfig {
-                start_delay: cfg.start_delay,
-            },
-            expiry: EventExpiry { ttl: cfg.event_ttl },
-            cfg,
-            nodes: Vec::new(),
-            dirty_jobs: HashSet::new(),
-            dirty_pods: HashSet::new(),
-            dirty_events: HashSet::new(),
-            nodes_changed: true,
-            unscheduled: HashSet::new(),
-            timers: BinaryHeap::new(),
-            seq: 0,
-            job_memory: HashMap::new(),
-            pod_memory: HashMap::new(),
-            finished_seen: HashMap::new(),
-            event_created: HashMap::new(),
-            last_event_nanos: 0,
+/// A loop's work: dirty keys in arrival order (each queued once) and timers.
+#[derive(Default)]
+struct Queue {
+    dirty: HashSet<Key>,
+    order: VecDeque<Key>,
+    timers: BinaryHeap<Reverse<(Instant, u64, Key)>>,
+    seq: u64,
+}
+
+impl Queue {
+    fn add(&mut self, k: Key) {
+        if self.dirty.insert(k.clone()) {
+            self.order.push_back(k);
         }
     }
 
-    fn now(&self) -> SimTime {
-        SimTime::new(Timestamp::now(), self.cfg.time_scale)
+    fn after(&mut self, delay: Duration, k: Key) {
+        self.seq += 1;
+        self.timers
+            .push(Reverse((Instant::now() + delay, self.seq, k)));
     }
 
-    fn after(&mut self, delay: Duration, timer: Timer) {
-        self.seq += 1;
-        let at = Instant::now() + delay;
-        self.timers.push(Reverse((at, self.seq, timer)));
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while self
+            .timers
+            .peek()
+            .is_some_and(|Reverse((at, _, _))| *at <= now)
+        {
+            if let Some(Reverse((_, _, k))) = self.timers.pop() {
+                self.add(k);
+            }
+        }
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    /// Up to `n` dirty keys, oldest first; they are no longer dirty.
+    fn take(&mut self, n: usize) -> Vec<Key> {
+        let n = n.min(self.order.len());
+        let batch: Vec<Key> = self.order.drain(..n).collect();
+        for k in &batch {
+            self.dirty.remove(k);
+        }
+        batch
+    }
+
+    fn is_idle(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
+/// What every loop shares: the store, the settings and the Event names handed out.
+#[derive(Clone)]
+struct Base {
+    store: Store,
+    cfg: SimConfig,
+    /// The last Event timestamp used, in nanoseconds: Event names carry it and must be unique
+    /// across loops.
+    last_event_nanos: Arc<AtomicI64>,
+}
+
+impl Base {
+    fn now(&self) -> SimTime {
+        SimTime::new(Timestamp::now(), self.cfg.time_scale)
     }
 
     /// The matches as stored (shared, not copied).
@@ -176,6 +196,14 @@ impl ControlPlane {
                 Vec::new()
             }
         }
+    }
+
+    /// The Nodes as the scheduler and the kubelets read them.
+    fn nodes(&self) -> Vec<Node> {
+        self.list(&Gvr::nodes(), &ListOptions::default())
+            .iter()
+            .filter_map(|n| Node::deserialize(&**n).ok())
+            .collect()
     }
 
     /// A read-modify-write by a simulated controller. Its edits are values serialized from
@@ -210,9 +238,10 @@ impl ControlPlane {
         self.write(gvr, namespace, name, Subresource::Status, f)
     }
 
-    fn ensure_nodes(&mut self) {
+    /// Registers the configured Nodes and posts their status, as each node's kubelet does.
+    fn ensure_nodes(&self) {
         let t = self.now();
-        for (i, n) in self.cfg.nodes.clone().iter().enumerate() {
+        for (i, n) in self.cfg.nodes.iter().enumerate() {
             let mut v = match serde_json::to_value(n.to_node(i, &t)) {
                 Ok(v) => v,
                 Err(e) => {
@@ -234,7 +263,6 @@ impl ControlPlane {
                     continue;
                 }
             }
-            // As a kubelet does: register the Node, then post its status.
             if let Err(e) = self.write_status(&Gvr::nodes(), None, &n.name, |o| {
                 o["status"] = status.clone();
                 Ok(())
@@ -244,123 +272,25 @@ impl ControlPlane {
         }
     }
 
-    /// Marks everything dirty (at start; the feed is lossless after that).
-    fn resync_all(&mut self) {
-        self.nodes_changed = true;
-        for j in self.list(&Gvr::jobs(), &ListOptions::default()) {
-            self.dirty_jobs.insert(key_of(&j));
-        }
-        for p in self.list(&Gvr::pods(), &ListOptions::default()) {
-            self.track_unscheduled(&p, false);
-            self.dirty_pods.insert(key_of(&p));
-        }
-        for e in self.list(&Gvr::events(), &ListOptions::default()) {
-            self.dirty_events.insert(key_of(&e));
-        }
-    }
-
-    /// Keeps [`ControlPlane::unscheduled`] in step with a pod's state.
-    fn track_unscheduled(&mut self, pod: &Value, deleted: bool) {
-        let key = key_of(pod);
-        if !deleted && meta_node(pod).is_empty() {
-            self.unscheduled.insert(key);
-        } else {
-            self.unscheduled.remove(&key);
-        }
-    }
-
-    fn on_event(&mut self, e: &StoreEvent) {
-        let o = &e.object;
-        match (e.storage.group.as_str(), e.storage.resource.as_str()) {
-            ("", "pods") => {
-                self.track_unscheduled(o, e.event_type == EventType::Deleted);
-                if e.event_type == EventType::Deleted {
-                    self.pod_memory.remove(meta(o, "uid"));
-                } else {
-                    self.dirty_pods.insert(key_of(o));
-                }
-                if let Some(j) = owner_job(o) {
-                    self.dirty_jobs.insert(j);
-                }
-            }
-            ("batch", "jobs") => {
-                if e.event_type == EventType::Deleted {
-                    self.job_memory.remove(meta(o, "uid"));
-                    self.finished_seen.remove(meta(o, "uid"));
-                } else {
-                    self.dirty_jobs.insert(key_of(o));
-                }
-            }
-            ("", "nodes") => self.nodes_changed = true,
-            ("", "events") => match e.event_type {
-                EventType::Added => {
-                    self.dirty_events.insert(key_of(o));
-                }
-                EventType::Deleted => {
-                    self.event_created.remove(&key_of(o));
-                }
-                EventType::Modified => {}
-            },
-            _ => {}
-        }
-    }
-
-    fn fire_timers(&mut self) {
-        let now = Instant::now();
-        while let Some(Reverse((at, _, _))) = self.timers.peek() {
-            if *at > now {
-                break;
-            }
-            let Some(Reverse((_, _, timer))) = self.timers.pop() else {
-                break;
-            };
-            match timer {
-                Timer::Job(k) => self.dirty_jobs.insert(k),
-                Timer::Pod(k) => self.dirty_pods.insert(k),
-                Timer::Event(k) => self.dirty_events.insert(k),
-            };
-        }
-    }
-
-    fn next_timer(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((at, _, _))| *at)
-    }
-
-    fn process(&mut self) {
-        if self.nodes_changed {
-            self.nodes_changed = false;
-            self.nodes = self
-                .list(&Gvr::nodes(), &ListOptions::default())
-                .iter()
-                .filter_map(|n| Node::deserialize(&**n).ok())
-                .collect();
-            // Unschedulable pods get another try.
-            self.dirty_pods.extend(self.unscheduled.iter().cloned());
-        }
-        // Bounded rounds: the writes of one round dirty objects for the next via events, which
-        // the caller drains; this loop only empties what is already marked.
-        let pods: Vec<Key> = self.dirty_pods.drain().collect();
-        for k in pods {
-            self.process_pod(&k);
-        }
-        let jobs: Vec<Key> = self.dirty_jobs.drain().collect();
-        for k in jobs {
-            self.process_job(&k);
-        }
-        let events: Vec<Key> = self.dirty_events.drain().collect();
-        for k in events {
-            self.process_event(&k);
-        }
-    }
-
-    fn emit(&mut self, spec: &EventSpec, regarding: &Regarding) {
+    /// A timestamp no other Event of this control plane has (client-go names events by
+    /// nanosecond; several loops can emit within one).
+    fn event_time(&self) -> SimTime {
         let mut t = self.now();
-        // Unique names: client-go names events by nanosecond, several can share one here.
-        let nanos = t.now.as_nanosecond().max(self.last_event_nanos + 1);
-        self.last_event_nanos = nanos;
-        if let Ok(ts) = Timestamp::from_nanosecond(nanos) {
+        let now = i64::try_from(t.now.as_nanosecond()).unwrap_or(i64::MAX);
+        let prev = self
+            .last_event_nanos
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
+                Some(now.max(last + 1))
+            })
+            .unwrap_or(now);
+        if let Ok(ts) = Timestamp::from_nanosecond(i128::from(now.max(prev + 1))) {
             t.now = ts;
         }
+        t
+    }
+
+    fn emit(&self, spec: &EventSpec, regarding: &Regarding) {
+        let t = self.event_time();
         let mut v = match serde_json::to_value(spec.to_event(regarding, &t)) {
             Ok(v) => v,
             Err(e) => {
@@ -395,40 +325,52 @@ impl ControlPlane {
     }
 }
 
-/// Runs the simulated control plane until `stop` turns true, fed by `events` (a
-/// [`Store::feed`]).
-pub async fn run(
-    store: Store,
-    mut events: mpsc::UnboundedReceiver<StoreEvent>,
-    mut stop: watch::Receiver<bool>,
-    cfg: SimConfig,
-) {
-    let mut cp = ControlPlane::new(store, cfg);
-    cp.ensure_nodes();
-    cp.resync_all();
+/// One controller's loop body; [`drive`] runs it.
+trait Controller: Send + 'static {
+    /// Marks everything this loop owns dirty (at start; the feed is lossless after that).
+    fn resync(&mut self);
+    fn on_event(&mut self, e: &StoreEvent);
+    /// Called before each batch (e.g. to reread the nodes after they changed).
+    fn prepare(&mut self) {}
+    fn sync(&mut self, k: &Key);
+    fn queue(&mut self) -> &mut Queue;
+}
+
+type Feed = UnboundedReceiver<Arc<StoreEvent>>;
+
+/// Runs one loop until `stop` turns true or its feed ends.
+async fn drive<C: Controller>(mut c: C, mut feed: Feed, mut stop: watch::Receiver<bool>) {
+    c.resync();
     loop {
         if *stop.borrow() {
             break;
         }
-        // Take in every event already queued, then work.
+        // Take in every change already queued, then work on one batch.
         loop {
-            match events.try_recv() {
-                Ok(e) => cp.on_event(&e),
+            match feed.try_recv() {
+                Ok(e) => c.on_event(&e),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => return,
             }
         }
-        cp.fire_timers();
-        cp.process();
-        let next = cp.next_timer();
+        c.queue().fire_timers();
+        c.prepare();
+        for k in c.queue().take(BATCH) {
+            c.sync(&k);
+        }
+        if !c.queue().is_idle() {
+            tokio::task::yield_now().await;
+            continue;
+        }
+        let next = c.queue().next_timer();
         tokio::select! {
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
                     break;
                 }
             }
-            ev = events.recv() => match ev {
-                Some(e) => cp.on_event(&e),
+            ev = feed.recv() => match ev {
+                Some(e) => c.on_event(&e),
                 None => break,
             },
             _ = async {
@@ -436,7 +378,126 @@ pub async fn run(
                     Some(at) => tokio::time::sleep_until(at).await,
                     None => std::future::pending::<()>().await,
                 }
-            } => cp.fire_timers(),
+            } => {}
         }
     }
 }
+
+/// Where the dispatcher sends each change.
+struct Routes {
+    jobs: Vec<UnboundedSender<Arc<StoreEvent>>>,
+    scheduler: UnboundedSender<Arc<StoreEvent>>,
+    kubelets: Vec<UnboundedSender<Arc<StoreEvent>>>,
+    expiry: UnboundedSender<Arc<StoreEvent>>,
+}
+
+impl Routes {
+    /// Sends `e` to the loops that react to it; false once they are all gone.
+    fn route(&self, e: StoreEvent) -> bool {
+        let e = Arc::new(e);
+        let o = &e.object;
+        let mut alive = true;
+        let mut send = |tx: &UnboundedSender<Arc<StoreEvent>>| {
+            alive &= tx.send(e.clone()).is_ok();
+        };
+        match (e.storage.group.as_str(), e.storage.resource.as_str()) {
+            ("", "pods") => {
+                send(&self.scheduler);
+                if !meta_node(o).is_empty() {
+                    send(&self.kubelets[shard(&key_of(o), self.kubelets.len())]);
+                }
+                let job = owner_job(o).unwrap_or_else(|| key_of(o));
+                send(&self.jobs[shard(&job, self.jobs.len())]);
+            }
+            ("batch", "jobs") => send(&self.jobs[shard(&key_of(o), self.jobs.len())]),
+            ("", "nodes") => {
+                send(&self.scheduler);
+                self.kubelets.iter().for_each(&mut send);
+            }
+            ("", "events") if e.event_type != EventType::Modified => send(&self.expiry),
+            _ => {}
+        }
+        alive
+    }
+}
+
+/// How many workers the Job controller and the kubelet each get: one per core, at least two.
+fn workers() -> usize {
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(2)
+        .max(2)
+}
+
+/// Starts the simulated control plane: registers the Nodes, then spawns the dispatcher and one
+/// task per loop, all stopping when the store shuts down. The store's feed is taken before
+/// this returns, so no write is missed.
+pub fn spawn(store: &Store, cfg: SimConfig) -> Vec<JoinHandle<()>> {
+    let mut feed = store.feed();
+    let base = Base {
+        store: store.clone(),
+        cfg,
+        last_event_nanos: Arc::new(AtomicI64::new(0)),
+    };
+    base.ensure_nodes();
+    let stop = || store.shutdown_signal();
+    let mut tasks = Vec::new();
+    let n = workers();
+    let channel = || mpsc::unbounded_channel::<Arc<StoreEvent>>();
+    let mut job_tx = Vec::new();
+    for i in 0..n {
+        let (tx, rx) = channel();
+        job_tx.push(tx);
+        let c = jobs::JobWorker::new(base.clone(), i, n);
+        tasks.push(tokio::spawn(drive(c, rx, stop())));
+    }
+    let mut kubelet_tx = Vec::new();
+    for i in 0..n {
+        let (tx, rx) = channel();
+        kubelet_tx.push(tx);
+        let c = kubelets::KubeletWorker::new(base.clone(), i, n);
+        tasks.push(tokio::spawn(drive(c, rx, stop())));
+    }
+    let (sched_tx, rx) = channel();
+    tasks.push(tokio::spawn(drive(
+        scheduling::Scheduler::new(base.clone()),
+        rx,
+        stop(),
+    )));
+    let (expiry_tx, rx) = channel();
+    tasks.push(tokio::spawn(drive(
+        expiry::Expiry::new(base.clone()),
+        rx,
+        stop(),
+    )));
+    let routes = Routes {
+        jobs: job_tx,
+        scheduler: sched_tx,
+        kubelets: kubelet_tx,
+        expiry: expiry_tx,
+    };
+    let mut stop = stop();
+    tasks.push(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                changed = stop.changed() => {
+                    if changed.is_err() || *stop.borrow() {
+                        break;
+                    }
+                }
+                ev = feed.recv() => match ev {
+                    Some(e) => {
+                        if !routes.route(e) {
+                            break;
+                        }
+                    }
+                    None => break,
+                },
+            }
+        }
+    }));
+    tasks
+}
+
+#[cfg(test)]
+mod tests;

@@ -192,6 +192,63 @@ fn a_terminal_job_in_either_direction_completes_and_finished_pods_stay() {
     assert_eq!(to_delete(&finished).count(), 0);
 }
 
+/// The pod watch lags the Job watch: a Job Failed with one pod counted, and no pod in the
+/// caches yet. The record waits for the pod (or [`POD_WATCH_LAG`]), never past its deadline.
+#[test]
+fn a_finished_job_waits_for_the_pods_it_counts_to_show_their_final_state() {
+    let r = record(TerminateKind::Terminate, decided(Action::Terminate));
+    let mut j = marked(job(false, Some("Failed")), &r, Action::Terminate);
+    let failed_at = Timestamp::now();
+    let status = j.status.as_mut().unwrap();
+    status.failed = Some(1);
+    status.conditions.as_mut().unwrap()[0].last_transition_time =
+        Some(Time(failed_at.to_string().parse().unwrap()));
+    let until = failed_at + SignedDuration::try_from(POD_WATCH_LAG).unwrap();
+    let at = |now: Timestamp, pods: &[Arc<Pod>], departed: &[Arc<Pod>]| {
+        let seen = Seen {
+            job: Some(&j),
+            pods,
+            departed,
+        };
+        decide(&r, seen, now, HOUR)
+    };
+    let waits = |step: Step| match step {
+        Step::Wait { until: Some(t) } => t,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(waits(at(failed_at, &[], &[])), until);
+    // Its final state arrives, in the cache or as departed: complete, and keep it.
+    let gone = [pod("p", "Failed", false, Some(143))];
+    assert!(matches!(at(failed_at, &gone, &[]), Step::Complete { .. }));
+    assert!(matches!(at(failed_at, &[], &gone), Step::Complete { .. }));
+    // A pod that never arrives (deleted while the service was away) holds it only so long.
+    assert!(matches!(at(until, &[], &[]), Step::Complete { .. }));
+    // Kept attempts count as shown; the record's deadline bounds the wait.
+    let mut kept = r.clone();
+    let mut status = decided(Action::Terminate).unwrap();
+    status.attempts = kept_attempts(
+        &r,
+        Seen {
+            job: None,
+            pods: &gone,
+            departed: &[],
+        },
+    );
+    assert_eq!(status.attempts.len(), 1);
+    kept.status = Some(status);
+    assert!(matches!(
+        decide(&kept, seen(Some(&j), &[]), failed_at, HOUR),
+        Step::Complete { .. }
+    ));
+    let mut near = r.clone();
+    let deadline = failed_at + SignedDuration::from_secs(1);
+    near.status.as_mut().unwrap().deadline = Some(deadline);
+    assert_eq!(
+        waits(decide(&near, seen(Some(&j), &[]), failed_at, HOUR)),
+        deadline
+    );
+}
+
 #[test]
 fn the_annotations_on_the_job_recover_a_decision_whose_status_was_lost() {
     // A crash after the Job patch, before the status write: the Job reads as FAILED, which

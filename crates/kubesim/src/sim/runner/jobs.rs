@@ -1,20 +1,119 @@
-//! Jobs: the Job controller and the TTL-after-finished controller.
+//! Jobs: the Job controller (one worker per shard of Job keys), its release of orphaned
+//! tracking finalizers, and the TTL-after-finished controller.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::Timestamp;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ControlPlane, Key, Timer, job_view, meta, not_found, ns_opt, pod_view};
+use super::{
+    Base, Controller, Key, Queue, job_view, key_of, meta, not_found, ns_opt, owner_job, pod_view,
+    shard,
+};
 use crate::resources::Propagation;
 use crate::selectors::LabelSelector;
 use crate::sim::clock::SimTime;
 use crate::sim::events::{EventSpec, Regarding};
-use crate::sim::job::{self, JobAction};
+use crate::sim::job::{self, JobAction, JobMemory, TRACKING_FINALIZER};
 use crate::sim::ttl::{self, TtlDecision};
 use crate::status::Reason;
-use crate::store::{DeleteOptions, Gvr, ListOptions, WriteOptions, Written};
-impl ControlPlane {
+use crate::store::{
+    DeleteOptions, EventType, Gvr, ListOptions, StoreEvent, Subresource, WriteOptions, Written,
+};
+
+/// One worker of the Job controller: it owns the Jobs whose key falls in its shard, and the
+/// pods those Jobs control (a pod without a controller Job falls by its own key).
+pub(super) struct JobWorker {
+    base: Base,
+    shard: usize,
+    shards: usize,
+    queue: Queue,
+    /// Pods holding the tracking finalizer, to check for a gone or finished owner.
+    orphans: HashSet<Key>,
+    memory: HashMap<String, JobMemory>,
+    finished_seen: HashMap<String, Timestamp>,
+}
+
+fn has_tracking_finalizer(pod: &Value) -> bool {
+    pod["metadata"]["finalizers"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|x| x == TRACKING_FINALIZER))
+}
+
+impl Controller for JobWorker {
+    fn resync(&mut self) {
+        for j in self.base.list(&Gvr::jobs(), &ListOptions::default()) {
+            let k = key_of(&j);
+            if self.owns(&k) {
+                self.queue.add(k);
+            }
+        }
+        for p in self.base.list(&Gvr::pods(), &ListOptions::default()) {
+            if self.owns(&owner_job(&p).unwrap_or_else(|| key_of(&p))) && has_tracking_finalizer(&p)
+            {
+                self.orphans.insert(key_of(&p));
+            }
+        }
+    }
+
+    fn on_event(&mut self, e: &StoreEvent) {
+        let o = &e.object;
+        match e.storage.resource.as_str() {
+            "pods" => {
+                if e.event_type != EventType::Deleted && has_tracking_finalizer(o) {
+                    self.orphans.insert(key_of(o));
+                }
+                if let Some(j) = owner_job(o) {
+                    self.queue.add(j);
+                }
+            }
+            _ => {
+                if e.event_type == EventType::Deleted {
+                    self.memory.remove(meta(o, "uid"));
+                    self.finished_seen.remove(meta(o, "uid"));
+                } else {
+                    self.queue.add(key_of(o));
+                }
+            }
+        }
+    }
+
+    fn prepare(&mut self) {
+        for k in std::mem::take(&mut self.orphans) {
+            self.release_orphan(&k);
+        }
+    }
+
+    fn sync(&mut self, k: &Key) {
+        self.sync_job(k);
+    }
+
+    fn queue(&mut self) -> &mut Queue {
+        &mut self.queue
+    }
+}
+
+impl JobWorker {
+    pub(super) fn new(base: Base, shard: usize, shards: usize) -> Self {
+        Self {
+            base,
+            shard,
+            shards,
+            queue: Queue::default(),
+            orphans: HashSet::new(),
+            memory: HashMap::new(),
+            finished_seen: HashMap::new(),
+        }
+    }
+
+    fn owns(&self, job: &Key) -> bool {
+        shard(job, self.shards) == self.shard
+    }
+
     fn job_pods(&self, j: &Value) -> Vec<Pod> {
         let uid = meta(j, "uid");
         let ns = meta(j, "namespace").to_string();
@@ -30,15 +129,16 @@ impl ControlPlane {
             label_selector,
             ..ListOptions::default()
         };
-        self.list(&Gvr::pods(), &opts)
+        self.base
+            .list(&Gvr::pods(), &opts)
             .iter()
             .filter_map(|p| pod_view(p).ok())
             .filter(|p| job::is_controlled_by(p, uid))
             .collect()
     }
 
-    pub(super) fn process_job(&mut self, k: &Key) {
-        let Ok(v) = self.store.get_shared(&Gvr::jobs(), ns_opt(&k.0), &k.1) else {
+    fn sync_job(&mut self, k: &Key) {
+        let Ok(v) = self.base.store.get_shared(&Gvr::jobs(), ns_opt(&k.0), &k.1) else {
             return;
         };
         let Ok(job_obj) = job_view(&v) else {
@@ -47,18 +147,83 @@ impl ControlPlane {
         };
         let uid = meta(&v, "uid").to_string();
         let pods = self.job_pods(&v);
-        let memory = self.job_memory.get(&uid).cloned().unwrap_or_default();
-        let t = self.now();
+        let memory = self.memory.get(&uid).cloned().unwrap_or_default();
+        let t = self.base.now();
         let sync = job::sync_job(&job_obj, &pods, &memory, &t);
-        let regarding = Self::regarding(&v, "batch/v1", "Job");
+        let regarding = Base::regarding(&v, "batch/v1", "Job");
         let ok = self.apply_job_actions(k, &uid, &regarding, &sync.actions);
-        self.job_memory.insert(uid.clone(), sync.memory);
+        self.memory.insert(uid.clone(), sync.memory);
         if !ok {
-            self.after(Duration::from_millis(50), Timer::Job(k.clone()));
+            self.queue.after(Duration::from_millis(50), k.clone());
         } else if let Some(d) = sync.requeue_after {
-            self.after(d, Timer::Job(k.clone()));
+            self.queue.after(d, k.clone());
         }
         self.ttl(k, &uid, &t);
+    }
+
+    /// The orphan worker: a pod whose controller Job is gone, replaced or finished loses its
+    /// tracking finalizer.
+    fn release_orphan(&self, k: &Key) {
+        let Ok(pod) = self.base.store.get_shared(&Gvr::pods(), ns_opt(&k.0), &k.1) else {
+            return;
+        };
+        if !has_tracking_finalizer(&pod) {
+            return;
+        }
+        let owner = pod["metadata"]["ownerReferences"]
+            .as_array()
+            .and_then(|rs| {
+                rs.iter()
+                    .find(|r| r["controller"] == json!(true) && r["kind"] == "Job")
+                    .map(|r| {
+                        (
+                            r["name"].as_str().unwrap_or_default(),
+                            r["uid"].as_str().unwrap_or_default(),
+                        )
+                    })
+            });
+        let orphan = match owner {
+            None => true,
+            Some((name, uid)) => match self.base.store.get_shared(&Gvr::jobs(), ns_opt(&k.0), name)
+            {
+                // Only the status decides "finished": no need to parse the whole Job.
+                Ok(j) => {
+                    meta(&j, "uid") != uid
+                        || Option::deserialize(&j["status"]).is_ok_and(|status| {
+                            job::is_finished(&Job {
+                                status,
+                                ..Job::default()
+                            })
+                        })
+                }
+                Err(_) => true,
+            },
+        };
+        if orphan {
+            self.remove_finalizer(&k.0, &k.1, meta(&pod, "uid"));
+        }
+    }
+
+    fn remove_finalizer(&self, ns: &str, name: &str, uid: &str) -> bool {
+        let res = self
+            .base
+            .write(&Gvr::pods(), ns_opt(ns), name, Subresource::Main, |o| {
+                if meta(o, "uid") != uid {
+                    return Ok(());
+                }
+                if let Some(f) = o["metadata"]["finalizers"].as_array_mut() {
+                    f.retain(|x| x != TRACKING_FINALIZER);
+                }
+                Ok(())
+            });
+        match res {
+            Ok(_) => true,
+            Err(e) if not_found(&e) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, pod = %name, "removing tracking finalizer");
+                false
+            }
+        }
     }
 
     fn apply_job_actions(
@@ -89,10 +254,12 @@ impl ControlPlane {
                     };
                     pv["apiVersion"] = json!("v1");
                     pv["kind"] = json!("Pod");
-                    match self
-                        .store
-                        .create_with(&Gvr::pods(), Some(ns), pv, &WriteOptions::typed())
-                    {
+                    match self.base.store.create_with(
+                        &Gvr::pods(),
+                        Some(ns),
+                        pv,
+                        &WriteOptions::typed(),
+                    ) {
                         Ok(Written {
                             object: created, ..
                         }) => {
@@ -100,13 +267,13 @@ impl ControlPlane {
                                 "SuccessfulCreate",
                                 format!("Created pod: {}", meta(&created, "name")),
                             );
-                            self.emit(&e, regarding);
+                            self.base.emit(&e, regarding);
                         }
                         Err(err) => {
                             let mut e =
                                 reason("FailedCreate", format!("Error creating: {}", err.message));
                             e.type_ = crate::sim::events::EventType::Warning;
-                            self.emit(&e, regarding);
+                            self.base.emit(&e, regarding);
                             return false;
                         }
                     }
@@ -116,17 +283,21 @@ impl ControlPlane {
                         precondition_uid: Some(p.uid.clone()),
                         ..DeleteOptions::default()
                     };
-                    match self.store.delete(&Gvr::pods(), Some(ns), &p.name, &opts) {
+                    match self
+                        .base
+                        .store
+                        .delete(&Gvr::pods(), Some(ns), &p.name, &opts)
+                    {
                         Ok(_) => {
                             let e = reason("SuccessfulDelete", format!("Deleted pod: {}", p.name));
-                            self.emit(&e, regarding);
+                            self.base.emit(&e, regarding);
                         }
                         Err(err) if not_found(&err) => {}
                         Err(err) => {
                             let mut e =
                                 reason("FailedDelete", format!("Error deleting: {}", err.message));
                             e.type_ = crate::sim::events::EventType::Warning;
-                            self.emit(&e, regarding);
+                            self.base.emit(&e, regarding);
                             return false;
                         }
                     }
@@ -140,7 +311,7 @@ impl ControlPlane {
                     let Ok(sv) = serde_json::to_value(status) else {
                         return false;
                     };
-                    let res = self.write_status(&Gvr::jobs(), Some(ns), name, |o| {
+                    let res = self.base.write_status(&Gvr::jobs(), Some(ns), name, |o| {
                         if meta(o, "uid") == uid {
                             o["status"] = sv.clone();
                         }
@@ -153,7 +324,7 @@ impl ControlPlane {
                         return false;
                     }
                 }
-                JobAction::Event(spec) => self.emit(spec, regarding),
+                JobAction::Event(spec) => self.base.emit(spec, regarding),
             }
         }
         true
@@ -161,7 +332,7 @@ impl ControlPlane {
 
     fn ttl(&mut self, k: &Key, uid: &str, t: &SimTime) {
         // Re-read: the sync may just have finished the Job.
-        let Ok(v) = self.store.get_shared(&Gvr::jobs(), ns_opt(&k.0), &k.1) else {
+        let Ok(v) = self.base.store.get_shared(&Gvr::jobs(), ns_opt(&k.0), &k.1) else {
             return;
         };
         if meta(&v, "uid") != uid {
@@ -176,7 +347,7 @@ impl ControlPlane {
         let seen = self.finished_seen.get(uid).copied();
         match ttl::decide(&job_obj, seen, t) {
             TtlDecision::None => {}
-            TtlDecision::After(d) => self.after(d, Timer::Job(k.clone())),
+            TtlDecision::After(d) => self.queue.after(d, k.clone()),
             TtlDecision::Delete => {
                 // As ttlafterfinished_controller.go: Foreground, so the Job goes after its pods.
                 let opts = DeleteOptions {
@@ -184,7 +355,11 @@ impl ControlPlane {
                     precondition_uid: Some(uid.to_string()),
                     ..DeleteOptions::default()
                 };
-                match self.store.delete(&Gvr::jobs(), ns_opt(&k.0), &k.1, &opts) {
+                match self
+                    .base
+                    .store
+                    .delete(&Gvr::jobs(), ns_opt(&k.0), &k.1, &opts)
+                {
                     Ok(_) => {}
                     Err(e) if not_found(&e) || e.reason == Reason::Conflict => {}
                     Err(e) => tracing::warn!(error = %e, job = %k.1, "TTL delete"),
