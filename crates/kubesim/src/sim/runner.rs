@@ -238,6 +238,24 @@ impl Base {
         self.write(gvr, namespace, name, Subresource::Status, f)
     }
 
+    /// Replaces the status of `name` with `status`, if it is still the object with `uid`.
+    fn replace_status(
+        &self,
+        gvr: &Gvr,
+        namespace: Option<&str>,
+        name: &str,
+        uid: &str,
+        status: &impl serde::Serialize,
+    ) -> crate::status::Result<()> {
+        let sv = serde_json::to_value(status).map_err(|e| Error::internal(e.to_string()))?;
+        self.write_status(gvr, namespace, name, |o| {
+            if meta(o, "uid") == uid {
+                o["status"] = sv.clone();
+            }
+            Ok(())
+        })
+    }
+
     /// Registers the configured Nodes and posts their status, as each node's kubelet does.
     fn ensure_nodes(&self) {
         let t = self.now();
@@ -337,6 +355,17 @@ trait Controller: Send + 'static {
 }
 
 type Feed = UnboundedReceiver<Arc<StoreEvent>>;
+
+/// Spawns `c` as a loop of its own, into `tasks`; the sender feeds it.
+fn spawn_loop(
+    c: impl Controller,
+    store: &Store,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> UnboundedSender<Arc<StoreEvent>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tasks.push(tokio::spawn(drive(c, rx, store.shutdown_signal())));
+    tx
+}
 
 /// Runs one loop until `stop` turns true or its feed ends.
 async fn drive<C: Controller>(mut c: C, mut feed: Feed, mut stop: watch::Receiver<bool>) {
@@ -440,43 +469,29 @@ pub fn spawn(store: &Store, cfg: SimConfig) -> Vec<JoinHandle<()>> {
         last_event_nanos: Arc::new(AtomicI64::new(0)),
     };
     base.ensure_nodes();
-    let stop = || store.shutdown_signal();
     let mut tasks = Vec::new();
     let n = workers();
-    let channel = || mpsc::unbounded_channel::<Arc<StoreEvent>>();
-    let mut job_tx = Vec::new();
-    for i in 0..n {
-        let (tx, rx) = channel();
-        job_tx.push(tx);
-        let c = jobs::JobWorker::new(base.clone(), i, n);
-        tasks.push(tokio::spawn(drive(c, rx, stop())));
-    }
-    let mut kubelet_tx = Vec::new();
-    for i in 0..n {
-        let (tx, rx) = channel();
-        kubelet_tx.push(tx);
-        let c = kubelets::KubeletWorker::new(base.clone(), i, n);
-        tasks.push(tokio::spawn(drive(c, rx, stop())));
-    }
-    let (sched_tx, rx) = channel();
-    tasks.push(tokio::spawn(drive(
-        scheduling::Scheduler::new(base.clone()),
-        rx,
-        stop(),
-    )));
-    let (expiry_tx, rx) = channel();
-    tasks.push(tokio::spawn(drive(
-        expiry::Expiry::new(base.clone()),
-        rx,
-        stop(),
-    )));
+    let job_tx = (0..n)
+        .map(|i| spawn_loop(jobs::JobWorker::new(base.clone(), i, n), store, &mut tasks))
+        .collect();
+    let kubelet_tx = (0..n)
+        .map(|i| {
+            spawn_loop(
+                kubelets::KubeletWorker::new(base.clone(), i, n),
+                store,
+                &mut tasks,
+            )
+        })
+        .collect();
+    let sched_tx = spawn_loop(scheduling::Scheduler::new(base.clone()), store, &mut tasks);
+    let expiry_tx = spawn_loop(expiry::Expiry::new(base.clone()), store, &mut tasks);
     let routes = Routes {
         jobs: job_tx,
         scheduler: sched_tx,
         kubelets: kubelet_tx,
         expiry: expiry_tx,
     };
-    let mut stop = stop();
+    let mut stop = store.shutdown_signal();
     tasks.push(tokio::spawn(async move {
         loop {
             tokio::select! {

@@ -308,15 +308,9 @@ impl JobWorker {
                     }
                 }
                 JobAction::UpdateStatus(status) => {
-                    let Ok(sv) = serde_json::to_value(status) else {
-                        return false;
-                    };
-                    let res = self.base.write_status(&Gvr::jobs(), Some(ns), name, |o| {
-                        if meta(o, "uid") == uid {
-                            o["status"] = sv.clone();
-                        }
-                        Ok(())
-                    });
+                    let res = self
+                        .base
+                        .replace_status(&Gvr::jobs(), Some(ns), name, uid, status);
                     if let Err(e) = res {
                         if !not_found(&e) {
                             tracing::warn!(error = %e, job = %name, "job status update");

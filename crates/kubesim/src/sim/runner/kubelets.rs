@@ -106,15 +106,9 @@ impl KubeletWorker {
         for action in &step.actions {
             match action {
                 KubeletAction::UpdateStatus(status) => {
-                    let Ok(sv) = serde_json::to_value(status) else {
-                        continue;
-                    };
-                    let res = self.base.write_status(&Gvr::pods(), ns_opt(ns), name, |o| {
-                        if meta(o, "uid") == uid {
-                            o["status"] = sv.clone();
-                        }
-                        Ok(())
-                    });
+                    let res =
+                        self.base
+                            .replace_status(&Gvr::pods(), ns_opt(ns), name, &uid, status);
                     if let Err(e) = res {
                         if !not_found(&e) {
                             tracing::warn!(error = %e, pod = %name, "kubelet status update");
